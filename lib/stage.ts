@@ -1,0 +1,126 @@
+/**
+ * The stage API: a stage is a declaration (name, inputs, dependencies, host tools,
+ * sources) plus a run function that fills a fresh output directory.
+ *
+ * ```ts
+ * // tasks/busybox.ts
+ * export default defineStage({
+ *   name: "busybox",
+ *   needs: ["musl"],
+ *   inputs: ["pkgs/busybox/busybox.config"],
+ *   tools: ["make"],
+ *   async run({ board, deps, sources, out, $ }) {},
+ * });
+ * ```
+ */
+import type { Board } from "./board.ts";
+import type { Source } from "./fetch/source.ts";
+import type { Shell } from "./shell.ts";
+
+/** JSON-like values allowed as stage parameters (they enter the cache key). */
+export type Param = string | number | boolean | null | Param[] | { [k: string]: Param };
+
+/** What run() receives: only what the stage declared. */
+export interface StageContext {
+  /** The board being built (only the fields named in `boardFields` enter the key). */
+  board: Board;
+  /** Output directory of each dependency, by stage name (read-only). */
+  deps: Record<string, string>;
+  /** Local path of each declared source, by source name (verified by sha256). */
+  sources: Record<string, string>;
+  /** Absolute path of each declared input, by the path as declared (globs expanded). */
+  inputs: Record<string, string>;
+  /** The stage parameters as declared. */
+  params: Record<string, Param>;
+  /** Fresh, empty output directory; its content becomes the stage output. */
+  out: string;
+  /** Fresh scratch directory, removed after the stage. */
+  tmp: string;
+  /** Project root (where `inputs` are resolved). */
+  root: string;
+  /** Shell bound to the stage: cwd = tmp, output goes to the stage log, killed on abort. */
+  $: Shell;
+  /** Append a line to the stage log (and the progress display). */
+  log(line: string): void;
+  /** Aborted on Ctrl-C / SIGTERM / a failing sibling without --keep-going. */
+  signal: AbortSignal;
+  /** Number of parallel jobs the stage may use (make -j). */
+  jobs: number;
+  /** Environment that makes builds reproducible (SOURCE_DATE_EPOCH, TZ, LC_ALL, ...). */
+  env: Record<string, string>;
+}
+
+/** A stage declaration. */
+export interface StageDef {
+  /** Unique name; `pkg:<name>` for recipe stages. */
+  name: string;
+  /** One line saying what the stage makes. */
+  description?: string;
+  /** Names of stages whose outputs this one needs (same board). */
+  needs?: string[];
+  /** Files or globs relative to the project root; their content enters the key. */
+  inputs?: string[];
+  /** Host programs the stage runs; their path and `--version` enter the key. */
+  tools?: string[];
+  /** Sources fetched (and verified) before run(); only their sha256 enters the key. */
+  sources?: Record<string, Source>;
+  /** Parameters; their canonical JSON enters the key. */
+  params?: Record<string, Param>;
+  /**
+   * Board fields that enter the key. Default: the whole board. A stage that only
+   * depends on the architecture (musl) lists `["arch", "triple"]`, so boards that
+   * share an architecture share its output.
+   */
+  boardFields?: (keyof Board)[];
+  /** Boards this stage applies to (default: all). */
+  boards?: string[];
+  /** Extra source files whose content is the stage's code (default: the defining module). */
+  code?: string[];
+  /** Fill `ctx.out`. Throw to fail; the output is then discarded. */
+  run(ctx: StageContext): Promise<void>;
+}
+
+/** A declared stage, with the module that defined it (its code enters the key). */
+export interface Stage extends StageDef {
+  needs: string[];
+  inputs: string[];
+  tools: string[];
+  sources: Record<string, Source>;
+  params: Record<string, Param>;
+  code: string[];
+  /** The run function's text, used for the key when no module file is known. */
+  codeText: string;
+}
+
+/** Declare a stage. The calling module's file becomes part of the stage's cache key. */
+export function defineStage(def: StageDef): Stage {
+  if (!/^[a-z0-9][a-z0-9:._-]*$/.test(def.name)) {
+    throw new Error(
+      `stage name ${JSON.stringify(def.name)}: use lowercase letters, digits, ":._-"`,
+    );
+  }
+  const caller = callerModule();
+  return {
+    ...def,
+    needs: def.needs ?? [],
+    inputs: def.inputs ?? [],
+    tools: def.tools ?? [],
+    sources: def.sources ?? {},
+    params: def.params ?? {},
+    code: def.code ?? (caller ? [caller] : []),
+    codeText: def.run.toString(),
+  };
+}
+
+/** The file path of the module that called defineStage (from the stack trace). */
+function callerModule(): string | undefined {
+  const lines = (new Error().stack ?? "").split("\n").slice(1);
+  const self = new URL(import.meta.url).pathname;
+  for (const line of lines) {
+    const m = line.match(/(file:\/\/[^\s)]+?):\d+:\d+\)?$/);
+    if (!m) continue;
+    const path = decodeURIComponent(new URL(m[1]).pathname);
+    if (path !== self) return path;
+  }
+  return undefined;
+}
