@@ -1,0 +1,57 @@
+import assert from "node:assert/strict";
+import { configTxt, kernelCmdline, partuuid } from "../../lib/image/rpi_boot.ts";
+import { loaderConf, loaderEntry } from "../../lib/image/systemd_boot.ts";
+
+Deno.test("configTxt() sets 64-bit mode, the UART, the kernel and a tree per model", () => {
+  const text = configTxt({
+    arm64: true,
+    kernel: "kernel8.img",
+    dtbs: ["bcm2711-rpi-4-b.dtb", "bcm2837-rpi-3-b.dtb", "bcm2837-rpi-3-b-plus.dtb"],
+  });
+  const lines = text.split("\n");
+  for (const l of ["arm_64bit=1", "enable_uart=1", "kernel=kernel8.img"]) {
+    assert.ok(lines.includes(l), l);
+  }
+  // [pi3] before [pi3+] (the 3B+ matches both; the later section wins).
+  assert.match(
+    text,
+    /\[pi3\]\ndevice_tree=bcm2837-rpi-3-b\.dtb\n\n\[pi3\+\]\ndevice_tree=bcm2837-rpi-3-b-plus\.dtb\n\n\[pi4\]\ndevice_tree=bcm2711-rpi-4-b\.dtb\n\n\[all\]\n$/,
+  );
+  const armv7 = configTxt({ arm64: false, kernel: "kernel7.img", dtbs: ["bcm2836-rpi-2-b.dtb"] });
+  assert.ok(!armv7.includes("arm_64bit"));
+  assert.match(armv7, /\[pi2\]\ndevice_tree=bcm2836-rpi-2-b\.dtb/);
+  assert.throws(
+    () => configTxt({ arm64: true, kernel: "k", dtbs: ["bcm2712-rpi-5-b.dtb"] }),
+    /device tree bcm2712-rpi-5-b\.dtb: no config\.txt model filter known for it/,
+  );
+});
+
+Deno.test("kernelCmdline() boots the squashfs root read-only with icenet-init", async (t) => {
+  const rows: [string, Parameters<typeof kernelCmdline>[0], string][] = [
+    [
+      "rpi",
+      {
+        consoles: ["ttyS1,115200"],
+        root: partuuid("mbr", "0x0a2b3c4d", 2, ""),
+        data: "PARTUUID=0a2b3c4d-03",
+      },
+      "console=ttyS1,115200 root=PARTUUID=0a2b3c4d-02 rootfstype=squashfs ro rootwait init=/sbin/icenet-init icenet.data=PARTUUID=0a2b3c4d-03",
+    ],
+    [
+      "zima",
+      { consoles: ["ttyS0,115200"], root: partuuid("gpt", "", 2, "u-u"), extra: ["quiet"] },
+      "console=ttyS0,115200 root=PARTUUID=u-u rootfstype=squashfs ro rootwait init=/sbin/icenet-init quiet",
+    ],
+  ];
+  for (const [name, opts, want] of rows) {
+    await t.step(name, () => assert.equal(kernelCmdline(opts), want));
+  }
+});
+
+Deno.test("loaderConf() and loaderEntry() write systemd-boot's formats", () => {
+  assert.equal(loaderConf("icenet.conf"), "default icenet.conf\ntimeout 0\neditor no\n");
+  assert.equal(
+    loaderEntry({ title: "IceNet-OS", linux: "/vmlinuz", options: "ro" }),
+    "title IceNet-OS\nlinux /vmlinuz\noptions ro\n",
+  );
+});
