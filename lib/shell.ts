@@ -1,6 +1,8 @@
 /**
  * Shell-outs for stages, through dax: each stage gets a `$` whose commands run in
- * the stage's scratch directory, log to the stage log and die with the stage.
+ * the stage's scratch directory, log to the stage log and die with the stage. The
+ * environment is cleared to the stage's own (PATH, HOME, the reproducibility
+ * variables), so nothing undeclared from the caller's shell leaks into a build.
  */
 import $, { KillController } from "dax";
 
@@ -11,8 +13,8 @@ export type Shell = typeof $;
 export interface ShellOptions {
   cwd: string;
   env: Record<string, string>;
-  /** Writer that receives both stdout and stderr of every command. */
-  log: WritableStream<Uint8Array>;
+  /** Receives both stdout and stderr of every command. */
+  log: { writeSync(p: Uint8Array): number };
   signal: AbortSignal;
 }
 
@@ -23,11 +25,11 @@ export function stageShell(opts: ShellOptions): Shell {
   return $.build$({
     commandBuilder: (b) =>
       b.cwd(opts.cwd)
+        .clearEnv()
         .env(opts.env)
         .stdout(opts.log)
         .stderr(opts.log)
-        .signal(kill.signal)
-        .printCommand(true),
+        .signal(kill.signal),
   });
 }
 

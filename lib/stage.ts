@@ -42,6 +42,8 @@ export interface StageContext {
   $: Shell;
   /** Append a line to the stage log (and the progress display). */
   log(line: string): void;
+  /** Record a fact (a size, a version) in the output's manifest under `info`. */
+  record(name: string, value: unknown): void;
   /** Aborted on Ctrl-C / SIGTERM / a failing sibling without --keep-going. */
   signal: AbortSignal;
   /** Number of parallel jobs the stage may use (make -j). */

@@ -1,0 +1,229 @@
+/**
+ * The build CLI behind `deno task build|stage|explain|gc|verify|doctor` and behind
+ * every `tasks/<name>.ts` run on its own.
+ *
+ *   deno task build [targets] --board B [--jobs N] [--dry-run] [--graph[=dot]] [--keep-going]
+ *   deno task stage <name> --board B [--force]
+ *   deno task explain <stage> --board B
+ *   deno task gc [--keep N]      deno task verify      deno task doctor
+ */
+import { parseArgs } from "node:util";
+import { boardNames, loadBoard } from "./board.ts";
+import { sha256File } from "./hash.ts";
+import { explain } from "./explain.ts";
+import { makeProgress } from "./progress.ts";
+import { build, planStages } from "./runner.ts";
+import type { Stage } from "./stage.ts";
+import { defaultStoreDir, Store } from "./store.ts";
+import { HOST_TOOLS, which } from "./tools.ts";
+
+/** Exit codes: 0 ok, 1 a stage failed, 2 usage or configuration error, 130 interrupted. */
+export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const;
+
+/** Loads the stages of a board (tasks/registry.ts; injectable for tests). */
+export type StageLoader = (board: Awaited<ReturnType<typeof loadBoard>>) => Promise<Stage[]>;
+
+const USAGE = `usage:
+  build [targets...] --board B[,B...] [--jobs N] [--dry-run] [--graph[=dot]] [--keep-going] [--force]
+  stage <name> --board B [--force]
+  explain <stage> --board B
+  gc [--keep N]
+  verify
+  doctor`;
+
+/** Run a CLI command; returns the exit code. */
+export async function main(args: string[], root: string, loader: StageLoader): Promise<number> {
+  const [cmd, ...rest] = args;
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: rest,
+      allowPositionals: true,
+      options: {
+        board: { type: "string", short: "b" },
+        jobs: { type: "string", short: "j" },
+        "dry-run": { type: "boolean", short: "n" },
+        graph: { type: "string" },
+        "keep-going": { type: "boolean", short: "k" },
+        force: { type: "boolean", short: "f" },
+        keep: { type: "string" },
+        quiet: { type: "boolean", short: "q" },
+      },
+    });
+  } catch (e) {
+    console.error(`${(e as Error).message}\n${USAGE}`);
+    return EXIT.usage;
+  }
+  const { values: v, positionals } = parsed;
+  const store = new Store(defaultStoreDir());
+  try {
+    switch (cmd) {
+      case "build":
+      case "stage":
+        return await buildCmd(cmd, positionals, v, root, store, loader);
+      case "explain":
+        return await explainCmd(positionals, v, root, store, loader);
+      case "gc": {
+        const keep = Number(v.keep ?? 3);
+        const r = await store.gc(keep);
+        console.log(
+          `gc: removed ${r.keys} keys, ${r.objects} objects (${
+            mib(r.bytes)
+          }), kept newest ${keep} per stage`,
+        );
+        return EXIT.ok;
+      }
+      case "verify": {
+        const damaged = await store.verify();
+        for (const d of damaged) console.log(`damaged: ${d.hash}: ${d.problem}`);
+        console.log(`verify: ${damaged.length} damaged object(s) in ${store.dir}`);
+        return damaged.length ? EXIT.failed : EXIT.ok;
+      }
+      case "doctor":
+        return doctor();
+      default:
+        console.error(`unknown command ${JSON.stringify(cmd ?? "")}\n${USAGE}`);
+        return EXIT.usage;
+    }
+  } catch (e) {
+    console.error(`error: ${(e as Error).message}`);
+    return EXIT.usage;
+  }
+}
+
+async function boardsOf(v: { board?: string }, root: string) {
+  if (!v.board) throw new Error(`--board is required (boards: ${boardNames(root).join(", ")})`);
+  const names = v.board === "all" ? boardNames(root) : v.board.split(",");
+  return await Promise.all(names.map((n) => loadBoard(root, n)));
+}
+
+async function buildCmd(
+  cmd: string,
+  positionals: string[],
+  v: Record<string, string | boolean | undefined>,
+  root: string,
+  store: Store,
+  loader: StageLoader,
+): Promise<number> {
+  if (cmd === "stage" && positionals.length !== 1) {
+    throw new Error("stage: give exactly one stage name");
+  }
+  const abort = new AbortController();
+  const onSignal = () => abort.abort();
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+  try {
+    for (const board of await boardsOf(v as { board?: string }, root)) {
+      const stages = await loader(board);
+      const targets = positionals.length ? positionals : defaultTargets(stages);
+      if (v.graph !== undefined) {
+        console.log(graph(planStages(stages, targets, board.name), board.name, v.graph === "dot"));
+        continue;
+      }
+      const progress = makeProgress(Boolean(v.quiet));
+      const result = await build({
+        root,
+        board,
+        stages,
+        targets,
+        store,
+        jobs: v.jobs ? Number(v.jobs) : undefined,
+        force: v.force ? positionals : undefined,
+        dryRun: Boolean(v["dry-run"]),
+        keepGoing: Boolean(v["keep-going"]),
+        progress,
+        signal: abort.signal,
+      });
+      progress.summary();
+      if (abort.signal.aborted) return EXIT.interrupted;
+      if (!result.ok) return EXIT.failed;
+      for (const t of targets) await printOutput(t, board.name, result.results.get(t)?.out);
+    }
+    return EXIT.ok;
+  } finally {
+    Deno.removeSignalListener("SIGINT", onSignal);
+    Deno.removeSignalListener("SIGTERM", onSignal);
+  }
+}
+
+/** Stages nothing else needs: what `build` makes with no targets. */
+function defaultTargets(stages: Stage[]): string[] {
+  const needed = new Set(stages.flatMap((s) => s.needs));
+  return stages.map((s) => s.name).filter((n) => !needed.has(n));
+}
+
+/** Print a target's output dir; for disk images also size and sha256. */
+async function printOutput(target: string, board: string, out?: string): Promise<void> {
+  if (!out) return;
+  console.log(`${target}@${board}: ${out}`);
+  for (const e of Deno.readDirSync(out)) {
+    if (!e.isFile || !e.name.endsWith(".img")) continue;
+    const path = `${out}/${e.name}`;
+    const size = Deno.statSync(path).size;
+    console.log(
+      `image: ${path}\nsize: ${size} B (${mib(size)})\nsha256: ${await sha256File(path)}`,
+    );
+  }
+}
+
+async function explainCmd(
+  positionals: string[],
+  v: Record<string, string | boolean | undefined>,
+  root: string,
+  store: Store,
+  loader: StageLoader,
+): Promise<number> {
+  if (positionals.length !== 1) throw new Error("explain: give exactly one stage name");
+  for (const board of await boardsOf(v as { board?: string }, root)) {
+    const e = await explain(await loader(board), positionals[0], board, root, store);
+    console.log(`${e.stage}@${board.name}: ${e.rebuild ? "will rebuild" : "will not rebuild"}`);
+    for (const r of e.reasons) console.log(`  ${r}`);
+  }
+  return EXIT.ok;
+}
+
+/** The plan as text (stage <- needs) or Graphviz dot. */
+export function graph(plan: Stage[], board: string, dot: boolean): string {
+  if (!dot) {
+    return plan.map((s) => `${s.name}@${board}${s.needs.length ? ` <- ${s.needs.join(", ")}` : ""}`)
+      .join("\n");
+  }
+  const lines = [`digraph "icenet-${board}" {`, "  rankdir=LR;"];
+  for (const s of plan) {
+    lines.push(`  "${s.name}";`);
+    for (const d of s.needs) lines.push(`  "${d}" -> "${s.name}";`);
+  }
+  return [...lines, "}"].join("\n");
+}
+
+/** List every host tool, whether it is there, and the package of a missing one. */
+function doctor(): number {
+  let missing = 0;
+  for (const [tool, { pkg }] of Object.entries(HOST_TOOLS).sort()) {
+    const path = which(tool);
+    if (!path) missing++;
+    console.log(
+      `${path ? "ok     " : "MISSING"} ${tool.padEnd(26)} ${path ?? `apt-get install ${pkg}`}`,
+    );
+  }
+  console.log(
+    missing
+      ? `doctor: ${missing} tool(s) missing; run \`deno task setup\``
+      : "doctor: all host tools present",
+  );
+  return missing ? EXIT.failed : EXIT.ok;
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / 1048576).toFixed(1)} MiB`;
+}
+
+/**
+ * Entry point of a stage module run on its own (`deno run -A tasks/musl.ts --board
+ * rpi`): builds the stage and, from the store, its dependencies.
+ */
+export async function runStandalone(stage: Stage): Promise<never> {
+  const { ROOT, loadStages } = await import("../tasks/registry.ts");
+  const code = await main(["stage", stage.name, ...Deno.args], ROOT, (b) => loadStages(b, ROOT));
+  Deno.exit(code);
+}

@@ -1,0 +1,210 @@
+/**
+ * The `debian` source provider: gets a file of a Debian source package or a file
+ * inside a binary package through apt, with a private configuration kept under the
+ * store (its own sources list, lists and cache; deb-src, extra architectures and
+ * components added there). The host's apt configuration is read, never edited,
+ * and no mirror host is named here: the URIs come from the host's own sources.
+ */
+import { join } from "node:path";
+import { $ } from "../shell.ts";
+import type { DebianBinary, DebianSource } from "./source.ts";
+import type { z } from "zod";
+
+type Binary = z.output<typeof DebianBinary>;
+type SourcePkg = z.output<typeof DebianSource>;
+
+// armhf is left out: nothing we take from Debian is armhf-specific.
+const ARCHES = ["amd64", "arm64"];
+const COMPONENTS = ["main", "non-free-firmware"];
+/** Refresh the private package lists when older than this. */
+const LISTS_MAX_AGE_MS = 24 * 3600 * 1000;
+
+/** Parse the host's apt sources (one-line and deb822 formats) into deb822 stanzas. */
+export function hostSources(
+  etc = "/etc/apt",
+): { uris: string; suites: string; signedBy?: string }[] {
+  const out: { uris: string; suites: string; signedBy?: string }[] = [];
+  const files: string[] = [];
+  try {
+    Deno.statSync(join(etc, "sources.list"));
+    files.push(join(etc, "sources.list"));
+  } catch { /* none */ }
+  try {
+    for (const e of Deno.readDirSync(join(etc, "sources.list.d"))) {
+      if (e.name.endsWith(".list") || e.name.endsWith(".sources")) {
+        files.push(join(etc, "sources.list.d", e.name));
+      }
+    }
+  } catch { /* none */ }
+  for (const file of files.sort()) {
+    const text = Deno.readTextFileSync(file);
+    if (file.endsWith(".sources")) {
+      for (const stanza of text.split(/\n\s*\n/)) {
+        const field = (k: string) => stanza.match(new RegExp(`^${k}:\\s*(.+)$`, "mi"))?.[1].trim();
+        if (field("Enabled") === "no" || !field("URIs")) continue;
+        if (!(field("Types") ?? "").split(/\s+/).includes("deb")) continue;
+        out.push({
+          uris: field("URIs")!,
+          suites: field("Suites") ?? "",
+          signedBy: field("Signed-By"),
+        });
+      }
+    } else {
+      for (const line of text.split("\n")) {
+        const m = line.match(/^deb\s+(?:\[([^\]]*)\]\s+)?(\S+)\s+(\S+)/);
+        if (!m) continue;
+        const signedBy = m[1]?.match(/signed-by=(\S+)/)?.[1];
+        out.push({ uris: m[2], suites: m[3], signedBy });
+      }
+    }
+  }
+  return out;
+}
+
+/** The private apt setup under `<store>/apt`; returns the APT_CONFIG environment. */
+export async function privateApt(
+  storeDir: string,
+  log: (l: string) => void,
+): Promise<Record<string, string>> {
+  const dir = join(storeDir, "apt");
+  const etc = join(dir, "etc");
+  await Deno.mkdir(join(etc, "sources.list.d"), { recursive: true });
+  await Deno.mkdir(join(etc, "preferences.d"), { recursive: true });
+  await Deno.mkdir(join(dir, "state", "lists", "partial"), { recursive: true });
+  await Deno.mkdir(join(dir, "cache", "archives", "partial"), { recursive: true });
+  const sources = hostSources();
+  if (sources.length === 0) {
+    throw new Error(
+      "debian provider: the host has no apt sources (/etc/apt/sources.list*) to derive from",
+    );
+  }
+  const stanzas = sources.map((s) =>
+    [
+      "Types: deb deb-src",
+      `URIs: ${s.uris}`,
+      `Suites: ${s.suites}`,
+      `Components: ${COMPONENTS.join(" ")}`,
+      s.signedBy ? `Signed-By: ${s.signedBy}` : "",
+    ].filter(Boolean).join("\n")
+  ).join("\n\n") + "\n";
+  await Deno.writeTextFile(join(etc, "sources.list.d", "icenet.sources"), stanzas);
+  const conf = [
+    `Dir::Etc::SourceList "${join(etc, "sources.list")}";`,
+    `Dir::Etc::SourceParts "${join(etc, "sources.list.d")}";`,
+    `Dir::Etc::Preferences "${join(etc, "preferences")}";`,
+    `Dir::Etc::PreferencesParts "${join(etc, "preferences.d")}";`,
+    `Dir::State "${join(dir, "state")}";`,
+    `Dir::State::status "${join(dir, "state", "status")}";`,
+    `Dir::Cache "${join(dir, "cache")}";`,
+    `APT::Architectures { ${ARCHES.map((a) => `"${a}";`).join(" ")} };`,
+    `APT::Sandbox::User "root";`,
+    `Acquire::Languages "none";`,
+  ].join("\n") + "\n";
+  await Deno.writeTextFile(join(etc, "apt.conf"), conf);
+  await Deno.writeTextFile(join(etc, "sources.list"), "");
+  await Deno.writeTextFile(join(dir, "state", "status"), "").catch(() => {});
+  const env = { APT_CONFIG: join(etc, "apt.conf") };
+  const stamp = join(dir, "state", "updated");
+  const age = await Deno.stat(stamp).then((s) => Date.now() - s.mtime!.getTime()).catch(() =>
+    Infinity
+  );
+  if (age > LISTS_MAX_AGE_MS) {
+    log("debian: apt-get update (private configuration)");
+    // A mirror mid-sync fails one index now and then; what we need is usually in the
+    // others, and a missing package is reported precisely later.
+    const r = await $`apt-get -q update`.env(env).stdout("piped").stderr("piped").noThrow();
+    if (r.code !== 0) log(`debian: apt-get update: ${r.stderr.trim().split("\n")[0]} (continuing)`);
+    else await Deno.writeTextFile(stamp, new Date().toISOString());
+  }
+  return env;
+}
+
+/** Download a Debian binary package and extract `member` (or keep the .deb) to `dest`. */
+export async function fetchDebianBinary(
+  storeDir: string,
+  spec: Binary,
+  dest: string,
+  log: (l: string) => void,
+): Promise<void> {
+  const env = await privateApt(storeDir, log);
+  const work = await Deno.makeTempDir({ prefix: "icenet-deb-" });
+  try {
+    const arch = spec.arch ?? "all";
+    const name = arch === "all" ? spec.package : `${spec.package}:${arch}`;
+    log(`debian: apt-get download ${name}=${spec.version}`);
+    const r = await $`apt-get -q download ${name}=${spec.version}`.cwd(work).env(env).stderr(
+      "piped",
+    )
+      .stdout("piped").noThrow();
+    if (r.code !== 0) throw new Error(notOffered(spec.package, spec.version, r.stderr, env));
+    const deb = [...Deno.readDirSync(work)].find((e) => e.name.endsWith(".deb"));
+    if (!deb) throw new Error(`debian: apt-get download ${name} produced no .deb`);
+    if (!spec.member) {
+      await Deno.rename(join(work, deb.name), dest);
+      return;
+    }
+    const x = join(work, "x");
+    await $`dpkg-deb -x ${join(work, deb.name)} ${x}`.quiet();
+    try {
+      await Deno.rename(join(x, spec.member), dest);
+    } catch {
+      throw new Error(`debian: ${spec.package}=${spec.version} has no file ${spec.member}`);
+    }
+  } finally {
+    await Deno.remove(work, { recursive: true });
+  }
+}
+
+/** Download a file of a Debian source package (e.g. the orig tarball) to `dest`. */
+export async function fetchDebianSource(
+  storeDir: string,
+  spec: SourcePkg,
+  dest: string,
+  log: (l: string) => void,
+): Promise<void> {
+  const env = await privateApt(storeDir, log);
+  const work = await Deno.makeTempDir({ prefix: "icenet-debsrc-" });
+  try {
+    log(`debian: apt-get source --download-only ${spec.source}=${spec.version}`);
+    // --print-uris lists the files with their URIs; fetch only the one we want.
+    const r = await $`apt-get -q --print-uris source ${spec.source}=${spec.version}`.cwd(work).env(
+      env,
+    )
+      .stdout("piped").stderr("piped").noThrow();
+    if (r.code !== 0) throw new Error(notOffered(spec.source, spec.version, r.stderr, env));
+    const line = r.stdout.split("\n").find((l) => l.includes(` ${spec.file} `));
+    if (!line) {
+      throw new Error(`debian: source ${spec.source}=${spec.version} has no file ${spec.file}`);
+    }
+    const uri = line.match(/^'([^']+)'/)?.[1];
+    if (!uri) throw new Error(`debian: cannot parse apt-get output: ${line}`);
+    const res = await fetch(uri);
+    if (!res.ok || !res.body) throw new Error(`debian: ${spec.file}: HTTP ${res.status}`);
+    using f = await Deno.open(dest, { write: true, create: true, truncate: true });
+    await res.body.pipeTo(f.writable, { preventClose: true });
+  } finally {
+    await Deno.remove(work, { recursive: true });
+  }
+}
+
+function notOffered(
+  pkg: string,
+  version: string,
+  stderr: string,
+  env: Record<string, string>,
+): string {
+  const policy = new Deno.Command("apt-cache", {
+    args: ["madison", pkg],
+    env,
+    stdout: "piped",
+    stderr: "null",
+  })
+    .outputSync();
+  const versions = new TextDecoder().decode(policy.stdout).split("\n")
+    .map((l) => l.split("|")[1]?.trim()).filter(Boolean);
+  return `debian: ${pkg}=${version} is not offered by the configured Debian archive ` +
+    `(${stderr.trim().split("\n").pop()}). Offered: ${
+      [...new Set(versions)].join(", ") || "none"
+    }. ` +
+    `To bump: set the new version in the pin, run the build once, and put the printed sha256 in the pin.`;
+}

@@ -1,0 +1,139 @@
+/**
+ * The source fetcher. A source is `{ url, sha256 }`; the file is looked for, in
+ * order, in the download dir (ICENET_SOURCES), the configured mirrors (ICENET_MIRRORS:
+ * comma-separated local directories or base URLs, then the source's own mirrors),
+ * the upstream url, and finally the Debian provider. Every candidate is verified by
+ * sha256 before it is moved into the download dir; a mismatch names both hashes.
+ */
+import { join } from "node:path";
+import { sha256File } from "../hash.ts";
+import { fetchDebianBinary, fetchDebianSource } from "./debian.ts";
+import { type Source, sourceFilename } from "./source.ts";
+
+export type { Source } from "./source.ts";
+
+/** A sha256 mismatch: names both hashes and what to do. */
+export class HashMismatchError extends Error {
+  constructor(readonly what: string, readonly expected: string, readonly actual: string) {
+    super(
+      `${what}: sha256 mismatch: expected ${expected}, got ${actual}; the file was removed. ` +
+        `If the new content is trusted, put the new sha256 in the pin.`,
+    );
+  }
+}
+
+/** Where and how to fetch. */
+export interface FetchOptions {
+  /** The shared download dir. */
+  downloadDir: string;
+  /** The store dir (for the Debian provider's private apt state). */
+  storeDir: string;
+  /** Mirrors tried before the upstream url (directories or base URLs). */
+  mirrors?: string[];
+  /** Skip network and providers (tests). */
+  offline?: boolean;
+  log?: (line: string) => void;
+}
+
+/** Default download dir: ICENET_SOURCES, else <store>/sources. */
+export function defaultDownloadDir(storeDir: string): string {
+  return Deno.env.get("ICENET_SOURCES") || join(storeDir, "sources");
+}
+
+/** Mirrors from ICENET_MIRRORS. */
+export function envMirrors(): string[] {
+  return (Deno.env.get("ICENET_MIRRORS") ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+}
+
+/** Fetch one source; returns its path in the download dir. */
+export async function fetchSource(src: Source, opts: FetchOptions): Promise<string> {
+  const log = opts.log ?? (() => {});
+  const name = sourceFilename(src);
+  await Deno.mkdir(opts.downloadDir, { recursive: true });
+  const dest = join(opts.downloadDir, name);
+  if (await isFile(dest)) {
+    const have = await sha256File(dest);
+    if (have === src.sha256) return dest;
+    await Deno.remove(dest);
+    throw new HashMismatchError(dest, src.sha256, have);
+  }
+  const tmp = `${dest}.part-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
+  const errors: string[] = [];
+  const tryCandidate = async (what: string, get: () => Promise<void>): Promise<boolean> => {
+    try {
+      await get();
+    } catch (e) {
+      errors.push(`${what}: ${(e as Error).message}`);
+      await Deno.remove(tmp).catch(() => {});
+      return false;
+    }
+    const have = await sha256File(tmp);
+    if (have !== src.sha256) {
+      await Deno.remove(tmp).catch(() => {});
+      throw new HashMismatchError(`${name} from ${what}`, src.sha256, have);
+    }
+    await Deno.rename(tmp, dest);
+    log(`fetched ${name} from ${what}`);
+    return true;
+  };
+  for (const m of [...(opts.mirrors ?? []), ...(src.mirrors ?? [])]) {
+    if (/^https?:\/\//.test(m)) {
+      const url = `${m.replace(/\/$/, "")}/${name}`;
+      if (!opts.offline && await tryCandidate(url, () => download(url, tmp, log))) return dest;
+    } else if (await isFile(join(m, name))) {
+      if (await tryCandidate(join(m, name), () => Deno.copyFile(join(m, name), tmp))) return dest;
+    }
+  }
+  if (!opts.offline) {
+    if (await tryCandidate(src.url, () => download(src.url, tmp, log))) return dest;
+    if (src.debian) {
+      const d = src.debian;
+      const ok = await tryCandidate(
+        "debian provider",
+        () =>
+          "source" in d
+            ? fetchDebianSource(opts.storeDir, d, tmp, log)
+            : fetchDebianBinary(opts.storeDir, d, tmp, log),
+      );
+      if (ok) return dest;
+    }
+  }
+  throw new Error(
+    `cannot fetch ${name} (sha256 ${src.sha256}):\n  ${errors.join("\n  ") || "no mirror has it"}`,
+  );
+}
+
+/** HTTP download with a progress line on a TTY. */
+async function download(url: string, dest: string, log: (l: string) => void): Promise<void> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(30_000) }).catch((e) => {
+    throw new Error(`unreachable (${(e as Error).message})`);
+  });
+  if (!res.ok || !res.body) {
+    await res.body?.cancel();
+    throw new Error(`HTTP ${res.status}`);
+  }
+  const total = Number(res.headers.get("content-length") ?? 0);
+  const tty = Deno.stderr.isTerminal();
+  let got = 0, shown = 0;
+  using f = await Deno.open(dest, { write: true, create: true, truncate: true });
+  for await (const chunk of res.body) {
+    await f.write(chunk);
+    got += chunk.length;
+    if (tty && total && got - shown > total / 50) {
+      shown = got;
+      Deno.stderr.writeSync(
+        new TextEncoder().encode(`\r  ${url}: ${Math.floor((got * 100) / total)}%`),
+      );
+    }
+  }
+  if (tty && total) Deno.stderr.writeSync(new TextEncoder().encode("\r\x1b[K"));
+  log(`downloaded ${url} (${got} bytes)`);
+}
+
+async function isFile(p: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(p)).isFile;
+  } catch {
+    return false;
+  }
+}

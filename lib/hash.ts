@@ -1,0 +1,39 @@
+/**
+ * sha256 helpers and the canonical JSON used for cache keys (sorted keys, no
+ * whitespace), so that the same inputs always give the same key.
+ */
+import { createHash } from "node:crypto";
+
+/** Hex sha256 of bytes or a string. */
+export function sha256(data: Uint8Array | string): string {
+  return createHash("sha256").update(data).digest("hex");
+}
+
+/** Hex sha256 of a file, streamed (kernel tarballs are 140 MB). */
+export async function sha256File(path: string): Promise<string> {
+  const h = createHash("sha256");
+  using f = await Deno.open(path);
+  for await (const chunk of f.readable) h.update(chunk);
+  return h.digest("hex");
+}
+
+/** JSON with object keys sorted at every level: a stable serialisation for hashing. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(sortKeys(value));
+}
+
+function sortKeys(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(sortKeys);
+  if (v && typeof v === "object") {
+    const o = v as Record<string, unknown>;
+    return Object.fromEntries(
+      Object.keys(o).sort().filter((k) => o[k] !== undefined).map((k) => [k, sortKeys(o[k])]),
+    );
+  }
+  return v;
+}
+
+/** A prefixed key: the prefix keeps kinds of keys from ever colliding (Nix style). */
+export function hashKey(kind: string, value: unknown): string {
+  return sha256(`icenet:${kind}:v1:` + canonicalJson(value));
+}
