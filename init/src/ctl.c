@@ -1,0 +1,213 @@
+#include "ctl.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/reboot.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "msg.h"
+
+static int addr(struct sockaddr_un *a, const char *path)
+{
+	memset(a, 0, sizeof *a);
+	a->sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof a->sun_path) return errno = ENAMETOOLONG, -1;
+	strcpy(a->sun_path, path);
+	return 0;
+}
+
+int ctl_open(struct ctl *ctl, const char *path)
+{
+	struct sockaddr_un a;
+	char dir[sizeof a.sun_path];
+	memset(ctl, 0, sizeof *ctl);
+	for (int i = 0; i < CTL_MAXCLIENTS; i++) ctl->cl[i].fd = -1;
+	ctl->fd = -1;
+	if (addr(&a, path)) return -1;
+	strcpy(dir, path);
+	char *slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = 0;
+		if (mkdir(dir, 0755) && errno != EEXIST) return -1;
+	}
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) return -1;
+	unlink(path);
+	/* Created 0600 from the start: there is no window where others may connect. */
+	mode_t old = umask(077);
+	int r = bind(fd, (struct sockaddr *)&a, sizeof a);
+	umask(old);
+	if (r || listen(fd, 16)) {
+		int e = errno;
+		close(fd);
+		return errno = e, -1;
+	}
+	ctl->fd = fd;
+	return 0;
+}
+
+static void drop(struct ctl_client *c)
+{
+	close(c->fd);
+	free(c->out);
+	c->fd = -1;
+	c->out = 0;
+	c->inlen = c->outlen = c->outoff = 0;
+}
+
+void ctl_accept(struct ctl *ctl)
+{
+	int fd = accept4(ctl->fd, 0, 0, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (fd < 0) return;
+	struct ucred cr;
+	socklen_t len = sizeof cr;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) || cr.uid != 0) {
+		static const char no[] = "error: permission denied: only root may control icenet-init\n";
+		if (write(fd, no, sizeof no - 1) < 0) { /* the client is gone anyway */ }
+		close(fd);
+		return;
+	}
+	for (int i = 0; i < CTL_MAXCLIENTS; i++) {
+		if (ctl->cl[i].fd >= 0) continue;
+		ctl->cl[i].fd = fd;
+		return;
+	}
+	close(fd); /* busy: the client sees EOF and reports it */
+}
+
+short ctl_client_events(const struct ctl_client *c)
+{
+	return c->out ? POLLOUT : POLLIN;
+}
+
+static void reply(struct ctl_client *c, const char *fmt, const char *arg)
+{
+	size_t cap = strlen(fmt) + strlen(arg) + 1;
+	c->out = malloc(cap);
+	if (c->out) c->outlen = (size_t)snprintf(c->out, cap, fmt, arg);
+}
+
+static void run(struct sup *sup, struct ctl_client *c, char *line)
+{
+	char *verb = strtok(line, " \t"), *name = strtok(0, " \t");
+	static const char *const power[] = {"poweroff", "reboot", "halt"};
+	static const int cmds[] = {RB_POWER_OFF, RB_AUTOBOOT, RB_HALT_SYSTEM};
+	if (!verb) return reply(c, "error: empty command\n", "");
+	for (int i = 0; i < 3; i++) {
+		if (strcmp(verb, power[i])) continue;
+		sup_shutdown(sup, cmds[i]);
+		return reply(c, "ok: %s\n", verb);
+	}
+	if (!strcmp(verb, "reload")) {
+		if (sup->shutdown) return reply(c, "error: shutting down\n", "");
+		return reply(c, sup_load(sup) ? "error: unable to reload %s\n" : "ok: reloaded %s\n",
+			     sup->dir);
+	}
+	struct svc *s = name ? sup_find(sup, name) : 0;
+	if (name && !s) return reply(c, "error: no service '%s'\n", name);
+	if (!strcmp(verb, "status")) {
+		size_t cap = (size_t)(s ? 1 : sup->n) * 512 + 1;
+		c->out = malloc(cap);
+		if (c->out) c->outlen = sup_status(sup, s, c->out, cap);
+		return;
+	}
+	int (*const fn[])(struct sup *, struct svc *) = {sup_start, sup_stop, sup_restart};
+	static const char *const verbs[] = {"start", "stop", "restart"};
+	for (int i = 0; i < 3; i++) {
+		if (strcmp(verb, verbs[i])) continue;
+		if (!s) return reply(c, "error: %s needs a service name\n", verb);
+		if (sup->shutdown && i != 1) return reply(c, "error: shutting down\n", "");
+		fn[i](sup, s);
+		return reply(c, "ok: %s\n", line);
+	}
+	reply(c, "error: unknown command '%s' (status, start, stop, restart, reload, poweroff, reboot, halt)\n",
+	      verb);
+}
+
+void ctl_client_io(struct ctl *ctl, struct sup *sup, struct ctl_client *c, short revents)
+{
+	(void)ctl;
+	if (!c->out && (revents & (POLLIN | POLLHUP | POLLERR))) {
+		ssize_t r = read(c->fd, c->in + c->inlen, sizeof c->in - 1 - c->inlen);
+		if (r <= 0 && !(r < 0 && errno == EAGAIN)) {
+			if (r == 0 && c->inlen) goto line; /* no final newline */
+			return drop(c);
+		}
+		if (r < 0) return;
+		c->inlen += (size_t)r;
+		c->in[c->inlen] = 0;
+		char *nl = strchr(c->in, '\n');
+		if (!nl && c->inlen < sizeof c->in - 1) return;
+		if (nl) *nl = 0;
+	line:
+		c->in[c->inlen < sizeof c->in ? c->inlen : sizeof c->in - 1] = 0;
+		c->in[strcspn(c->in, "\n")] = 0;
+		run(sup, c, c->in);
+		if (!c->out) return drop(c);
+		revents = POLLOUT;
+	}
+	if (c->out && (revents & (POLLOUT | POLLHUP | POLLERR))) {
+		ssize_t w = write(c->fd, c->out + c->outoff, c->outlen - c->outoff);
+		if (w < 0 && errno == EAGAIN) return;
+		if (w <= 0) return drop(c);
+		c->outoff += (size_t)w;
+		if (c->outoff == c->outlen) drop(c);
+	}
+}
+
+int ctl_main(int argc, char **argv)
+{
+	const char *path = getenv("ICENET_CONTROL");
+	int i = 1;
+	if (i + 1 < argc && !strcmp(argv[i], "-s")) path = argv[i + 1], i += 2;
+	if (!path || !*path) path = CTL_DEFAULT;
+	if (i >= argc) {
+		fputs("usage: icenetctl [-s socket] status [name] | start name | stop name | "
+		      "restart name | reload | poweroff | reboot | halt\n",
+		      stderr);
+		return EXIT_USAGE;
+	}
+	char line[256] = "";
+	for (; i < argc; i++) {
+		if (strlen(line) + strlen(argv[i]) + 2 > sizeof line) {
+			fputs("icenetctl: fatal: command too long\n", stderr);
+			return EXIT_USAGE;
+		}
+		strcat(line, argv[i]);
+		strcat(line, i + 1 < argc ? " " : "\n");
+	}
+	struct sockaddr_un a;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || addr(&a, path) || connect(fd, (struct sockaddr *)&a, sizeof a)) {
+		fprintf(stderr, "icenetctl: fatal: unable to connect to %s: %s\n", path, strerror(errno));
+		return EXIT_SYS;
+	}
+	if (write(fd, line, strlen(line)) < 0) {
+		fprintf(stderr, "icenetctl: fatal: unable to write to %s: %s\n", path, strerror(errno));
+		return EXIT_SYS;
+	}
+	shutdown(fd, SHUT_WR);
+	char buf[4096];
+	ssize_t r, total = 0;
+	int error = 0;
+	while ((r = read(fd, buf, sizeof buf)) > 0) {
+		if (total == 0 && r >= 6 && !memcmp(buf, "error:", 6)) error = 1;
+		if (fwrite(buf, 1, (size_t)r, stdout) != (size_t)r) return EXIT_SYS;
+		total += r;
+	}
+	if (r < 0) {
+		fprintf(stderr, "icenetctl: fatal: unable to read from %s: %s\n", path, strerror(errno));
+		return EXIT_SYS;
+	}
+	if (total == 0) {
+		fprintf(stderr, "icenetctl: fatal: %s closed the connection (busy?)\n", path);
+		return EXIT_SYS;
+	}
+	return error;
+}

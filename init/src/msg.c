@@ -1,0 +1,56 @@
+#include "msg.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static int kmsg_fd = -1;
+
+void msg_kmsg(void)
+{
+	kmsg_fd = open("/dev/kmsg", O_WRONLY | O_CLOEXEC | O_NOCTTY);
+}
+
+static void vmsg(const char *level, const char *fmt, va_list ap, const char *tail)
+{
+	char buf[512];
+	int n = snprintf(buf, sizeof buf, PROG ": %s: ", level);
+	n += vsnprintf(buf + n, sizeof buf - (size_t)n, fmt, ap);
+	if (n > (int)sizeof buf - 2) n = (int)sizeof buf - 2;
+	if (tail) n += snprintf(buf + n, sizeof buf - (size_t)n, ": %s", tail);
+	if (n > (int)sizeof buf - 2) n = (int)sizeof buf - 2;
+	buf[n++] = '\n';
+	/* Best effort: a lost message must never stop init. */
+	if (write(2, buf, (size_t)n) < 0) { /* nothing to do */ }
+	if (kmsg_fd >= 0 && write(kmsg_fd, buf, (size_t)n) < 0) { /* idem */ }
+}
+
+void msg(const char *level, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vmsg(level, fmt, ap, 0);
+	va_end(ap);
+}
+
+void die_sys(const char *fmt, ...)
+{
+	const char *e = strerror(errno);
+	va_list ap;
+	va_start(ap, fmt);
+	vmsg("fatal", fmt, ap, e);
+	va_end(ap);
+	exit(EXIT_SYS);
+}
+
+long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}

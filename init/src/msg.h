@@ -1,0 +1,24 @@
+/* Messages and clocks: one message format everywhere (s6 style). */
+#ifndef ICENET_MSG_H
+#define ICENET_MSG_H
+
+#define PROG "icenet-init"
+
+/* Exit codes of the tools (s6 convention). */
+#define EXIT_USAGE 100
+#define EXIT_SYS 111
+#define EXIT_EXEC 127
+
+/* Also send messages to /dev/kmsg (PID 1 in boot mode). Failure is not fatal. */
+void msg_kmsg(void);
+/* Print "icenet-init: <level>: <text>" on stderr (and kmsg). */
+void msg(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define warnx(...) msg("warning", __VA_ARGS__)
+#define infox(...) msg("info", __VA_ARGS__)
+/* Fatal set-up error: print "fatal: <text>: <errno text>" and exit(EXIT_SYS). */
+void die_sys(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+/* CLOCK_MONOTONIC in milliseconds. */
+long long now_ms(void);
+
+#endif

@@ -1,0 +1,13 @@
+/* PID 1 duties: early mounts, hostname, fstab, and the final shutdown. */
+#ifndef ICENET_PID1_H
+#define ICENET_PID1_H
+
+/* Mount /proc, /sys, /dev, /dev/pts, /run, /tmp; set the hostname; mount /etc/fstab.
+ * Failures are warnings: PID 1 goes on with what it has. */
+void pid1_setup(void);
+/* Kill what is left, sync, unmount (boot mode) and reboot(2). Never returns. */
+void pid1_finish(int cmd, int unmount) __attribute__((noreturn));
+/* Last resort when init cannot run: exec a shell on the console. Never returns. */
+void pid1_emergency(void) __attribute__((noreturn));
+
+#endif

@@ -1,0 +1,84 @@
+/*
+ * The supervisor: services as a table of states x events pointing at small actions
+ * (s6-supervise style). All state lives in one `struct sup`, passed around.
+ */
+#ifndef ICENET_SVC_H
+#define ICENET_SVC_H
+
+#include <sys/types.h>
+
+#include "conf.h"
+#include "graph.h"
+
+enum state { ST_STOPPED, ST_STARTING, ST_READY, ST_BACKOFF, ST_FAILED, ST_DONE, ST_STOPPING,
+	     NSTATES };
+enum event { EV_UP, EV_DOWN, EV_READY, EV_EXIT, EV_TIMER, EV_DEPFAIL, NEVENTS };
+
+extern const char *const state_name[NSTATES];
+
+struct svc {
+	struct svc_conf *c;
+	enum state state;
+	int want; /* 1: should be up */
+	int removed; /* its file is gone: freed once it has stopped */
+	int armed; /* activate = connect: waiting for the first connection */
+	pid_t pid;
+	unsigned restarts;
+	int status, have_status; /* last wait(2) status */
+	long long start_ms, ready_ms, deadline, stop_sent;
+	long backoff_ms; /* next backoff delay */
+	int notify_rd; /* ICENET_NOTIFY_FD pipe, read end, while starting */
+	int notify_sock; /* NOTIFY_SOCKET datagram socket (ready = sd-notify) */
+	int log_rd, log_wr, log_fd; /* log = file: pipe kept across restarts, and the file */
+	long log_size;
+	int lfd[MAXLISTEN], nlfd; /* bound listening sockets */
+	char bad[200]; /* non-empty: cannot start (bad file, socket, graph) */
+	char reason[240]; /* why it is failed, for status */
+};
+
+struct sup {
+	const char *dir, *logdir, *rundir;
+	struct svc **v;
+	int n;
+	struct gnode *g;
+	int *order;
+	int shutdown; /* 0, or the reboot(2) command once shutting down */
+	int pid1; /* we are PID 1: orphans come to us */
+	int changed; /* set by actions: the scheduler runs again */
+	long long t0;
+	unsigned orphans; /* reaped processes that were no service's */
+};
+
+/* Scan sup->dir and (re)load the services; binds new listening sockets. */
+int sup_load(struct sup *sup);
+/* Free services that were removed and have stopped. */
+void sup_gc(struct sup *sup);
+/* Send one event to a service (the states x events table). */
+void sup_event(struct sup *sup, struct svc *s, enum event ev);
+/* Start what can start, fail what cannot, stop in reverse order when shutting down. */
+void sup_schedule(struct sup *sup);
+/* Reap every exited child; orphans are counted. */
+void sup_reap(struct sup *sup);
+/* Fire due timers; returns the poll timeout in ms (-1: none). */
+int sup_timers(struct sup *sup);
+/* A process is alive or a restart is pending. */
+int sup_busy(const struct sup *sup);
+struct svc *sup_find(const struct sup *sup, const char *name);
+/* Begin shutdown with a reboot(2) command. */
+void sup_shutdown(struct sup *sup, int cmd);
+/* icenetctl verbs. Return 0 or -1 with a message in err. */
+int sup_start(struct sup *sup, struct svc *s);
+int sup_stop(struct sup *sup, struct svc *s);
+int sup_restart(struct sup *sup, struct svc *s);
+/* One status line per service into buf; returns the length. */
+size_t sup_status(const struct sup *sup, const struct svc *only, char *buf, size_t cap);
+
+/* I/O readiness of a service's fds (from the poll loop). */
+void svc_log_readable(struct sup *sup, struct svc *s);
+void svc_notify_fd_readable(struct sup *sup, struct svc *s);
+void svc_notify_sock_readable(struct sup *sup, struct svc *s);
+
+/* spawn.c: prepare fds and fork the service. Returns the pid or -1. */
+pid_t spawn_service(struct sup *sup, struct svc *s);
+
+#endif
