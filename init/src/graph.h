@@ -20,7 +20,7 @@ typedef void graph_report_fn(void *arg, const char *msg);
 int graph_build(struct svc_conf *const *confs, int n, struct gnode *g, graph_report_fn *report,
 		void *arg);
 /* Fill order[0..n) so that every service comes after what it depends on or is ordered
- * after (ties keep index order); services on a cycle come last. */
+ * after (ties keep index order); services on or behind a cycle come last. */
 void graph_order(const struct gnode *g, int n, int *order);
 
 #endif
