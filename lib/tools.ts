@@ -51,7 +51,7 @@ export const HOST_TOOLS: Record<string, { pkg: string; versionArgs?: string[] }>
   "bwrap": { pkg: "bubblewrap" },
   "openssl": { pkg: "openssl", versionArgs: ["version"] },
   "dropbearkey": { pkg: "dropbear-bin", versionArgs: ["-h"] },
-  "npm": { pkg: "npm" },
+  "npm": { pkg: "(npm: installed by setup.sh)" },
   "deno": { pkg: "(npm install -g deno@2.9.6)" },
 };
 

@@ -1,0 +1,49 @@
+/**
+ * `deno task test [unit|e2e|all] [deno test args]`: runs the Deno tests (and,
+ * through them, the C tests of init/) and ends with one line that CI reads:
+ * `tests: N passed, N failed`.
+ *
+ * Tiers: unit = everything outside tests/e2e/ (seconds to minutes); e2e = builds
+ * real images and boots them in QEMU (uses the store: slow cold, quick warm).
+ */
+const [tierArg, ...rest] = Deno.args;
+const tier = ["unit", "e2e", "all"].includes(tierArg ?? "") ? tierArg : "all";
+const extra = tier === tierArg ? rest : Deno.args;
+
+const paths = tier === "unit"
+  ? ["lib/", "tests/", "--ignore=tests/e2e/"]
+  : tier === "e2e"
+  ? ["tests/e2e/"]
+  : ["lib/", "tests/"];
+
+const cmd = new Deno.Command(Deno.execPath(), {
+  args: ["test", "-A", ...paths, ...extra],
+  env: { RUST_BACKTRACE: "0" },
+  stdout: "piped",
+  stderr: "inherit",
+});
+const child = cmd.spawn();
+let passed = 0, failed = 0, summaryFound = false;
+const decoder = new TextDecoder();
+let buf = "";
+for await (const chunk of child.stdout) {
+  await Deno.stdout.write(chunk);
+  buf += decoder.decode(chunk, { stream: true });
+  const lines = buf.split("\n");
+  buf = lines.pop()!;
+  for (const l of lines) {
+    // Deno's summary: "ok | 12 passed (3 steps) | 0 failed (2s)" or "FAILED | ...".
+    const clean = l.replace(/\x1b\[[0-9;]*m/g, "");
+    const m = clean.match(/^(?:ok|FAILED) \| (\d+) passed.*\| (\d+) failed/);
+    if (m) {
+      passed = Number(m[1]);
+      failed = Number(m[2]);
+      summaryFound = true;
+    }
+  }
+}
+const status = await child.status;
+// A run that died before its summary (type error, crash) counts as one failure.
+if (!summaryFound && !status.success) failed = Math.max(failed, 1);
+console.log(`tests: ${passed} passed, ${failed} failed`);
+Deno.exit(status.success && failed === 0 ? 0 : 1);

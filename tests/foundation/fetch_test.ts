@@ -1,0 +1,101 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { sha256 } from "../../lib/hash.ts";
+import { fetchSource, HashMismatchError } from "../../lib/fetch/mod.ts";
+import { hostSources } from "../../lib/fetch/debian.ts";
+
+const payload = new TextEncoder().encode("icenet source payload\n".repeat(1000));
+const good = sha256(payload);
+
+async function dirs() {
+  const base = await Deno.makeTempDir({ prefix: "icenet-fetch-" });
+  const dl = join(base, "dl"), mirror = join(base, "mirror");
+  await Deno.mkdir(mirror);
+  return { base, dl, mirror, opts: { downloadDir: dl, storeDir: join(base, "store") } };
+}
+
+Deno.test("fetchSource() takes a file from a local mirror directory and verifies it", async () => {
+  const d = await dirs();
+  await Deno.writeFile(join(d.mirror, "pkg-1.0.tar.gz"), payload);
+  const src = { url: "http://127.0.0.1:9/pkg-1.0.tar.gz", sha256: good };
+  const path = await fetchSource(src, { ...d.opts, mirrors: [d.mirror], offline: true });
+  assert.equal(path, join(d.dl, "pkg-1.0.tar.gz"));
+  assert.deepEqual(await Deno.readFile(path), payload);
+  // Second time: served from the download dir, the mirror is not needed.
+  await Deno.remove(join(d.mirror, "pkg-1.0.tar.gz"));
+  assert.equal(await fetchSource(src, { ...d.opts, offline: true }), path);
+  await Deno.remove(d.base, { recursive: true });
+});
+
+Deno.test("fetchSource() downloads from an HTTP server on loopback", async () => {
+  const d = await dirs();
+  const ac = new AbortController();
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, signal: ac.signal, onListen() {} },
+    (req) =>
+      new URL(req.url).pathname === "/dist/pkg-2.0.tar.xz"
+        ? new Response(payload)
+        : new Response("no", { status: 404 }),
+  );
+  const base = `http://127.0.0.1:${server.addr.port}`;
+  await t_fetch(`${base}/dist/pkg-2.0.tar.xz`, d);
+  // Through a mirror URL: the upstream is dead, the mirror has it under the file name.
+  const d2 = await dirs();
+  const path = await fetchSource(
+    { url: "http://127.0.0.1:9/gone/pkg-2.0.tar.xz", sha256: good },
+    { ...d2.opts, mirrors: [`${base}/dist`] },
+  );
+  assert.deepEqual(await Deno.readFile(path), payload);
+  ac.abort();
+  await server.finished;
+  await Deno.remove(d.base, { recursive: true });
+  await Deno.remove(d2.base, { recursive: true });
+});
+
+async function t_fetch(url: string, d: Awaited<ReturnType<typeof dirs>>) {
+  const path = await fetchSource({ url, sha256: good }, d.opts);
+  assert.deepEqual(await Deno.readFile(path), payload);
+}
+
+Deno.test("fetchSource() refuses a sha256 mismatch, names both hashes and keeps nothing", async () => {
+  const d = await dirs();
+  await Deno.writeFile(join(d.mirror, "evil.tar.gz"), new TextEncoder().encode("tampered"));
+  const src = { url: "http://127.0.0.1:9/evil.tar.gz", sha256: good };
+  const err = await fetchSource(src, { ...d.opts, mirrors: [d.mirror], offline: true }).catch((e) =>
+    e
+  );
+  assert.ok(err instanceof HashMismatchError);
+  assert.match(err.message, new RegExp(`expected ${good}, got ${sha256("tampered")}`));
+  assert.deepEqual([...Deno.readDirSync(d.dl)], []);
+  await Deno.remove(d.base, { recursive: true });
+});
+
+Deno.test("fetchSource() names every place it tried when nothing has the file", async () => {
+  const d = await dirs();
+  const err = await fetchSource({ url: "http://127.0.0.1:9/none.tar", sha256: good }, d.opts).catch(
+    (e) => e,
+  );
+  assert.match(
+    err.message,
+    /^cannot fetch none\.tar \(sha256 [0-9a-f]{64}\):\n  http:\/\/127\.0\.0\.1:9\/none\.tar: unreachable/,
+  );
+  await Deno.remove(d.base, { recursive: true });
+});
+
+Deno.test("hostSources() reads deb822 and one-line apt sources", async () => {
+  const etc = await Deno.makeTempDir();
+  await Deno.mkdir(join(etc, "sources.list.d"));
+  await Deno.writeTextFile(
+    join(etc, "sources.list"),
+    "deb [signed-by=/k.gpg] http://example.invalid/debian bookworm main\n",
+  );
+  await Deno.writeTextFile(
+    join(etc, "sources.list.d", "x.sources"),
+    "Types: deb\nURIs: http://example.invalid/sec\nSuites: bookworm-security\nComponents: main\n\nTypes: deb\nEnabled: no\nURIs: http://off.invalid\nSuites: x\n",
+  );
+  assert.deepEqual(hostSources(etc), [
+    { uris: "http://example.invalid/debian", suites: "bookworm", signedBy: "/k.gpg" },
+    { uris: "http://example.invalid/sec", suites: "bookworm-security", signedBy: undefined },
+  ]);
+  await Deno.remove(etc, { recursive: true });
+});
