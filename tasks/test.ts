@@ -33,6 +33,7 @@ for await (const chunk of child.stdout) {
   buf = lines.pop()!;
   for (const l of lines) {
     // Deno's summary: "ok | 12 passed (3 steps) | 0 failed (2s)" or "FAILED | ...".
+    // deno-lint-ignore no-control-regex
     const clean = l.replace(/\x1b\[[0-9;]*m/g, "");
     const m = clean.match(/^(?:ok|FAILED) \| (\d+) passed.*\| (\d+) failed/);
     if (m) {

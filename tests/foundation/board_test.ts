@@ -15,8 +15,8 @@ Deno.test("parseYaml() names file, line and field of a bad board", async (t) => 
     ["bad enum", rpi.replace("arch: aarch64", "arch: arm65"), /rpi\.yaml:5: arch: Invalid option/],
     [
       "unknown field",
-      rpi.replace("triple:", "tripel:"),
-      /rpi\.yaml:6: tripel: unknown field \(allowed: name, description, arch, triple,/,
+      rpi.replace("arch: aarch64", "arch: aarch64\nfoo: 1"),
+      /rpi\.yaml:6: foo: unknown field \(allowed: name, description, arch, triple,/,
     ],
     [
       "nested field",

@@ -77,7 +77,7 @@ Deno.test("fetchSource() names every place it tried when nothing has the file", 
   );
   assert.match(
     err.message,
-    /^cannot fetch none\.tar \(sha256 [0-9a-f]{64}\):\n  http:\/\/127\.0\.0\.1:9\/none\.tar: unreachable/,
+    /^cannot fetch none\.tar \(sha256 [0-9a-f]{64}\):\n {2}http:\/\/127\.0\.0\.1:9\/none\.tar: unreachable/,
   );
   await Deno.remove(d.base, { recursive: true });
 });

@@ -203,8 +203,9 @@ Deno.test("build() fails before starting when a host tool is missing, naming its
   const st = defineStage({
     name: "needs-tool",
     tools: ["qemu-system-aarch64", "definitely-not-a-tool-xyz"],
-    async run() {
+    run() {
       ran = true;
+      return Promise.resolve();
     },
   });
   await assert.rejects(
