@@ -128,7 +128,9 @@ export class Store {
       const staging = `${outDir}.obj`;
       await Deno.mkdir(staging);
       await Deno.rename(outDir, join(staging, "out"));
-      await writeFileAtomic(join(staging, "manifest.json"), JSON.stringify(manifest, null, 1));
+      await writeFileAtomic(join(staging, "manifest.json"), JSON.stringify(manifest, null, 1), {
+        sync: false,
+      });
       await Deno.remove(objDir, { recursive: true }).catch(() => {}); // a damaged leftover
       await Deno.rename(staging, objDir);
     } else {
@@ -150,7 +152,9 @@ export class Store {
   async touchLatest(rec: KeyRecord): Promise<void> {
     const path = join(this.dir, "latest", latestName(rec.stage, rec.board));
     const cur = await readJson<KeyRecord>(path);
-    if (cur?.key !== rec.key) await writeFileAtomic(path, JSON.stringify(rec, null, 1));
+    if (cur?.key !== rec.key) {
+      await writeFileAtomic(path, JSON.stringify(rec, null, 1), { sync: false });
+    }
   }
 
   /** All key records. */
@@ -255,12 +259,16 @@ async function readJson<T>(path: string): Promise<T | undefined> {
 }
 
 /** Write a file by write-to-temp, fsync, rename: readers see the old or the new file. */
-export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+export async function writeFileAtomic(
+  path: string,
+  data: string | Uint8Array,
+  { sync = true } = {},
+): Promise<void> {
   const tmp = `${path}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
   using f = await Deno.open(tmp, { write: true, create: true, truncate: true });
   const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
   let off = 0;
   while (off < bytes.length) off += await f.write(bytes.subarray(off));
-  await f.sync();
+  if (sync) await f.sync();
   await Deno.rename(tmp, path);
 }
