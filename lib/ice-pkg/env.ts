@@ -1,0 +1,64 @@
+/**
+ * The per-run environment of a command: root, database, options and output.
+ * Opening it takes the root's lock and recovers an interrupted transaction.
+ */
+import { join } from "node:path";
+import { type Db, openDb } from "./db.ts";
+import { acquireLock } from "./lock.ts";
+import { recover } from "./transaction.ts";
+
+/** Options shared by all commands. */
+export interface Options {
+  root: string;
+  json: boolean;
+  allowInsecure: boolean;
+  force: boolean;
+  purgeDeps: boolean;
+  /** Extra repositories (`--repo`), after those of `<root>/etc/icenet/repositories`. */
+  repos: string[];
+  /** Milliseconds to wait for the lock. */
+  lockWait: number;
+  /** Command line, recorded in the history. */
+  command: string;
+}
+
+/** Where output goes; tests capture it. */
+export interface Output {
+  out(line: string): void;
+  err(line: string): void;
+}
+
+/** An open root. */
+export interface Env {
+  opts: Options;
+  db: Db;
+  io: Output;
+  /** Progress/plan lines: stdout for humans, stderr with --json. */
+  log(line: string): void;
+  close(): void;
+}
+
+/** Lock the root, open its database and finish any interrupted transaction. */
+export async function openEnv(opts: Options, io: Output): Promise<Env> {
+  const lock = await acquireLock(opts.root, opts.lockWait);
+  const db = openDb(opts.root);
+  const log = (line: string) => (opts.json ? io.err(line) : io.out(line));
+  recover({ root: opts.root, db, log, command: opts.command });
+  return {
+    opts,
+    db,
+    io,
+    log,
+    close() {
+      db.close();
+      lock.close();
+    },
+  };
+}
+
+/** Path of a file under the root's ice-pkg configuration or state. */
+export const paths = {
+  keys: (root: string) => join(root, "etc/icenet/keys"),
+  repositories: (root: string) => join(root, "etc/icenet/repositories"),
+  cache: (root: string) => join(root, "var/cache/ice-pkg"),
+};

@@ -1,0 +1,31 @@
+/**
+ * One ice-pkg at a time per root: an exclusive flock on
+ * `<root>/var/lib/ice-pkg/lock`, released when the process exits (even on SIGKILL).
+ * A second instance waits up to `waitMs`, then fails with a message.
+ *
+ * ```ts
+ * const lock = await acquireLock(root, 3000);
+ * try { ... } finally { lock.close(); }
+ * ```
+ */
+import { join } from "node:path";
+import { dbDir } from "./db.ts";
+import { ExitCode, IcePkgError } from "./errors.ts";
+
+/** Take the lock of `root`, waiting at most `waitMs` milliseconds. */
+export async function acquireLock(root: string, waitMs: number): Promise<Deno.FsFile> {
+  Deno.mkdirSync(dbDir(root), { recursive: true });
+  const path = join(dbDir(root), "lock");
+  const file = Deno.openSync(path, { read: true, write: true, create: true });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<"timeout">((r) => timer = setTimeout(() => r("timeout"), waitMs));
+  const got = await Promise.race([file.lock(true).then(() => "locked" as const), timeout]);
+  clearTimeout(timer);
+  if (got === "timeout") {
+    throw new IcePkgError(
+      `${root}: another ice-pkg is running (lock ${path} held for more than ${waitMs / 1000} s)`,
+      ExitCode.Locked,
+    );
+  }
+  return file;
+}

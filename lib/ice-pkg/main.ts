@@ -1,0 +1,24 @@
+/**
+ * `ice-pkg` entry point (device program and `deno task ice-pkg`). Kept tiny:
+ * `--version` answers without loading anything else; the rest is imported lazily.
+ *
+ * ```sh
+ * deno task ice-pkg -- --root /tmp/root install busybox
+ * ```
+ */
+import { ICE_PKG_VERSION } from "./version_info.ts";
+
+if (import.meta.main) {
+  const args = Deno.args;
+  if (args.length === 1 && args[0] === "--version") {
+    console.log(`ice-pkg ${ICE_PKG_VERSION}`);
+    Deno.exit(0);
+  }
+  const { runCli } = await import("./cli.ts");
+  const enc = new TextEncoder();
+  const code = await runCli(args, {
+    out: (l) => Deno.stdout.writeSync(enc.encode(l + "\n")),
+    err: (l) => Deno.stderr.writeSync(enc.encode(l + "\n")),
+  });
+  Deno.exit(code);
+}

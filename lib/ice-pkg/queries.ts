@@ -1,0 +1,118 @@
+/**
+ * Read-only commands: list, search, info, files, owner, verify, history.
+ * Each returns plain data; the CLI prints it as text or JSON.
+ *
+ * ```ts
+ * owner(env, "/usr/bin/foo"); // { path: "usr/bin/foo", owners: ["foo-1.0-r0"] }
+ * ```
+ */
+import { join } from "node:path";
+import type { Env } from "./env.ts";
+import { parseIndex } from "./metadata.ts";
+import { repoUrls } from "./ops.ts";
+import { sha256File } from "./hash.ts";
+import { ExitCode, IcePkgError } from "./errors.ts";
+import type { FileRow, InstalledPkg } from "./db.ts";
+
+/** Installed packages. */
+export function list(env: Env): InstalledPkg[] {
+  return [...env.db.installed().values()];
+}
+
+/** Packages in the stored indexes whose name or description contains `term`. */
+export function search(
+  env: Env,
+  term: string,
+): { name: string; version: string; description: string; installed: boolean }[] {
+  const stored = env.db.repos();
+  const installed = env.db.installed();
+  const out = [];
+  for (const url of repoUrls(env)) {
+    const s = stored.get(url);
+    if (!s) continue;
+    for (const e of parseIndex(JSON.parse(s.indexJson), url).packages) {
+      if (e.name.includes(term) || e.description.toLowerCase().includes(term.toLowerCase())) {
+        out.push({
+          name: e.name,
+          version: e.version,
+          description: e.description,
+          installed: installed.get(e.name)?.version === e.version,
+        });
+      }
+    }
+  }
+  return out;
+}
+
+/** Details of an installed package, or of the newest available one. */
+export function info(env: Env, name: string): Record<string, unknown> {
+  const p = env.db.get(name);
+  if (p) return { ...p, installed: true, files: env.db.filesOf(name).length };
+  for (const s of env.db.repos().values()) {
+    const e = parseIndex(JSON.parse(s.indexJson), "index").packages.filter((e) => e.name === name)
+      .at(-1);
+    if (e) return { ...e, installed: false };
+  }
+  throw new IcePkgError(`${name}: no such package installed or available`, ExitCode.Unsatisfiable);
+}
+
+/** Files of an installed package. */
+export function files(env: Env, name: string): FileRow[] {
+  if (!env.db.get(name)) throw new IcePkgError(`${name}: not installed`, ExitCode.Unsatisfiable);
+  return env.db.filesOf(name);
+}
+
+/** Which package owns a path (absolute on the device, or under --root). */
+export function owner(env: Env, path: string): { path: string; owners: string[] } {
+  let rel = path;
+  const root = env.opts.root.replace(/\/+$/, "");
+  if (root && rel.startsWith(`${root}/`)) rel = rel.slice(root.length);
+  rel = rel.replace(/^\/+/, "").replace(/\/+$/, "");
+  const owners = env.db.ownersOf(rel).map((f) => `${f.package}-${env.db.get(f.package)?.version}`);
+  if (!owners.length) {
+    throw new IcePkgError(`${path}: not owned by any package`, ExitCode.Unsatisfiable);
+  }
+  return { path: rel, owners };
+}
+
+/** A problem found by verify. */
+export interface VerifyProblem {
+  path: string;
+  package: string;
+  problem: string;
+}
+
+/** Re-hash installed files; report changed, missing and wrong-mode files. */
+export function verify(env: Env, names: string[] = []): VerifyProblem[] {
+  const rows = names.length ? names.flatMap((n) => files(env, n)) : env.db.allFiles();
+  const out: VerifyProblem[] = [];
+  for (const f of rows) {
+    const abs = join(env.opts.root, f.path);
+    const bad = (problem: string) => out.push({ path: f.path, package: f.package, problem });
+    let st: Deno.FileInfo;
+    try {
+      st = Deno.lstatSync(abs);
+    } catch {
+      bad("missing");
+      continue;
+    }
+    if (f.type === "dir") {
+      if (!st.isDirectory) bad("not a directory");
+    } else if (f.type === "symlink") {
+      if (!st.isSymlink) bad("not a symlink");
+      else if (Deno.readLinkSync(abs) !== f.target) bad("symlink target changed");
+    } else if (!st.isFile) {
+      bad("not a regular file");
+    } else if (sha256File(abs) !== f.sha256) {
+      bad("content changed (sha256)");
+    } else if (((st.mode ?? 0) & 0o7777) !== f.mode) {
+      bad(`mode ${((st.mode ?? 0) & 0o7777).toString(8)}, expected ${f.mode.toString(8)}`);
+    }
+  }
+  return out;
+}
+
+/** The transaction history. */
+export function history(env: Env) {
+  return env.db.history();
+}

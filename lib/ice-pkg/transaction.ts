@@ -1,0 +1,389 @@
+/**
+ * Applying a changeset to a root, following apk-tools' commit protocol:
+ *
+ * 1. plan: compute file operations; check conflicts and the disk (nothing written yet)
+ * 2. journal the plan in the database (state "staging")
+ * 3. stage: create directories, write every new file under a temporary name in its
+ *    final directory, fsync each, then fsync the directories
+ * 4. journal state "commit" — the point of no return
+ * 5. rename each temporary file into place, delete files no longer owned
+ * 6. record packages, files and history in the database and drop the journal, in one
+ *    SQLite transaction
+ *
+ * A crash before 4 is rolled back by {@linkcode recover} (temporary files deleted); a
+ * crash after 4 is completed by it (renames and deletes are idempotent). The database
+ * never records a file that is not in place.
+ *
+ * ```ts
+ * applyChanges({ root, db, log: console.log, command: "install foo" }, changes);
+ * ```
+ */
+import { dirname, join } from "node:path";
+import type { Db, DbCommit, InstalledPkg } from "./db.ts";
+import type { FileEntry } from "./metadata.ts";
+import { fullVersion } from "./metadata.ts";
+import type { Package } from "./package.ts";
+import { parseDep } from "./dep.ts";
+import { parentsOf } from "./safe_path.ts";
+import { ExitCode, IcePkgError, integrityError } from "./errors.ts";
+import { step } from "./fault.ts";
+import { compareVersions } from "./version.ts";
+
+/** The new side of a change: a validated package and where it came from. */
+export interface NewPkg {
+  pkg: Package;
+  sha256: string;
+  size: number;
+  explicit: boolean;
+}
+
+/** One package change: install (new only), remove (old only) or replace (both). */
+export interface Change {
+  name: string;
+  old?: InstalledPkg;
+  new?: NewPkg;
+}
+
+/** Where and how to apply. */
+export interface ApplyContext {
+  root: string;
+  db: Db;
+  /** Receives the plan and progress lines. */
+  log: (line: string) => void;
+  /** The command line, for the history. */
+  command: string;
+}
+
+interface Put {
+  path: string;
+  tmp: string;
+  type: "file" | "symlink";
+  mode: number;
+  uid: number;
+  gid: number;
+  target?: string;
+}
+
+interface Mkdir {
+  path: string;
+  mode: number;
+  uid: number;
+  gid: number;
+}
+
+/** The journaled plan: enough to roll back staging or finish a commit. */
+interface Plan {
+  mkdirs: Mkdir[];
+  puts: Put[];
+  dels: string[];
+  rmdirs: string[];
+  db: DbCommit;
+}
+
+/** Time recorded in the history (SOURCE_DATE_EPOCH for reproducible image builds). */
+function now(): string {
+  const sde = Deno.env.get("SOURCE_DATE_EPOCH");
+  return (sde ? new Date(Number(sde) * 1000) : new Date()).toISOString();
+}
+
+function installedRow(n: NewPkg): InstalledPkg {
+  const m = n.pkg.meta;
+  return {
+    name: m.name,
+    version: fullVersion(m),
+    arch: m.arch,
+    explicit: n.explicit,
+    sha256: n.sha256,
+    size: n.size,
+    installedSize: m.installedSize,
+    description: m.description,
+    license: m.license,
+    depends: m.depends,
+    provides: m.provides,
+    conflicts: m.conflicts,
+    replaces: m.replaces,
+  };
+}
+
+function lstatOrNull(p: string): Deno.FileInfo | null {
+  try {
+    return Deno.lstatSync(p);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return null;
+    throw e;
+  }
+}
+
+/** Compute the plan; throws before anything is written on any conflict. */
+function makePlan(ctx: ApplyContext, changes: Change[]): Plan {
+  const { db, root } = ctx;
+  const changing = new Set(changes.filter((c) => c.old).map((c) => c.name));
+  const token = crypto.randomUUID().slice(0, 8);
+  const newPaths = new Map<string, { pkg: string; f: FileEntry }>();
+  const takeover: { path: string; from: string }[] = [];
+  const replaces = (pkg: NewPkg, other: string) =>
+    pkg.pkg.meta.replaces.some((r) => parseDep(r).name === other);
+  for (const c of changes) {
+    if (!c.new) continue;
+    for (const f of c.new.pkg.meta.files) {
+      const prev = newPaths.get(f.path);
+      if (prev && (f.type !== "dir" || prev.f.type !== "dir")) {
+        const other = changes.find((x) => x.name === prev.pkg)!.new!;
+        if (!replaces(c.new, prev.pkg) && !replaces(other, c.name)) {
+          throw new IcePkgError(
+            `conflict: ${f.path} is in both ${c.name} and ${prev.pkg} (neither replaces the other)`,
+            ExitCode.Unsatisfiable,
+          );
+        }
+        if (replaces(other, c.name)) continue;
+      }
+      newPaths.set(f.path, { pkg: c.name, f });
+      for (const owner of db.ownersOf(f.path)) {
+        if (changing.has(owner.package)) continue;
+        if (f.type === "dir" && owner.type === "dir") continue;
+        if (!replaces(c.new, owner.package)) {
+          throw new IcePkgError(
+            `conflict: ${f.path} of ${c.name} is owned by ${owner.package} (add replaces: ${owner.package} to ${c.name}, or remove ${owner.package})`,
+            ExitCode.Unsatisfiable,
+          );
+        }
+        takeover.push({ path: f.path, from: owner.package });
+      }
+    }
+  }
+  // Files of old packages that nothing new or remaining owns any more.
+  const dels: string[] = [];
+  const rmdirs: string[] = [];
+  for (const c of changes) {
+    if (!c.old) continue;
+    for (const f of db.filesOf(c.old.name)) {
+      if (newPaths.has(f.path)) continue;
+      if (db.ownersOf(f.path).some((o) => !changing.has(o.package))) continue;
+      (f.type === "dir" ? rmdirs : dels).push(f.path);
+    }
+  }
+  rmdirs.sort((a, b) => b.length - a.length || (a < b ? 1 : -1));
+  const deleting = new Set(dels);
+  // Disk checks: never write through a symlink, never replace a directory by a file.
+  const creating = new Set<string>();
+  const mkdirs: Mkdir[] = [];
+  const puts: Put[] = [];
+  const stat = new Map<string, Deno.FileInfo | null>();
+  const lstat = (p: string) => {
+    if (!stat.has(p)) stat.set(p, lstatOrNull(join(root, p)));
+    return stat.get(p)!;
+  };
+  const checkParents = (path: string, pkg: string) => {
+    for (const p of parentsOf(path)) {
+      if (creating.has(p)) continue;
+      const st = lstat(p);
+      if (!st) {
+        creating.add(p);
+        mkdirs.push({ path: p, mode: 0o755, uid: 0, gid: 0 });
+      } else if (st.isSymlink) {
+        throw integrityError(
+          `${pkg}: ${path}: refusing to write through the symlink ${p} in the root`,
+        );
+      } else if (!st.isDirectory) {
+        throw new IcePkgError(`${pkg}: ${path}: ${p} exists and is not a directory`);
+      }
+    }
+  };
+  let n = 0;
+  for (const [path, { pkg, f }] of [...newPaths].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    checkParents(path, pkg);
+    const st = creating.has(path) ? null : lstat(path);
+    if (f.type === "dir") {
+      if (st && st.isSymlink) {
+        throw integrityError(`${pkg}: ${path}: is a symlink in the root, package has a directory`);
+      }
+      if (st && !st.isDirectory && !deleting.has(path)) {
+        throw new IcePkgError(`${pkg}: ${path}: exists and is not a directory`);
+      }
+      mkdirs.push({ path, mode: f.mode, uid: f.uid, gid: f.gid });
+      creating.add(path);
+    } else {
+      if (st && st.isDirectory) {
+        throw new IcePkgError(
+          `${pkg}: ${path}: is a directory in the root, package has a ${f.type}`,
+        );
+      }
+      puts.push({
+        path,
+        tmp: join(dirname(path), `.ice-pkg.${token}.${n++}`),
+        type: f.type,
+        mode: f.mode,
+        uid: f.uid,
+        gid: f.gid,
+        target: f.target,
+      });
+    }
+  }
+  const db1: DbCommit = {
+    command: ctx.command,
+    time: now(),
+    remove: [...changing],
+    add: changes.filter((c) => c.new).map((c) => ({
+      pkg: installedRow(c.new!),
+      files: c.new!.pkg.meta.files.filter((f) => newPaths.get(f.path)?.pkg === c.name),
+    })),
+    takeover,
+    changes: changes.map((c) => ({
+      name: c.name,
+      oldVersion: c.old?.version ?? null,
+      newVersion: c.new ? fullVersion(c.new.pkg.meta) : null,
+      oldSha256: c.old?.sha256 ?? null,
+      newSha256: c.new?.sha256 ?? null,
+      oldExplicit: c.old?.explicit ?? false,
+    })),
+  };
+  return { mkdirs, puts, dels, rmdirs, db: db1 };
+}
+
+/** Print the plan in apk's style. */
+function showPlan(ctx: ApplyContext, changes: Change[]): void {
+  changes.forEach((c, i) => {
+    const n = `(${i + 1}/${changes.length})`;
+    const nv = c.new ? fullVersion(c.new.pkg.meta) : "";
+    if (!c.old) ctx.log(`${n} Installing ${c.name} (${nv})`);
+    else if (!c.new) ctx.log(`${n} Removing ${c.name} (${c.old.version})`);
+    else {
+      const verb = compareVersions(nv, c.old.version) >= 0 ? "Upgrading" : "Downgrading";
+      ctx.log(`${n} ${verb} ${c.name} (${c.old.version} -> ${nv})`);
+    }
+  });
+}
+
+const isRoot = Deno.uid() === 0;
+
+function setOwnerMode(abs: string, mode: number, uid: number, gid: number): void {
+  // chown first: it clears setuid bits, which chmod then sets as declared.
+  if (isRoot) Deno.chownSync(abs, uid, gid);
+  Deno.chmodSync(abs, mode);
+}
+
+function fsyncDir(abs: string): void {
+  const f = Deno.openSync(abs, { read: true });
+  try {
+    f.syncSync();
+  } finally {
+    f.close();
+  }
+}
+
+function removeIfExists(abs: string): void {
+  try {
+    Deno.removeSync(abs);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+}
+
+/** Steps 5-6: rename into place, delete, record. Idempotent (used by recovery too). */
+function finish(ctx: ApplyContext, plan: Plan): number {
+  const { root } = ctx;
+  const dirs = new Set<string>();
+  for (const p of plan.puts) {
+    try {
+      Deno.renameSync(join(root, p.tmp), join(root, p.path));
+    } catch (e) {
+      // Already renamed by the run that crashed.
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+    dirs.add(dirname(p.path));
+    step(`rename ${p.path}`);
+  }
+  for (const d of plan.dels) {
+    removeIfExists(join(root, d));
+    dirs.add(dirname(d));
+    step(`delete ${d}`);
+  }
+  for (const d of plan.rmdirs) {
+    try {
+      Deno.removeSync(join(root, d));
+    } catch {
+      // Not empty (files not owned by any package) or already gone: keep it.
+    }
+  }
+  for (const d of dirs) {
+    try {
+      fsyncDir(join(root, d));
+    } catch { /* directory removed meanwhile */ }
+  }
+  step("fsync directories");
+  const id = ctx.db.commit(plan.db);
+  step("database commit");
+  return id;
+}
+
+/**
+ * Apply `changes` to the root. Files come from the already validated packages.
+ * Returns the new transaction id.
+ */
+export function applyChanges(ctx: ApplyContext, changes: Change[]): number {
+  const plan = makePlan(ctx, changes);
+  showPlan(ctx, changes);
+  const { root, db } = ctx;
+  db.setJournal("staging", JSON.stringify(plan));
+  step("journal staging");
+  for (const d of plan.mkdirs) {
+    const abs = join(root, d.path);
+    try {
+      Deno.mkdirSync(abs);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+    }
+    setOwnerMode(abs, d.mode, d.uid, d.gid);
+  }
+  step("mkdirs");
+  const data = new Map<string, Uint8Array>();
+  for (const c of changes) {
+    if (!c.new) continue;
+    for (const [p, bytes] of c.new.pkg.data) data.set(p, bytes);
+  }
+  const dirs = new Set<string>();
+  for (const p of plan.puts) {
+    const abs = join(root, p.tmp);
+    removeIfExists(abs);
+    if (p.type === "symlink") {
+      Deno.symlinkSync(p.target!, abs);
+    } else {
+      const f = Deno.openSync(abs, { write: true, createNew: true, mode: 0o600 });
+      try {
+        const bytes = data.get(p.path)!;
+        let off = 0;
+        while (off < bytes.length) off += f.writeSync(bytes.subarray(off));
+        f.syncSync();
+      } finally {
+        f.close();
+      }
+      setOwnerMode(abs, p.mode, p.uid, p.gid);
+    }
+    dirs.add(dirname(p.path));
+    step(`stage ${p.path}`);
+  }
+  for (const d of dirs) fsyncDir(join(root, d));
+  step("fsync staged");
+  db.setJournal("commit");
+  step("journal commit");
+  return finish(ctx, plan);
+}
+
+/**
+ * Complete or roll back a transaction interrupted by a crash. Returns what was done,
+ * or undefined when there was nothing to recover.
+ */
+export function recover(ctx: ApplyContext): "rolled back" | "completed" | undefined {
+  const j = ctx.db.journal();
+  if (!j) return undefined;
+  const plan = JSON.parse(j.plan) as Plan;
+  if (j.state === "staging") {
+    for (const p of plan.puts) removeIfExists(join(ctx.root, p.tmp));
+    ctx.db.clearJournal();
+    ctx.log("ice-pkg: rolled back an interrupted transaction");
+    return "rolled back";
+  }
+  finish(ctx, plan);
+  ctx.log("ice-pkg: completed an interrupted transaction");
+  return "completed";
+}
