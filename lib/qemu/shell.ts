@@ -1,0 +1,90 @@
+/**
+ * Logging in on a guest's serial console and running commands there. After login the
+ * prompt is emptied and echo turned off, and each command ends by printing a numbered
+ * marker with its exit status, so its output can be cut out exactly.
+ *
+ * ```ts
+ * const sh = await GuestShell.login(con, { user: "root", timeoutMs: 120_000 });
+ * const { out } = await sh.run("cat /proc/uptime");
+ * ```
+ */
+import type { SerialConsole } from "./serial.ts";
+
+/** How to log in. */
+export interface LoginOptions {
+  user: string;
+  /** Password, when the account has one. */
+  password?: string;
+  /** How long to wait for the login prompt (boot time included). */
+  timeoutMs: number;
+  /** The login prompt (default: a line ending in "login: "). */
+  prompt?: RegExp;
+  /** Lower the kernel's console log level so messages don't interleave (default true). */
+  quietKernel?: boolean;
+}
+
+/** The result of a command on the guest. */
+export interface GuestResult {
+  out: string;
+  status: number;
+}
+
+/** A logged-in shell on a guest console. */
+export class GuestShell {
+  #seq = 0;
+  private constructor(readonly console: SerialConsole, readonly promptSeenAt: number) {}
+
+  /** Wait for the login prompt, log in, and prepare the shell for run(). */
+  static async login(con: SerialConsole, opts: LoginOptions): Promise<GuestShell> {
+    await con.expect(opts.prompt ?? /login: $/, opts.timeoutMs, "the login prompt");
+    const seenAt = performance.now();
+    await con.write(`${opts.user}\n`);
+    const next = await con.expect(/Password: $|[#$] $|Login incorrect/, 30_000, "a shell prompt");
+    if (next[0] === "Password: ") {
+      if (opts.password === undefined) {
+        throw new Error(`login as ${opts.user}: the guest asks for a password and none was given`);
+      }
+      await con.write(`${opts.password}\n`);
+      const after = await con.expect(/[#$] $|Login incorrect/, 30_000, "a shell prompt");
+      if (after[0] === "Login incorrect") throw new Error(`login as ${opts.user}: Login incorrect`);
+    } else if (next[0] === "Login incorrect") {
+      throw new Error(`login as ${opts.user}: Login incorrect`);
+    }
+    // No prompt, no echo, no kernel messages between our markers. The quotes keep the
+    // typed command (if echoed) from matching the marker.
+    await con.write(
+      `PS1=''; PS2=''; stty -echo 2>/dev/null; dmesg -n 1 2>/dev/null; echo __REA""DY__\n`,
+    );
+    await con.expect(/__READY__\n/, 30_000, "the shell to answer");
+    return new GuestShell(con, seenAt);
+  }
+
+  /** Run a shell command line; returns its output (stdout+stderr) and exit status. */
+  async run(cmd: string, timeoutMs = 60_000): Promise<GuestResult> {
+    const n = ++this.#seq;
+    const start = this.console.cursor;
+    await this.console.write(`${cmd} 2>&1; echo __IC${n}""_$?__\n`);
+    const m = await this.console.expect(
+      new RegExp(`__IC${n}_(\\d+)__\\n`),
+      timeoutMs,
+      `\`${cmd}\``,
+    );
+    let out = this.console.transcript.slice(start, m.index);
+    // With echo still on (no stty on the guest), drop the echoed command line.
+    const echoed = out.indexOf(`__IC${n}""_`);
+    if (echoed >= 0) out = out.slice(out.indexOf("\n", echoed) + 1);
+    return { out, status: Number(m[1]) };
+  }
+
+  /** Run a command that must succeed; returns its output. */
+  async check(cmd: string, timeoutMs = 60_000): Promise<string> {
+    const r = await this.run(cmd, timeoutMs);
+    if (r.status !== 0) throw new Error(`guest: \`${cmd}\` exited with ${r.status}:\n${r.out}`);
+    return r.out;
+  }
+
+  /** Type a command without waiting for it to finish (poweroff, reboot). */
+  async send(cmd: string): Promise<void> {
+    await this.console.write(`${cmd}\n`);
+  }
+}
