@@ -33,7 +33,10 @@ const USAGE = `usage:
 
 /** Run a CLI command; returns the exit code. */
 export async function main(args: string[], root: string, loader: StageLoader): Promise<number> {
-  const [cmd, ...rest] = args;
+  const [cmd, ...all] = args;
+  // `--graph` takes an optional value (`--graph=dot`), which parseArgs cannot express.
+  const graphArg = all.find((a) => a === "--graph" || a.startsWith("--graph="));
+  const rest = all.filter((a) => a !== graphArg);
   let parsed;
   try {
     parsed = parseArgs({
@@ -43,7 +46,6 @@ export async function main(args: string[], root: string, loader: StageLoader): P
         board: { type: "string", short: "b" },
         jobs: { type: "string", short: "j" },
         "dry-run": { type: "boolean", short: "n" },
-        graph: { type: "string" },
         "keep-going": { type: "boolean", short: "k" },
         force: { type: "boolean", short: "f" },
         keep: { type: "string" },
@@ -54,7 +56,8 @@ export async function main(args: string[], root: string, loader: StageLoader): P
     console.error(`${(e as Error).message}\n${USAGE}`);
     return EXIT.usage;
   }
-  const { values: v, positionals } = parsed;
+  const { positionals } = parsed;
+  const v = { ...parsed.values, graph: graphArg?.replace(/^--graph=?/, "") };
   const store = new Store(defaultStoreDir());
   try {
     switch (cmd) {
