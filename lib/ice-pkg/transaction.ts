@@ -195,7 +195,9 @@ function makePlan(ctx: ApplyContext, changes: Change[]): Plan {
     const st = creating.has(path) ? null : lstat(path);
     if (f.type === "dir") {
       if (st && st.isSymlink) {
-        throw integrityError(`${pkg}: ${path}: is a symlink in the root, package has a directory`);
+        throw integrityError(
+          `${pkg}: ${path}: refusing to write through the symlink ${path} in the root (package has a directory there)`,
+        );
       }
       if (st && !st.isDirectory && !deleting.has(path)) {
         throw new IcePkgError(`${pkg}: ${path}: exists and is not a directory`);

@@ -48,3 +48,90 @@ export async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T
     await Deno.remove(dir, { recursive: true });
   }
 }
+
+import { buildRepo } from "../../lib/ice-pkg/repo.ts";
+import { generateKeyFiles } from "../../lib/ice-pkg/keys.ts";
+import { runCli } from "../../lib/ice-pkg/cli.ts";
+
+/** A package to put in a test repository. */
+export interface PkgDef {
+  meta: Partial<PackageMetaInput> & { name: string };
+  files: TreeSpec;
+}
+
+/** A signed repository and a root that trusts it. */
+export interface Fixture {
+  dir: string;
+  repo: string;
+  root: string;
+  key: string;
+  publicLine: string;
+  /** Add packages to the repository and re-sign it (serial + 1). */
+  publish(pkgs: PkgDef[]): Promise<void>;
+}
+
+/** Make a key, a repository with `pkgs`, and an empty root configured for it. */
+export async function fixture(dir: string, pkgs: PkgDef[]): Promise<Fixture> {
+  const k = await generateKeyFiles();
+  const repo = join(dir, "repo");
+  const root = join(dir, "root");
+  Deno.mkdirSync(join(root, "etc/icenet/keys"), { recursive: true });
+  Deno.writeTextFileSync(join(root, `etc/icenet/keys/${k.keyId}.pub`), k.publicLine);
+  Deno.writeTextFileSync(join(root, "etc/icenet/repositories"), `${repo}\n`);
+  const built: string[] = [];
+  const f: Fixture = {
+    dir,
+    repo,
+    root,
+    key: k.privateFile,
+    publicLine: k.publicLine,
+    async publish(more: PkgDef[]) {
+      Deno.mkdirSync(join(dir, "pkgs"), { recursive: true });
+      for (const p of more) {
+        const path = join(
+          dir,
+          "pkgs",
+          `${p.meta.name}-${p.meta.version ?? "1.0"}-r${p.meta.release ?? 0}.ice`,
+        );
+        Deno.writeFileSync(path, await makePackage(p.meta, p.files));
+        built.push(path);
+      }
+      await buildRepo({ packages: built, outDir: repo, privateKey: k.privateFile });
+    },
+  };
+  await f.publish(pkgs);
+  return f;
+}
+
+/** Result of one in-process CLI run. */
+export interface CliResult {
+  code: number;
+  out: string;
+  err: string;
+}
+
+/** Run `ice-pkg --root <root> args...` in this process. */
+export async function cli(root: string, ...args: string[]): Promise<CliResult> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await runCli(["--root", root, ...args], {
+    out: (l) => out.push(l),
+    err: (l) => err.push(l),
+  });
+  return { code, out: out.join("\n"), err: err.join("\n") };
+}
+
+/** All paths under `dir` (relative), excluding ice-pkg's own state. */
+export function treeOf(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (rel: string) => {
+    for (const e of Deno.readDirSync(join(dir, rel))) {
+      const p = rel ? `${rel}/${e.name}` : e.name;
+      if (p === "var/lib/ice-pkg" || p === "var/cache/ice-pkg" || p === "etc/icenet") continue;
+      out.push(p);
+      if (e.isDirectory) walk(p);
+    }
+  };
+  walk("");
+  return out.sort();
+}
