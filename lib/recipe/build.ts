@@ -1,0 +1,231 @@
+/**
+ * The generic steps of each recipe kind (Buildroot's generic-package and
+ * autotools-package in TypeScript): fill a package tree from a recipe, then apply
+ * the declarative fix-ups every kind shares (add, dirs, symlinks, modes, remove,
+ * strip).
+ *
+ * ```ts
+ * await buildTree(recipe, ctx, join(ctx.tmp, "pkg"));
+ * ```
+ */
+import { dirname, join } from "node:path";
+import type { Board } from "../board.ts";
+import type { StageContext } from "../stage.ts";
+import type { BuildRecipe, Recipe, StageRecipe } from "./schema.ts";
+
+/** The stages a recipe's kind needs besides musl. */
+export function kindNeeds(r: Recipe): string[] {
+  return r.kind === "stage" ? [r.stage] : [];
+}
+
+/** Host programs a recipe's build runs (they enter its cache key). */
+export function kindTools(r: Recipe, board: Board): string[] {
+  if (r.kind === "stage" || r.kind === "files") return [];
+  const tools = ["make", "tar", "bzip2", "gzip", "xz", `${board.cross}strip`, `${board.cross}ar`];
+  if (r.patches.length > 0) tools.push("patch");
+  return tools;
+}
+
+/** Fill `tree` (created) with the recipe's files for `ctx.board`. */
+export async function buildTree(r: Recipe, ctx: StageContext, tree: string): Promise<void> {
+  await Deno.mkdir(tree, { recursive: true });
+  switch (r.kind) {
+    case "stage":
+      await copyFromStage(r, ctx, tree);
+      break;
+    case "files":
+      await copyNormalised(join(r.dir, r.tree), tree, `${r.file}: tree`);
+      break;
+    default:
+      await compile(r, ctx, tree);
+  }
+  await finish(r, ctx, tree);
+}
+
+/** `stage` kind: copy paths of another stage's output into the package. */
+async function copyFromStage(r: StageRecipe, ctx: StageContext, tree: string): Promise<void> {
+  const from = ctx.deps[r.stage];
+  if (!from) throw new Error(`${r.file}: stage: "${r.stage}" is not among the stage's needs`);
+  for (const [src, dst] of Object.entries(r.copy)) {
+    const abs = join(from, src);
+    let st;
+    try {
+      st = await Deno.lstat(abs);
+    } catch {
+      throw new Error(`${r.file}: copy: ${src}: not in the output of stage "${r.stage}"`);
+    }
+    const target = join(tree, dst);
+    if (st.isDirectory) {
+      await Deno.mkdir(target, { recursive: true });
+      await ctx.$`cp -a ${abs}/. ${target}/`;
+    } else {
+      await Deno.mkdir(dirname(target), { recursive: true });
+      await ctx.$`cp -a ${abs} ${target}`;
+    }
+  }
+  // Store entries may be read-only; the package modes are set from the tree.
+  await ctx.$`chmod -R u+w ${tree}`;
+}
+
+/**
+ * Copy a tree from the checkout with normalised modes (0644, or 0755 if executable;
+ * directories 0755): git and the umask decide checkout modes, the package must not.
+ */
+async function copyNormalised(src: string, dst: string, what: string): Promise<void> {
+  try {
+    await Deno.stat(src);
+  } catch {
+    throw new Error(`${what}: ${src} does not exist`);
+  }
+  const walk = async (rel: string) => {
+    for await (const e of Deno.readDir(join(src, rel))) {
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      const from = join(src, r), to = join(dst, r);
+      const st = await Deno.lstat(from);
+      if (st.isSymlink) {
+        await Deno.symlink(await Deno.readLink(from), to);
+      } else if (st.isDirectory) {
+        await Deno.mkdir(to);
+        await Deno.chmod(to, 0o755);
+        await walk(r);
+      } else {
+        await Deno.copyFile(from, to);
+        await Deno.chmod(to, (st.mode! & 0o100) ? 0o755 : 0o644);
+      }
+    }
+  };
+  await walk("");
+}
+
+/** The toolchain environment of a compiling build. */
+export function buildEnv(ctx: StageContext, src: string, name: string): Record<string, string> {
+  const { board } = ctx;
+  const musl = ctx.deps["musl"];
+  if (!musl) throw new Error(`package ${name}: the "musl" stage output is missing`);
+  const cc = join(musl, "bin", `${board.triple}-gcc`);
+  // -ffile-prefix-map: no build path in the binaries (__FILE__ in asserts).
+  const cflags = `-Os -pipe -ffile-prefix-map=${src}=/usr/src/${name} ${board.cflags}`.trim();
+  return {
+    ...ctx.env,
+    CC: `${cc} -static`,
+    CFLAGS: cflags,
+    LDFLAGS: "-static",
+    AR: `${board.cross}ar`,
+    RANLIB: `${board.cross}ranlib`,
+    STRIP: `${board.cross}strip`,
+  };
+}
+
+/** `make`, `autotools`, `configure` kinds: unpack, patch, configure, make, install. */
+async function compile(r: BuildRecipe, ctx: StageContext, tree: string): Promise<void> {
+  const archive = ctx.sources["main"];
+  if (!archive) throw new Error(`${r.file}: sources: a "${r.kind}" recipe needs a source "main"`);
+  const src = join(ctx.tmp, "src");
+  await Deno.mkdir(src);
+  await ctx.$`tar -xf ${archive} -C ${src} --strip-components=1 --no-same-owner`;
+  for (const [dst, file] of Object.entries(r.sourceFiles)) {
+    await Deno.copyFile(join(r.dir, file), join(src, dst));
+  }
+  for (const p of r.patches) {
+    await ctx.$`patch -p1 --forward --batch -i ${join(r.dir, p)}`.cwd(src);
+  }
+  const env = buildEnv(ctx, src, r.name);
+  const $ = ctx.$;
+  if (r.kind === "autotools") {
+    await $`./configure --host=${ctx.board.triple} --build=x86_64-pc-linux-gnu --prefix=/usr --sysconfdir=/etc --localstatedir=/var ${r.configure}`
+      .cwd(src).env(env);
+  } else if (r.kind === "configure") {
+    await $`./configure ${r.configure}`.cwd(src).env(env);
+  }
+  await $`make -j${ctx.jobs} ${r.make}`.cwd(src).env(env);
+  await $`make DESTDIR=${tree} ${r.install}`.cwd(src).env(env);
+}
+
+/** What every kind shares: add, dirs, symlinks, remove, modes, strip. */
+async function finish(r: Recipe, ctx: StageContext, tree: string): Promise<void> {
+  for (const [dst, spec] of Object.entries(r.add)) {
+    const { from, mode } = typeof spec === "string" ? { from: spec, mode: undefined } : spec;
+    const target = join(tree, dst);
+    await Deno.mkdir(dirname(target), { recursive: true });
+    try {
+      await Deno.copyFile(join(r.dir, from), target);
+    } catch (e) {
+      throw new Error(`${r.file}: add: ${dst}: cannot copy ${from}: ${(e as Error).message}`);
+    }
+    const exec = ((await Deno.stat(join(r.dir, from))).mode! & 0o100) !== 0;
+    await Deno.chmod(target, mode ? parseInt(mode, 8) : exec ? 0o755 : 0o644);
+  }
+  for (const [dir, mode] of Object.entries(r.dirs)) {
+    await Deno.mkdir(join(tree, dir), { recursive: true });
+    await Deno.chmod(join(tree, dir), parseInt(mode, 8));
+  }
+  for (const [link, target] of Object.entries(r.symlinks)) {
+    await Deno.mkdir(dirname(join(tree, link)), { recursive: true });
+    await Deno.symlink(target, join(tree, link));
+  }
+  for (const p of r.remove) {
+    await Deno.remove(join(tree, p), { recursive: true }).catch((e) => {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    });
+  }
+  for (const [p, mode] of Object.entries(r.modes)) {
+    try {
+      await Deno.chmod(join(tree, p), parseInt(mode, 8));
+    } catch {
+      throw new Error(`${r.file}: modes: ${p}: not in the package`);
+    }
+  }
+  for (const c of r.conffiles) {
+    const st = await Deno.lstat(join(tree, c)).catch(() => undefined);
+    if (!st?.isFile) throw new Error(`${r.file}: conffiles: ${c}: not a file of the package`);
+  }
+  for (const s of r.services) {
+    const p = join(tree, "usr/lib/icenet/services", s);
+    if (!(await Deno.lstat(p).catch(() => undefined))?.isFile) {
+      throw new Error(
+        `${r.file}: services: ${s}: usr/lib/icenet/services/${s} is not in the package`,
+      );
+    }
+  }
+  if (r.kind !== "files" && r.kind !== "stage" && r.strip) await stripElves(ctx, tree);
+  await pruneEmptyDirs(tree, new Set(Object.keys(r.dirs)));
+}
+
+/** Strip every ELF file (debug info carries paths and is dead weight on the device). */
+async function stripElves(ctx: StageContext, tree: string): Promise<void> {
+  const elves: string[] = [];
+  const walk = async (dir: string) => {
+    for await (const e of Deno.readDir(dir)) {
+      const p = join(dir, e.name);
+      if (e.isDirectory) await walk(p);
+      else if (e.isFile) {
+        using f = await Deno.open(p);
+        const head = new Uint8Array(4);
+        const n = await f.read(head);
+        if (
+          n === 4 && head[0] === 0x7f && head[1] === 0x45 && head[2] === 0x4c && head[3] === 0x46
+        ) {
+          elves.push(p);
+        }
+      }
+    }
+  };
+  await walk(tree);
+  if (elves.length > 0) await ctx.$`${ctx.board.cross}strip --strip-all ${elves.sort()}`;
+}
+
+/** Remove directories left empty by `remove` (except the declared ones). */
+async function pruneEmptyDirs(tree: string, keep: Set<string>): Promise<void> {
+  const walk = async (rel: string): Promise<boolean> => {
+    let empty = true;
+    for await (const e of Deno.readDir(join(tree, rel))) {
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory && !e.isSymlink) {
+        if (await walk(r)) await Deno.remove(join(tree, r));
+        else empty = false;
+      } else empty = false;
+    }
+    return empty && !keep.has(rel) && rel !== "";
+  };
+  await walk("");
+}

@@ -1,0 +1,122 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { loadBoard } from "../board.ts";
+import { loadRecipe, loadRecipes, parseRecipe, recipeNames } from "./load.ts";
+import { boardVars, expandRecipeVars } from "./vars.ts";
+
+const root = new URL("../..", import.meta.url).pathname;
+const FILE = "pkgs/demo/recipe.yaml";
+
+const GOOD = `version: "1.2.3"
+release: 1
+description: A demo
+license: MIT
+kind: autotools
+depends: [base-files, musl>=1.2]
+sources:
+  main:
+    url: https://example.org/demo-1.2.3.tar.gz
+    sha256: ${"ab".repeat(32)}
+configure: [--disable-nls]
+`;
+
+function parse(text: string) {
+  return parseRecipe(FILE, text, "demo", "/nowhere/pkgs/demo");
+}
+
+Deno.test("loadRecipes() loads every recipe under pkgs/", async () => {
+  const recipes = await loadRecipes(root);
+  assert.deepEqual(recipes.map((r) => r.name), recipeNames(root));
+  for (
+    const want of ["base-files", "busybox", "chrony", "dropbear", "ice-pkg", "icenet-init", "musl"]
+  ) {
+    assert.ok(recipes.some((r) => r.name === want), `recipe ${want} is missing`);
+  }
+  // Every source is pinned and every recipe stays short.
+  for (const r of recipes) {
+    for (const s of Object.values(r.sources)) assert.match(s.sha256, /^[0-9a-f]{64}$/);
+    const lines = Deno.readTextFileSync(join(r.dir, "recipe.yaml")).split("\n").length;
+    assert.ok(lines <= 60, `${r.file} has ${lines} lines`);
+  }
+});
+
+Deno.test("parseRecipe() applies the defaults of a kind", () => {
+  const r = parse(GOOD);
+  assert.equal(r.kind, "autotools");
+  assert.equal(r.name, "demo");
+  if (r.kind !== "autotools") throw new Error("kind");
+  assert.deepEqual(r.install, ["install"]);
+  assert.equal(r.strip, true);
+  assert.deepEqual(r.depends, ["base-files", "musl>=1.2"]);
+});
+
+Deno.test("parseRecipe() names file, line and field of a bad recipe", async (t) => {
+  const cases: [string, string, RegExp][] = [
+    [
+      "unknown field",
+      GOOD.replace("configure:", "configur:"),
+      /pkgs\/demo\/recipe\.yaml:11: configur: unknown field \(allowed: version, release,.*configure/,
+    ],
+    [
+      "field of another kind",
+      GOOD.replace("kind: autotools", "kind: files"),
+      /recipe\.yaml:11: configure: unknown field \(allowed: .*tree/,
+    ],
+    [
+      "missing sha256",
+      GOOD.replace(/ {4}sha256: .*\n/, ""),
+      /recipe\.yaml:8: sources\.main\.sha256: expected string, received undefined/,
+    ],
+    [
+      "short sha256",
+      GOOD.replace(/sha256: .*/, "sha256: abc"),
+      /recipe\.yaml:10: sources\.main\.sha256: must be 64 lowercase hex digits/,
+    ],
+    [
+      "bad version",
+      GOOD.replace('version: "1.2.3"', 'version: "v1.2"'),
+      /recipe\.yaml:1: version: bad version/,
+    ],
+    [
+      "unquoted version",
+      GOOD.replace('version: "1.2.3"', "version: 1.10"),
+      /recipe\.yaml:1: version: must be a quoted string/,
+    ],
+    [
+      "bad dependency",
+      GOOD.replace("musl>=1.2", "musl >> 1"),
+      /recipe\.yaml:6: depends\.1: bad dependency/,
+    ],
+    ["unknown kind", GOOD.replace("kind: autotools", "kind: cmake"), /recipe\.yaml:5: kind: /],
+    [
+      "path leaving the package",
+      GOOD + "add:\n  ../etc/passwd: passwd\n",
+      /recipe\.yaml:13: add\.\.\.\/etc\/passwd: Invalid key in record/,
+    ],
+    ["mode as a number", GOOD + "modes:\n  etc/x: 0600\n", /recipe\.yaml:13: modes\.etc\/x: /],
+    ["bad yaml", GOOD + "make: [a\n", /recipe\.yaml:1[23]: /],
+  ];
+  for (const [name, text, re] of cases) {
+    await t.step(name, () => assert.throws(() => parse(text), re));
+  }
+});
+
+Deno.test("loadRecipe() names an unknown package", async () => {
+  await assert.rejects(loadRecipe(root, "no-such-pkg"), /unknown package "no-such-pkg"/);
+});
+
+Deno.test("expandRecipeVars() substitutes board variables and rejects unknown ones", async () => {
+  const zima = await loadBoard(root, "zima");
+  const rpi32 = await loadBoard(root, "rpi32");
+  const musl = await loadRecipe(root, "musl");
+  const z = expandRecipeVars(musl, boardVars(zima), musl.file);
+  assert.ok("lib/ld-musl-x86_64.so.1" in z.symlinks);
+  const a = expandRecipeVars(musl, boardVars(rpi32), musl.file);
+  assert.ok("lib/ld-musl-armhf.so.1" in a.symlinks);
+  assert.equal(a.dir, musl.dir);
+  const bad = parse(GOOD.replace("--disable-nls", '"--with-${CPU}"'));
+  assert.throws(
+    () => expandRecipeVars(bad, boardVars(zima), bad.file),
+    /pkgs\/demo\/recipe\.yaml: configure\.0: unknown variable \$\{CPU\} \(have: ARCH, TRIPLE, LDARCH\)/,
+  );
+});
