@@ -25,6 +25,7 @@ export type StageLoader = (board: Awaited<ReturnType<typeof loadBoard>>) => Prom
 
 const USAGE = `usage:
   build [targets...] --board B[,B...] [--jobs N] [--dry-run] [--graph[=dot]] [--keep-going] [--force]
+        [--sandbox]
   stage <name> --board B [--force]
   explain <stage> --board B
   gc [--keep N]
@@ -50,6 +51,7 @@ export async function main(args: string[], root: string, loader: StageLoader): P
         force: { type: "boolean", short: "f" },
         keep: { type: "string" },
         quiet: { type: "boolean", short: "q" },
+        sandbox: { type: "boolean" },
       },
     });
   } catch (e) {
@@ -136,6 +138,7 @@ async function buildCmd(
         keepGoing: Boolean(v["keep-going"]),
         progress,
         signal: abort.signal,
+        sandbox: Boolean(v.sandbox) || Deno.env.get("ICENET_SANDBOX") === "1",
       });
       progress.summary();
       if (abort.signal.aborted) return EXIT.interrupted;

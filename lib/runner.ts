@@ -15,6 +15,7 @@ import { makeProgress, type Outcome, type Progress } from "./progress.ts";
 import { stageShell } from "./shell.ts";
 import type { Stage, StageContext } from "./stage.ts";
 import type { Store } from "./store.ts";
+import { bwrapArgs, denoDir, type SandboxRequest } from "./sandbox.ts";
 import { MissingToolError, which } from "./tools.ts";
 
 /** The fixed epoch of every build (2025-01-01T00:00:00Z). */
@@ -37,6 +38,8 @@ export interface BuildOptions {
   downloadDir?: string;
   mirrors?: string[];
   signal?: AbortSignal;
+  /** Run each stage under bubblewrap with only its declared inputs (lib/sandbox.ts). */
+  sandbox?: boolean;
 }
 
 /** What happened to one stage. */
@@ -276,7 +279,8 @@ async function runOne(
       jobs: Math.max(1, opts.jobs ?? navigator.hardwareConcurrency),
       env,
     };
-    await stage.run(ctx);
+    if (opts.sandbox) await runSandboxed(stage, ctx, tmp, logStream, info);
+    else await stage.run(ctx);
     if (signal.aborted) throw new Error("interrupted");
     const manifest = await opts.store.commit(
       out,
@@ -316,6 +320,65 @@ async function runOne(
     progress.finish(sid, "failed", secs());
     return { name, outcome: "failed", seconds: secs(), key: key.key, error, log: kept };
   }
+}
+
+/** Run a stage's run() in a child process under bubblewrap (see lib/sandbox.ts). */
+async function runSandboxed(
+  stage: Stage,
+  ctx: StageContext,
+  tmp: string,
+  log: { writeSync(p: Uint8Array): number },
+  info: Record<string, unknown>,
+): Promise<void> {
+  if (!stage.code[0]) throw new Error(`--sandbox: stage ${stage.name} has no defining module`);
+  const req: SandboxRequest = {
+    module: stage.code[0],
+    stage: stage.name,
+    board: ctx.board,
+    root: ctx.root,
+    deps: ctx.deps,
+    sources: ctx.sources,
+    inputs: ctx.inputs,
+    params: ctx.params,
+    out: ctx.out,
+    work: ctx.tmp,
+    jobs: ctx.jobs,
+    env: ctx.env,
+    result: join(tmp, "result.json"),
+  };
+  const reqFile = join(tmp, "request.json");
+  await Deno.writeTextFile(reqFile, JSON.stringify(req));
+  const child = new Deno.Command("bwrap", {
+    args: bwrapArgs(req, reqFile, denoDir()),
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    clearEnv: true,
+    env: ctx.env,
+  }).spawn();
+  const onAbort = () => child.kill("SIGKILL");
+  ctx.signal.addEventListener("abort", onAbort, { once: true });
+  let lastErr = "";
+  const pump = async (stream: ReadableStream<Uint8Array>, isErr: boolean) => {
+    for await (const chunk of stream) {
+      log.writeSync(chunk);
+      if (isErr) lastErr = (lastErr + new TextDecoder().decode(chunk)).slice(-2000);
+    }
+  };
+  const [status] = await Promise.all([
+    child.status,
+    pump(child.stdout, false),
+    pump(child.stderr, true),
+  ]);
+  ctx.signal.removeEventListener("abort", onAbort);
+  if (!status.success) {
+    const why = lastErr.trim().split("\n").filter((l) =>
+      l.startsWith("FAILED: ")
+    ).pop()?.slice(8) ??
+      lastErr.trim().split("\n").pop() ?? `exit ${status.code}`;
+    throw new Error(`(sandboxed) ${why}`);
+  }
+  Object.assign(info, JSON.parse(await Deno.readTextFile(req.result)).info);
 }
 
 /** The environment of every stage: reproducible, and nothing else from the caller. */

@@ -1,0 +1,127 @@
+/**
+ * `--sandbox`: run a stage in a bubblewrap sandbox (like Bazel's), so a stage that
+ * reads an undeclared file fails instead of silently caching a wrong result.
+ *
+ * The stage's run() executes in a child Deno process (lib/sandbox_child.ts) that
+ * sees only: the host's /usr read-only (the toolchain; Debian is merged-/usr) and a
+ * few files of /etc the tools need; the build system's own code (lib/, tasks/,
+ * boards/, recipes, deno.json) read-only; the stage's declared input files, its
+ * sources and its dependencies' outputs read-only; its scratch and output
+ * directories read-write; a private /tmp, /proc and /dev. No network.
+ */
+import { dirname, join } from "node:path";
+import type { Board } from "./board.ts";
+import type { Param } from "./stage.ts";
+
+/** What the sandboxed child needs to rebuild the stage context. */
+export interface SandboxRequest {
+  /** Module that defines the stage (its first code file). */
+  module: string;
+  stage: string;
+  board: Board;
+  root: string;
+  deps: Record<string, string>;
+  sources: Record<string, string>;
+  inputs: Record<string, string>;
+  params: Record<string, Param>;
+  out: string;
+  work: string;
+  jobs: number;
+  env: Record<string, string>;
+  /** Where the child writes `{ info }` when run() succeeds. */
+  result: string;
+}
+
+/** Files of /etc that compilers and shells look up. */
+const ETC = [
+  "alternatives",
+  "ld.so.cache",
+  "ld.so.conf",
+  "ld.so.conf.d",
+  "passwd",
+  "group",
+  "nsswitch.conf",
+];
+
+/** The build system's own code, visible to every stage. */
+const CODE = ["lib", "tasks", "deno.json", "deno.lock"];
+const CODE_ROOT = dirname(dirname(new URL(import.meta.url).pathname));
+
+/** The bwrap command line for a request (written to `reqFile`). */
+export function bwrapArgs(req: SandboxRequest, reqFile: string, denoDir: string): string[] {
+  const a = [
+    "--unshare-all",
+    "--die-with-parent",
+    "--new-session",
+    "--ro-bind",
+    "/usr",
+    "/usr",
+    ...["bin", "sbin", "lib", "lib64"].flatMap((d) => ["--symlink", `usr/${d}`, `/${d}`]),
+    "--proc",
+    "/proc",
+    "--dev",
+    "/dev",
+    "--tmpfs",
+    "/tmp",
+  ];
+  const ro = (p: string) => a.push("--ro-bind", p, p);
+  for (const e of ETC) if (exists(`/etc/${e}`)) ro(`/etc/${e}`);
+  const deno = Deno.realPathSync(Deno.execPath());
+  if (!deno.startsWith("/usr/")) ro(deno);
+
+  ro(denoDir); // module cache, read-only
+  for (const c of CODE) if (exists(join(CODE_ROOT, c))) ro(join(CODE_ROOT, c));
+  ro(join(req.root, "boards"));
+  for (const recipe of recipeFiles(req.root)) ro(recipe);
+  for (
+    const p of [
+      ...Object.values(req.inputs),
+      ...Object.values(req.sources),
+      ...Object.values(req.deps),
+    ]
+  ) {
+    ro(p);
+  }
+  if (!req.module.startsWith(join(CODE_ROOT, "tasks"))) ro(req.module);
+  // The build's own directory (scratch, output, request and result files).
+  a.push("--bind", dirname(req.out), dirname(req.out));
+  a.push("--chdir", req.work, "--setenv", "DENO_DIR", denoDir, "--setenv", "NO_COLOR", "1");
+  a.push(
+    "--",
+    deno,
+    "run",
+    "-A",
+    "--cached-only",
+    "--quiet",
+    `--config=${join(CODE_ROOT, "deno.json")}`,
+  );
+  a.push(new URL("./sandbox_child.ts", import.meta.url).pathname, reqFile);
+  return a;
+}
+
+/** Recipe files (the registry reads them to know the package stages). */
+function recipeFiles(root: string): string[] {
+  const out: string[] = [];
+  try {
+    for (const e of Deno.readDirSync(join(root, "pkgs"))) {
+      const f = join(root, "pkgs", e.name, "recipe.yaml");
+      if (exists(f)) out.push(f);
+    }
+  } catch { /* no recipes */ }
+  return out;
+}
+
+function exists(p: string): boolean {
+  try {
+    Deno.lstatSync(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** DENO_DIR of this process (where npm packages and compiled modules are cached). */
+export function denoDir(): string {
+  return Deno.env.get("DENO_DIR") ||
+    join(Deno.env.get("XDG_CACHE_HOME") || join(Deno.env.get("HOME") ?? "/root", ".cache"), "deno");
+}
