@@ -41,7 +41,7 @@ export function packageFile(r: Recipe, board: Board): string {
 /** The stage that builds one recipe's package for `board`. */
 export function recipeStage(raw: Recipe, board: Board): Stage {
   const r = expandRecipeVars(raw, boardVars(board), raw.file);
-  const needs = [...new Set(["musl", ...kindNeeds(r), ...r.buildNeeds])];
+  const needs = [...new Set([...kindNeeds(r), ...r.buildNeeds])];
   return defineStage({
     name: `pkg:${r.name}`,
     description: `${r.name} ${r.version}-r${r.release} package`,

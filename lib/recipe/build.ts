@@ -13,9 +13,14 @@ import type { Board } from "../board.ts";
 import type { StageContext } from "../stage.ts";
 import type { BuildRecipe, Recipe, StageRecipe } from "./schema.ts";
 
-/** The stages a recipe's kind needs besides musl. */
+/**
+ * The stages a recipe's kind needs: the musl toolchain (its version is part of
+ * every binary package) and, for the `stage` kind, the packaged stage. A `files`
+ * package holds no binaries, so it needs nothing and musl changes leave it be.
+ */
 export function kindNeeds(r: Recipe): string[] {
-  return r.kind === "stage" ? [r.stage] : [];
+  if (r.kind === "files") return [];
+  return r.kind === "stage" ? ["musl", r.stage] : ["musl"];
 }
 
 /** Host programs a recipe's build runs (they enter its cache key). */
