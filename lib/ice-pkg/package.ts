@@ -190,6 +190,13 @@ export async function readPackage(bytes: Uint8Array, opts: ReadOptions): Promise
   const max = opts.maxInstalledSize ?? DEFAULT_MAX;
   // The tar adds headers and a metadata member: allow some slack over the payload limit.
   const tar = await xzDecompress(bytes, max + (64 << 20), where);
+  return parsePackageTar(tar, opts);
+}
+
+/** Validate a decompressed package tar (see {@linkcode readPackage}). */
+export function parsePackageTar(tar: Uint8Array, opts: ReadOptions): Package {
+  const where = opts.where;
+  const max = opts.maxInstalledSize ?? DEFAULT_MAX;
   let entries;
   try {
     entries = readTar(tar);

@@ -38,7 +38,10 @@ Deno.test("upgrade killed after any step k recovers to the old or new state", as
           "etc/tool.conf": "a=2\n",
         },
       },
-      { meta: { name: "helper" }, files: { "usr/bin/helper": "h\n", "usr/lib/helper/data": "d\n" } },
+      {
+        meta: { name: "helper" },
+        files: { "usr/bin/helper": "h\n", "usr/lib/helper/data": "d\n" },
+      },
     ]);
     assert.equal((await cli(f.root, "update")).code, 0);
     // Fill the cache so each run only applies (the download is not part of the protocol).
@@ -68,7 +71,11 @@ Deno.test("upgrade killed after any step k recovers to the old or new state", as
         `k=${k}: unexpected package set ${set}`,
       );
       const tree = treeOf(root);
-      assert.deepEqual(tree.filter((p) => p.includes(".ice-pkg.")), [], `k=${k}: temporary files left`);
+      assert.deepEqual(
+        tree.filter((p) => p.includes(".ice-pkg.")),
+        [],
+        `k=${k}: temporary files left`,
+      );
       if (set === oldSet) {
         assert.equal(Deno.readTextFileSync(join(root, "usr/bin/tool")), "v1\n");
         assert.ok(tree.includes("usr/share/tool/old.txt"));
