@@ -65,8 +65,8 @@ async function copyAt(src: string, disk: Deno.FsFile, offset: number): Promise<v
 }
 
 function isZero(b: Uint8Array): boolean {
-  const words = new BigUint64Array(b.buffer, b.byteOffset, Math.floor(b.length / 8));
-  for (const w of words) if (w !== 0n) return false;
-  for (let i = words.length * 8; i < b.length; i++) if (b[i] !== 0) return false;
+  const words = new Uint32Array(b.buffer, b.byteOffset, b.length >> 2);
+  for (let i = 0; i < words.length; i++) if (words[i] !== 0) return false;
+  for (let i = words.length * 4; i < b.length; i++) if (b[i] !== 0) return false;
   return true;
 }

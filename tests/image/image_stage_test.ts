@@ -1,0 +1,156 @@
+// The image stage's run() with the real firmware packages (through the fetcher and its
+// Debian provider, cached in the download dir), a real squashfs, and a stand-in kernel
+// file (nothing boots here; tests/e2e/boot_test.ts boots the real one).
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import $ from "dax";
+import { loadBoard } from "../../lib/board.ts";
+import { defaultDownloadDir, fetchSource } from "../../lib/fetch/mod.ts";
+import { fatCopyOut, fatList } from "../../lib/image/fat.ts";
+import { planDisk } from "../../lib/image/layout.ts";
+import { stageEnv } from "../../lib/runner.ts";
+import { stageShell } from "../../lib/shell.ts";
+import type { StageContext } from "../../lib/stage.ts";
+import { defaultStoreDir } from "../../lib/store.ts";
+import { imageName, imageStage } from "../../tasks/image.ts";
+
+const ROOT = new URL("../..", import.meta.url).pathname;
+
+async function fakeDeps(tmp: string, board: Awaited<ReturnType<typeof loadBoard>>) {
+  const kernel = join(tmp, "kernel");
+  await Deno.mkdir(join(kernel, "dtbs"), { recursive: true });
+  await Deno.writeTextFile(join(kernel, board.boot.kernelName), "stand-in kernel\n");
+  for (const d of board.kernel.dtbs) {
+    await Deno.writeTextFile(join(kernel, "dtbs", d.split("/").pop()!), `dtb ${d}\n`);
+  }
+  const rootfs = join(tmp, "rootfs");
+  await Deno.mkdir(join(rootfs, "tree/etc"), { recursive: true });
+  await Deno.writeTextFile(join(rootfs, "tree/etc/hostname"), "icenet\n");
+  await $`mksquashfs ${join(rootfs, "tree")} ${
+    join(rootfs, "root.squashfs")
+  } -noappend -all-root -mkfs-time 0 -all-time 0 -quiet -no-progress`
+    .quiet();
+  return { kernel, rootfs: rootfs };
+}
+
+async function runImage(boardName: string, tmp: string, deps: Record<string, string>) {
+  const board = await loadBoard(ROOT, boardName);
+  const stage = imageStage(board);
+  const store = defaultStoreDir();
+  const sources: Record<string, string> = {};
+  for (const [name, src] of Object.entries(stage.sources)) {
+    sources[name] = await fetchSource(src, {
+      downloadDir: defaultDownloadDir(store),
+      storeDir: store,
+    });
+  }
+  const out = join(tmp, `out-${crypto.randomUUID()}`),
+    work = join(tmp, `work-${crypto.randomUUID()}`);
+  await Deno.mkdir(out);
+  await Deno.mkdir(work);
+  const info: Record<string, unknown> = {};
+  const env = stageEnv(work);
+  const ctx: StageContext = {
+    board,
+    deps,
+    sources,
+    inputs: {},
+    params: {},
+    out,
+    tmp: work,
+    root: ROOT,
+    $: stageShell({
+      cwd: work,
+      env,
+      log: { writeSync: (p: Uint8Array) => p.length },
+      signal: new AbortController().signal,
+    }),
+    log: () => {},
+    record: (k, v) => info[k] = v,
+    signal: new AbortController().signal,
+    jobs: 1,
+    env,
+  };
+  await stage.run(ctx);
+  return { board, img: join(out, imageName(boardName)), info };
+}
+
+for (const boardName of ["rpi", "zima"]) {
+  Deno.test(`image stage (${boardName}) writes the board's layout and boot files, reproducibly`, async () => {
+    const tmp = await Deno.makeTempDir();
+    const deps = await fakeDeps(tmp, await loadBoard(ROOT, boardName));
+    const a = await runImage(boardName, tmp, deps);
+    const b = await runImage(boardName, tmp, deps);
+    // The stage hashes its image; two runs in different directories agree.
+    assert.match(String(a.info.sha256), /^[0-9a-f]{64}$/);
+    assert.equal(a.info.sha256, b.info.sha256);
+    const plan = planDisk(a.board.partitions, boardName);
+    const dump = JSON.parse(await $`sfdisk -J ${a.img}`.text()).partitiontable;
+    assert.equal(dump.label, boardName === "zima" ? "gpt" : "dos");
+    assert.deepEqual(
+      dump.partitions.map((p: { start: number; size: number }) => [p.start * 512, p.size * 512]),
+      plan.partitions.map((p) => [p.start, p.bytes]),
+    );
+    const boot = plan.partitions[0].start;
+    const files = await fatList(a.img, boot);
+    if (boardName === "zima") {
+      for (
+        const f of [
+          "EFI/BOOT/BOOTX64.EFI",
+          "loader/loader.conf",
+          "loader/entries/icenet.conf",
+          "vmlinuz",
+        ]
+      ) {
+        assert.ok(files.includes(f), `${f} in ${files}`);
+      }
+      await fatCopyOut(a.img, boot, "loader/entries/icenet.conf", join(tmp, "entry"));
+      const entry = await Deno.readTextFile(join(tmp, "entry"));
+      assert.match(
+        entry,
+        new RegExp(
+          `options console=ttyS0,115200 root=PARTUUID=${
+            plan.partitions[1].uuid
+          } rootfstype=squashfs ro`,
+        ),
+      );
+      await fatCopyOut(a.img, boot, "EFI/BOOT/BOOTX64.EFI", join(tmp, "efi"));
+      assert.equal(
+        new TextDecoder().decode((await Deno.readFile(join(tmp, "efi"))).slice(0, 2)),
+        "MZ",
+      );
+    } else {
+      for (
+        const f of [
+          "bootcode.bin",
+          "start.elf",
+          "fixup.dat",
+          "start4.elf",
+          "kernel8.img",
+          "config.txt",
+          "cmdline.txt",
+          "bcm2837-rpi-3-b.dtb",
+        ]
+      ) {
+        assert.ok(files.includes(f), `${f} in ${files}`);
+      }
+      await fatCopyOut(a.img, boot, "config.txt", join(tmp, "config.txt"));
+      assert.match(await Deno.readTextFile(join(tmp, "config.txt")), /^arm_64bit=1$/m);
+      await fatCopyOut(a.img, boot, "cmdline.txt", join(tmp, "cmdline.txt"));
+      assert.match(
+        await Deno.readTextFile(join(tmp, "cmdline.txt")),
+        new RegExp(`root=PARTUUID=${plan.labelId.slice(2)}-02 `),
+      );
+    }
+    // The root partition starts with the squashfs, byte for byte.
+    const root = plan.partitions[1];
+    const sq = await Deno.readFile(join(deps.rootfs, "root.squashfs"));
+    using f = await Deno.open(a.img);
+    await f.seek(root.start, Deno.SeekMode.Start);
+    const got = new Uint8Array(sq.length);
+    let n = 0;
+    while (n < sq.length) n += (await f.read(got.subarray(n)))!;
+    assert.deepEqual(got, sq);
+    await Deno.remove(tmp, { recursive: true });
+  });
+}
