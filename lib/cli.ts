@@ -13,6 +13,7 @@ import { sha256File } from "./hash.ts";
 import { explain } from "./explain.ts";
 import { makeProgress } from "./progress.ts";
 import { build, planStages } from "./runner.ts";
+import { ensureBuildImage } from "./container.ts";
 import type { Stage } from "./stage.ts";
 import { defaultStoreDir, Store } from "./store.ts";
 import { HOST_TOOLS, which } from "./tools.ts";
@@ -25,7 +26,7 @@ export type StageLoader = (board: Awaited<ReturnType<typeof loadBoard>>) => Prom
 
 const USAGE = `usage:
   build [targets...] --board B[,B...] [--jobs N] [--dry-run] [--graph[=dot]] [--keep-going] [--force]
-        [--sandbox]
+        [--sandbox] [--container docker|podman]   (or ICENET_SANDBOX=1, ICENET_CONTAINER=...)
   stage <name> --board B [--force]
   explain <stage> --board B
   gc [--keep N]
@@ -52,6 +53,7 @@ export async function main(args: string[], root: string, loader: StageLoader): P
         keep: { type: "string" },
         quiet: { type: "boolean", short: "q" },
         sandbox: { type: "boolean" },
+        container: { type: "string" },
       },
     });
   } catch (e) {
@@ -126,6 +128,13 @@ async function buildCmd(
         continue;
       }
       const progress = makeProgress(Boolean(v.quiet));
+      const engine = (v.container as string | undefined) || Deno.env.get("ICENET_CONTAINER");
+      if (engine && engine !== "docker" && engine !== "podman") {
+        throw new Error(`--container ${engine}: use docker or podman`);
+      }
+      const container = engine
+        ? await ensureBuildImage(engine as "docker" | "podman", (l) => progress.message(l))
+        : undefined;
       const result = await build({
         root,
         board,
@@ -139,6 +148,7 @@ async function buildCmd(
         progress,
         signal: abort.signal,
         sandbox: Boolean(v.sandbox) || Deno.env.get("ICENET_SANDBOX") === "1",
+        container,
       });
       progress.summary();
       if (abort.signal.aborted) return EXIT.interrupted;

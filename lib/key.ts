@@ -28,6 +28,8 @@ export async function stageKey(
   root: string,
   depHashes: Record<string, string>,
   files: FileHashCache,
+  /** Build image id when stages run in a container: it pins every tool. */
+  containerImage?: string,
 ): Promise<StageKey> {
   const parts: Record<string, string> = {};
   const inputs: Record<string, string> = {};
@@ -45,7 +47,8 @@ export async function stageKey(
   for (const f of fields) parts[`board:${f}`] = canonicalJson(board[f]);
   for (const [name, hash] of Object.entries(depHashes)) parts[`dep:${name}`] = hash;
   for (const [name, src] of Object.entries(stage.sources)) parts[`source:${name}`] = src.sha256;
-  for (const tool of stage.tools) parts[`tool:${tool}`] = await toolIdentity(tool);
+  if (containerImage) parts["container"] = containerImage;
+  else for (const tool of stage.tools) parts[`tool:${tool}`] = await toolIdentity(tool);
   return { key: hashKey("stage", { stage: stage.name, parts }), parts, inputs };
 }
 

@@ -16,6 +16,7 @@ import { stageShell } from "./shell.ts";
 import type { Stage, StageContext } from "./stage.ts";
 import type { Store } from "./store.ts";
 import { bwrapArgs, denoDir, type SandboxRequest } from "./sandbox.ts";
+import { type Container, containerArgs } from "./container.ts";
 import { MissingToolError, which } from "./tools.ts";
 
 /** The fixed epoch of every build (2025-01-01T00:00:00Z). */
@@ -40,6 +41,8 @@ export interface BuildOptions {
   signal?: AbortSignal;
   /** Run each stage under bubblewrap with only its declared inputs (lib/sandbox.ts). */
   sandbox?: boolean;
+  /** Run each stage inside this build image (lib/container.ts). */
+  container?: Container;
 }
 
 /** What happened to one stage. */
@@ -103,7 +106,8 @@ export function checkTools(plan: Stage[]): void {
 /** Build `targets` for one board. */
 export async function build(opts: BuildOptions): Promise<BuildResult> {
   const plan = planStages(opts.stages, opts.targets, opts.board.name);
-  if (!opts.dryRun) checkTools(plan);
+  // In a container the build image provides the tools, not the host.
+  if (!opts.dryRun && !opts.container) checkTools(plan);
   const progress = opts.progress ?? makeProgress();
   const jobs = Math.max(1, opts.jobs ?? navigator.hardwareConcurrency);
   const files = FileHashCache.inStore(opts.store.dir);
@@ -188,7 +192,7 @@ async function runOne(
   }
   let key;
   try {
-    key = await stageKey(stage, opts.board, opts.root, depHashes, files);
+    key = await stageKey(stage, opts.board, opts.root, depHashes, files, opts.container?.image);
   } catch (e) {
     const error = (e as Error).message;
     progress.message(`${sid}: FAILED: ${error}`);
@@ -279,8 +283,20 @@ async function runOne(
       jobs: Math.max(1, opts.jobs ?? navigator.hardwareConcurrency),
       env,
     };
-    if (opts.sandbox) await runSandboxed(stage, ctx, tmp, logStream, info);
-    else await stage.run(ctx);
+    if (opts.container) {
+      const c = opts.container;
+      await runSandboxed(stage, ctx, tmp, logStream, info, (req, f) => ({
+        cmd: c.engine,
+        args: containerArgs(c, req, f, denoDir()),
+        env: c.env,
+      }));
+    } else if (opts.sandbox) {
+      await runSandboxed(stage, ctx, tmp, logStream, info, (req, f) => ({
+        cmd: "bwrap",
+        args: bwrapArgs(req, f, denoDir()),
+        env: {},
+      }));
+    } else await stage.run(ctx);
     if (signal.aborted) throw new Error("interrupted");
     const manifest = await opts.store.commit(
       out,
@@ -322,13 +338,17 @@ async function runOne(
   }
 }
 
-/** Run a stage's run() in a child process under bubblewrap (see lib/sandbox.ts). */
+/** Run a stage's run() in a child process: under bubblewrap or in a container. */
 async function runSandboxed(
   stage: Stage,
   ctx: StageContext,
   tmp: string,
   log: { writeSync(p: Uint8Array): number },
   info: Record<string, unknown>,
+  command: (
+    req: SandboxRequest,
+    reqFile: string,
+  ) => { cmd: string; args: string[]; env: Record<string, string> },
 ): Promise<void> {
   if (!stage.code[0]) throw new Error(`--sandbox: stage ${stage.name} has no defining module`);
   const req: SandboxRequest = {
@@ -348,13 +368,14 @@ async function runSandboxed(
   };
   const reqFile = join(tmp, "request.json");
   await Deno.writeTextFile(reqFile, JSON.stringify(req));
-  const child = new Deno.Command("bwrap", {
-    args: bwrapArgs(req, reqFile, denoDir()),
+  const c = command(req, reqFile);
+  const child = new Deno.Command(c.cmd, {
+    args: c.args,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
     clearEnv: true,
-    env: ctx.env,
+    env: { ...ctx.env, ...c.env },
   }).spawn();
   const onAbort = () => child.kill("SIGKILL");
   ctx.signal.addEventListener("abort", onAbort, { once: true });

@@ -47,6 +47,39 @@ const ETC = [
 const CODE = ["lib", "tasks", "deno.json", "deno.lock"];
 const CODE_ROOT = dirname(dirname(new URL(import.meta.url).pathname));
 
+/** What a stage may see: read-only and read-write paths, and the child's command. */
+export interface Mounts {
+  readOnly: string[];
+  readWrite: string[];
+  command(reqFile: string): string[];
+}
+
+/** The paths a request may see (shared by bubblewrap and container runs). */
+export function sandboxMounts(req: SandboxRequest, denoDir: string): Mounts {
+  const ro: string[] = [];
+  const deno = Deno.realPathSync(Deno.execPath());
+  ro.push(deno, denoDir); // the runtime and its module cache
+  for (const c of CODE) if (exists(join(CODE_ROOT, c))) ro.push(join(CODE_ROOT, c));
+  ro.push(join(req.root, "boards"), ...recipeFiles(req.root));
+  ro.push(...Object.values(req.inputs), ...Object.values(req.sources), ...Object.values(req.deps));
+  if (!req.module.startsWith(join(CODE_ROOT, "tasks"))) ro.push(req.module);
+  return {
+    readOnly: [...new Set(ro)],
+    // The build's own directory (scratch, output, request and result files).
+    readWrite: [dirname(req.out)],
+    command: (reqFile) => [
+      deno,
+      "run",
+      "-A",
+      "--cached-only",
+      "--quiet",
+      `--config=${join(CODE_ROOT, "deno.json")}`,
+      join(CODE_ROOT, "lib", "sandbox_child.ts"),
+      reqFile,
+    ],
+  };
+}
+
 /** The bwrap command line for a request (written to `reqFile`). */
 export function bwrapArgs(req: SandboxRequest, reqFile: string, denoDir: string): string[] {
   const a = [
@@ -64,39 +97,12 @@ export function bwrapArgs(req: SandboxRequest, reqFile: string, denoDir: string)
     "--tmpfs",
     "/tmp",
   ];
-  const ro = (p: string) => a.push("--ro-bind", p, p);
-  for (const e of ETC) if (exists(`/etc/${e}`)) ro(`/etc/${e}`);
-  const deno = Deno.realPathSync(Deno.execPath());
-  if (!deno.startsWith("/usr/")) ro(deno);
-
-  ro(denoDir); // module cache, read-only
-  for (const c of CODE) if (exists(join(CODE_ROOT, c))) ro(join(CODE_ROOT, c));
-  ro(join(req.root, "boards"));
-  for (const recipe of recipeFiles(req.root)) ro(recipe);
-  for (
-    const p of [
-      ...Object.values(req.inputs),
-      ...Object.values(req.sources),
-      ...Object.values(req.deps),
-    ]
-  ) {
-    ro(p);
-  }
-  if (!req.module.startsWith(join(CODE_ROOT, "tasks"))) ro(req.module);
-  // The build's own directory (scratch, output, request and result files).
-  a.push("--bind", dirname(req.out), dirname(req.out));
+  for (const e of ETC) if (exists(`/etc/${e}`)) a.push("--ro-bind", `/etc/${e}`, `/etc/${e}`);
+  const m = sandboxMounts(req, denoDir);
+  for (const p of m.readOnly) if (!p.startsWith("/usr/")) a.push("--ro-bind", p, p);
+  for (const p of m.readWrite) a.push("--bind", p, p);
   a.push("--chdir", req.work, "--setenv", "DENO_DIR", denoDir, "--setenv", "NO_COLOR", "1");
-  a.push(
-    "--",
-    deno,
-    "run",
-    "-A",
-    "--cached-only",
-    "--quiet",
-    `--config=${join(CODE_ROOT, "deno.json")}`,
-  );
-  a.push(new URL("./sandbox_child.ts", import.meta.url).pathname, reqFile);
-  return a;
+  return [...a, "--", ...m.command(reqFile)];
 }
 
 /** Recipe files (the registry reads them to know the package stages). */

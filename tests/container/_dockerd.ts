@@ -1,0 +1,53 @@
+/**
+ * A private Docker daemon for tests: its own socket and exec root, and a data root
+ * under the store (so the build image survives between runs), stopped by pid.
+ * No Docker service runs on CI machines; this starts one and stops it again.
+ */
+import { join } from "node:path";
+import { defaultStoreDir } from "../../lib/store.ts";
+
+export interface Dockerd {
+  host: string;
+  stop(): Promise<void>;
+}
+
+export async function startDockerd(): Promise<Dockerd> {
+  const run = await Deno.makeTempDir({ prefix: "icenet-dockerd-" });
+  const sock = join(run, "docker.sock");
+  const dataRoot = join(defaultStoreDir(), "docker");
+  await Deno.mkdir(dataRoot, { recursive: true });
+  const child = new Deno.Command("sh", {
+    args: [
+      "-c",
+      `exec dockerd "$@" > ${join(run, "dockerd.log")} 2>&1`,
+      "dockerd",
+      `--host=unix://${sock}`,
+      `--data-root=${dataRoot}`,
+      `--exec-root=${join(run, "exec")}`,
+      `--pidfile=${join(run, "dockerd.pid")}`,
+      "--iptables=false",
+      "--ip6tables=false",
+      "--bridge=none",
+      "--storage-driver=overlay2",
+    ],
+    stdout: "null",
+    stderr: "null",
+    stdin: "null",
+  }).spawn();
+  const host = `unix://${sock}`;
+  for (let i = 0; i < 300; i++) {
+    const r = await new Deno.Command("docker", { args: ["-H", host, "version"], stdout: "null", stderr: "null" })
+      .output();
+    if (r.success) break;
+    if (i === 299) throw new Error(`dockerd did not start; see ${join(run, "dockerd.log")}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    host,
+    async stop() {
+      child.kill("SIGTERM");
+      await child.status;
+      await Deno.remove(run, { recursive: true }).catch(() => {});
+    },
+  };
+}
