@@ -1,0 +1,29 @@
+/**
+ * `deno task bench userland`: busybox and musl for each architecture, built (or
+ * taken from the store) through the runner.
+ *   busybox_size_<arch>      size of the static busybox binary
+ *   libc_a_size_<arch>       size of musl's libc.a
+ *   busybox_build_<arch>     build time of the stage, from its manifest (when built)
+ *   musl_build_<arch>        same for musl
+ */
+import { defaultStoreDir, Store } from "../../lib/store.ts";
+import { ARCHES, buildFor, join } from "../userland/_build.ts";
+
+export default async function bench(): Promise<void> {
+  const store = new Store(defaultStoreDir());
+  for (const a of ARCHES) {
+    const results = await buildFor(a.board, ["busybox"]);
+    const bb = results.get("busybox")!;
+    const musl = results.get("musl")!;
+    const size = (await Deno.stat(join(bb.out!, "bin", "busybox"))).size;
+    console.log(`bench: busybox_size_${a.arch} ${size} B`);
+    const libc = (await Deno.stat(join(musl.out!, "sysroot", "lib", "libc.a"))).size;
+    console.log(`bench: libc_a_size_${a.arch} ${libc} B`);
+    for (const [name, r] of [["musl", musl], ["busybox", bb]] as const) {
+      const m = await store.manifest(r.outputHash!);
+      if (m) console.log(`bench: ${name}_build_${a.arch} ${m.timings.seconds.toFixed(1)} s`);
+    }
+  }
+}
+
+if (import.meta.main) await bench();
