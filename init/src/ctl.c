@@ -40,7 +40,7 @@ int ctl_open(struct ctl *ctl, const char *path)
 	if (fd < 0) return -1;
 	unlink(path);
 	/* Created 0600 from the start: there is no window where others may connect. */
-	mode_t old = umask(077);
+	mode_t old = umask(0177);
 	int r = bind(fd, (struct sockaddr *)&a, sizeof a);
 	umask(old);
 	if (r || listen(fd, 16)) {

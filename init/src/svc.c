@@ -361,27 +361,32 @@ size_t sup_status(const struct sup *sup, const struct svc *only, char *buf, size
 }
 
 /* Append what the service wrote to its log file; rotate to <name>.log.1 at the cap. */
+static int log_rotate(struct sup *sup, struct svc *s)
+{
+	char a[4096], b[4096];
+	snprintf(a, sizeof a, "%s/%s.log", sup->logdir, s->c->name);
+	snprintf(b, sizeof b, "%s/%s.log.1", sup->logdir, s->c->name);
+	if (rename(a, b)) warnx("%s: unable to rotate %s: %s", s->c->name, a, strerror(errno));
+	close(s->log_fd);
+	s->log_fd = open(a, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+	s->log_size = 0;
+	if (s->log_fd < 0) warnx("%s: unable to open %s: %s", s->c->name, a, strerror(errno));
+	return s->log_fd;
+}
+
 void svc_log_readable(struct sup *sup, struct svc *s)
 {
 	static char buf[4096]; /* one static buffer: no allocation per line */
 	ssize_t r = read(s->log_rd, buf, sizeof buf);
-	if (r <= 0) return;
-	if (s->log_fd < 0) return; /* drained and dropped: the file could not be opened */
-	if (s->log_size + r > s->c->log_max) {
-		char a[4096], b[4096];
-		snprintf(a, sizeof a, "%s/%s.log", sup->logdir, s->c->name);
-		snprintf(b, sizeof b, "%s/%s.log.1", sup->logdir, s->c->name);
-		if (rename(a, b)) warnx("%s: unable to rotate %s: %s", s->c->name, a, strerror(errno));
-		close(s->log_fd);
-		s->log_fd = open(a, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
-		s->log_size = 0;
-		if (s->log_fd < 0) {
-			warnx("%s: unable to open %s: %s", s->c->name, a, strerror(errno));
-			return;
-		}
+	for (ssize_t off = 0; r > 0 && off < r && s->log_fd >= 0;) {
+		if (s->log_size >= s->c->log_max && log_rotate(sup, s) < 0) return;
+		long room = s->c->log_max - s->log_size;
+		ssize_t n = r - off < room ? r - off : room;
+		ssize_t w = write(s->log_fd, buf + off, (size_t)n);
+		if (w <= 0) return; /* full disk: drop this chunk rather than block */
+		s->log_size += w;
+		off += w;
 	}
-	ssize_t w = write(s->log_fd, buf, (size_t)r);
-	if (w > 0) s->log_size += w;
 }
 
 void svc_notify_fd_readable(struct sup *sup, struct svc *s)
