@@ -41,17 +41,17 @@ export function boardPackages(
   return out;
 }
 
-/** mksquashfs options that make the image a function of the tree alone. */
-export function squashfsArgs(tree: string, out: string, epoch: string): string[] {
+/**
+ * mksquashfs options that make the image a function of the tree alone. Times come
+ * from SOURCE_DATE_EPOCH (filesystem and every inode: mksquashfs 4.5 refuses
+ * -mkfs-time/-all-time beside it); entries are written in sorted order.
+ */
+export function squashfsArgs(tree: string, out: string): string[] {
   return [
     tree,
     out,
     "-noappend",
     "-all-root", // every file owned by root, whoever built it
-    "-mkfs-time",
-    epoch,
-    "-all-time",
-    epoch,
     "-no-xattrs",
     "-comp",
     "xz",
@@ -116,7 +116,14 @@ export function rootfsStage(def: ImageDef, where: string, name = "rootfs"): Stag
         for (const l of lines) ctx.log(l);
       }
       await forgetBuildRepository(tree);
+      gen.note("var/lib/ice-pkg", "package database");
+      gen.note("var/lib/ice-pkg/db.sqlite", "package database");
 
+      // ice-pkg refuses sticky world-writable entries in packages, so these two
+      // standard directories are made here.
+      for (const d of ["tmp", "var/tmp"]) {
+        await gen.dir(d, "world-writable sticky directory (not packaged)", 0o1777);
+      }
       await enableServices(gen, def.services);
       await gen.write("etc/hostname", def.hostname + "\n", "modified conffile of base-files");
       await writeUsers(gen, def.users);
@@ -134,7 +141,8 @@ export function rootfsStage(def: ImageDef, where: string, name = "rootfs"): Stag
         JSON.stringify(generated, null, 1) + "\n",
       );
       const img = join(ctx.out, "root.squashfs");
-      await ctx.$`mksquashfs ${squashfsArgs(tree, img, ctx.env.SOURCE_DATE_EPOCH)}`;
+      await ctx.$`mksquashfs ${squashfsArgs(tree, img)}`
+        .env({ SOURCE_DATE_EPOCH: ctx.env.SOURCE_DATE_EPOCH });
       const size = (await Deno.stat(img)).size;
       ctx.log(
         `root.squashfs: ${size} bytes, ${pkgs.length} packages, ${generated.length} generated`,

@@ -48,6 +48,11 @@ export class Generated {
     this.#entries.set(path, why);
   }
 
+  /** Record a path written by someone else (the package database). */
+  note(path: string, why: string): void {
+    this.#entries.set(path, why);
+  }
+
   /** Read a file of the tree. */
   read(path: string): Promise<string> {
     return Deno.readTextFile(join(this.tree, path));
