@@ -130,7 +130,8 @@ export class Sandbox {
    */
   async script(name: string, body: string): Promise<string> {
     const path = join(this.dir, "bin", name);
-    const text = `#!/bin/sh\nev() { echo "$(date +%s%N) $1 $2" >> '${this.eventsFile}'; }\n${body}\n`;
+    const text =
+      `#!/bin/sh\nev() { echo "$(date +%s%N) $1 $2" >> '${this.eventsFile}'; }\n${body}\n`;
     await Deno.writeTextFile(path, text, { mode: 0o755 });
     return path;
   }
@@ -187,6 +188,7 @@ export class Sandbox {
 export class Init {
   #out = "";
   #done: Promise<Deno.CommandStatus>;
+  #exited = false;
 
   constructor(readonly box: Sandbox, readonly child: Deno.ChildProcess, readonly pid1: boolean) {
     const collect = async (s: ReadableStream<Uint8Array>) => {
@@ -196,6 +198,7 @@ export class Init {
     const a = collect(child.stdout), b = collect(child.stderr);
     this.#done = (async () => {
       const st = await child.status;
+      this.#exited = true;
       await Promise.all([a, b]);
       return st;
     })();
@@ -253,6 +256,7 @@ export class Init {
 
   /** Stop init (SIGTERM) and wait for it, whatever state it is in. */
   async stop(): Promise<Deno.CommandStatus> {
+    if (this.#exited) return await this.wait();
     try {
       await this.kill("SIGTERM");
     } catch { /* already gone */ }

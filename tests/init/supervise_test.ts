@@ -76,7 +76,10 @@ Deno.test("icenet-init starts a service only after what it depends on is ready",
     await t.step("depends waits for notify-fd readiness", async () => {
       assert.ok(await box.at("app", "start") >= await box.at("cache", "ready"));
       const cache = st.get("cache")!;
-      assert.ok(cache.readyMs - cache.startMs >= 350, `cache ready after ${cache.readyMs - cache.startMs} ms`);
+      assert.ok(
+        cache.readyMs - cache.startMs >= 350,
+        `cache ready after ${cache.readyMs - cache.startMs} ms`,
+      );
     });
     await t.step("after orders without a hard dependency", async () => {
       assert.ok(await box.at("late", "start") >= await box.at("app", "start"));
@@ -127,7 +130,9 @@ Deno.test("icenet-init restarts a crashing service with growing delays", async (
   }, async (init, box) => {
     await waitFor("6 crashes", async () => (await box.events()).length >= 6, 15000);
     await t.step("delays double up to backoff_max", () => {
-      const delays = [...init.output.matchAll(/crash: exited with status 3, restarting in (\d+) ms/g)]
+      const delays = [
+        ...init.output.matchAll(/crash: exited with status 3, restarting in (\d+) ms/g),
+      ]
         .map((m) => +m[1]);
       assert.deepEqual(delays.slice(0, 5), [100, 200, 400, 800, 800]);
     });
@@ -140,7 +145,9 @@ Deno.test("icenet-init restarts a crashing service with growing delays", async (
     });
     await t.step("a run longer than backoff_reset resets the delay", async () => {
       await waitFor("3 flaky exits", () => init.output.split("flaky: exited").length > 3);
-      const delays = [...init.output.matchAll(/flaky: exited with status 1, restarting in (\d+) ms/g)]
+      const delays = [
+        ...init.output.matchAll(/flaky: exited with status 1, restarting in (\d+) ms/g),
+      ]
         .map((m) => +m[1]);
       assert.deepEqual(delays.slice(0, 3), [50, 50, 50]);
     });
@@ -176,7 +183,10 @@ Deno.test("icenet-init reports failed, missing and cyclic dependencies and boots
     assert.equal(reason("bad-file"), `failed: invalid service file ${box.services}/bad-file`);
     assert.equal(st.get("fine")!.state, "ready");
     assert.match(init.output, /error: needs-ghost: depends on missing service 'ghost'/);
-    assert.match(init.output, new RegExp(`error: ${box.services}/bad-file:2: unknown key 'colour'`));
+    assert.match(
+      init.output,
+      new RegExp(`error: ${box.services}/bad-file:2: unknown key 'colour'`),
+    );
     assert.match(init.output, /error: dependency cycle: cyc-a -> cyc-b -> cyc-a/);
   });
 });
@@ -190,7 +200,10 @@ Deno.test("icenet-init stops services in reverse dependency order and escalates 
     await box.service("base", { command: await stopper("base") });
     await box.service("mid", {
       // ignores SIGTERM: init must send SIGKILL after stop_timeout
-      command: await box.script("mid", "trap 'ev mid term' TERM; ev mid start; while :; do sleep 0.05; done"),
+      command: await box.script(
+        "mid",
+        "trap 'ev mid term' TERM; ev mid start; while :; do sleep 0.05; done",
+      ),
       depends: "base",
       stop_timeout: "500ms",
     });
@@ -201,7 +214,8 @@ Deno.test("icenet-init stops services in reverse dependency order and escalates 
     await init.kill("SIGTERM");
     const st = await init.wait();
     assert.equal(st.code, 0, init.output);
-    const top = await box.at("top", "term"), mid = await box.at("mid", "term"),
+    const top = await box.at("top", "term"),
+      mid = await box.at("mid", "term"),
       base = await box.at("base", "term");
     assert.ok(top <= mid, `top stopped at ${top}, mid got TERM at ${mid}`);
     assert.ok(base - mid >= 450, `base got TERM ${base - mid} ms after mid: no SIGKILL wait`);
@@ -217,7 +231,10 @@ Deno.test("icenet-init reaps orphans left by services", async () => {
   await withInit(async (box) => {
     // The subshell exits at once, leaving 5 sleeps whose parent becomes init.
     await box.service("orphans", {
-      command: await box.script("orphans", "for i in 1 2 3 4 5; do (sleep 0.2 &) ; done; exec sleep 100"),
+      command: await box.script(
+        "orphans",
+        "for i in 1 2 3 4 5; do (sleep 0.2 &) ; done; exec sleep 100",
+      ),
     });
   }, async (init) => {
     await init.waitStates(["orphans"], ["ready"]);
@@ -252,7 +269,7 @@ Deno.test("icenet-init writes service logs with a size cap and one rotated file"
     await box.service("chatty", {
       command: await box.script(
         "chatty",
-        "i=0; while [ $i -lt 100 ]; do echo \"line $i 0123456789012345678901234567890123456789\"; i=$((i+1)); done; echo done; exec sleep 100",
+        'i=0; while [ $i -lt 100 ]; do echo "line $i 0123456789012345678901234567890123456789"; i=$((i+1)); done; echo done; exec sleep 100',
       ),
       log_max: "1K",
     });
@@ -277,7 +294,10 @@ Deno.test("icenet-init runs a service with its env, cwd and user", async () => {
     await Deno.writeTextFile(box.eventsFile, "", { mode: 0o666 });
     await Deno.chmod(box.eventsFile, 0o666);
     await box.service("who", {
-      command: await box.script("who", `ev who "$(id -u):$(id -g):$(pwd):$GREETING"; exec sleep 100`),
+      command: await box.script(
+        "who",
+        `ev who "$(id -u):$(id -g):$(pwd):$GREETING"; exec sleep 100`,
+      ),
       env: ["GREETING=hello", "PATH=/usr/bin:/bin"],
       cwd: "/tmp",
       user: "nobody",
