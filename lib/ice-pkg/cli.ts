@@ -157,10 +157,10 @@ async function dispatch(
       return tx(await ops.install(env, args));
     case "remove":
       if (!args.length) throw new IcePkgError("usage: ice-pkg remove NAME..", ExitCode.Usage);
-      return tx(ops.remove(env, args));
+      return tx(await ops.remove(env, args));
     case "autoremove":
       need(args, 0, "autoremove");
-      return tx(ops.remove(env, [], true));
+      return tx(await ops.remove(env, [], true));
     case "upgrade":
       need(args, 0, "upgrade");
       return tx(await ops.upgrade(env));

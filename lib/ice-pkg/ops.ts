@@ -166,9 +166,9 @@ export interface TxResult {
   summary: string;
 }
 
-function run(env: Env, changes: Change[]): TxResult {
+async function run(env: Env, changes: Change[]): Promise<TxResult> {
   const tx = changes.length
-    ? applyChanges(
+    ? await applyChanges(
       { root: env.opts.root, db: env.db, log: env.log, command: env.opts.command },
       changes,
     )
@@ -231,7 +231,7 @@ function needed(installed: Map<string, InstalledPkg>, removing: Set<string>): Se
  * Remove packages. Refuses to break an installed dependent unless --force; with
  * --purge-deps (or `autoremove`, names empty) also removes dependencies no longer needed.
  */
-export function remove(env: Env, names: string[], autoremove = false): TxResult {
+export function remove(env: Env, names: string[], autoremove = false): Promise<TxResult> {
   const installed = env.db.installed();
   const removing = new Set<string>();
   for (const n of names) {

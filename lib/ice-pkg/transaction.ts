@@ -322,7 +322,7 @@ function finish(ctx: ApplyContext, plan: Plan): number {
  * Apply `changes` to the root. Files come from the already validated packages.
  * Returns the new transaction id.
  */
-export function applyChanges(ctx: ApplyContext, changes: Change[]): number {
+export async function applyChanges(ctx: ApplyContext, changes: Change[]): Promise<number> {
   const plan = makePlan(ctx, changes);
   showPlan(ctx, changes);
   const { root, db } = ctx;
@@ -344,6 +344,17 @@ export function applyChanges(ctx: ApplyContext, changes: Change[]): number {
     for (const [p, bytes] of c.new.pkg.data) data.set(p, bytes);
   }
   const dirs = new Set<string>();
+  // Files are written first and fsynced together: concurrent fsyncs let the
+  // filesystem group them into fewer journal commits (about 2x faster here).
+  let pending: { f: Deno.FsFile; p: Put }[] = [];
+  const flush = async () => {
+    await Promise.all(pending.map(({ f }) => f.sync()));
+    for (const { f, p } of pending) {
+      f.close();
+      setOwnerMode(join(root, p.tmp), p.mode, p.uid, p.gid);
+    }
+    pending = [];
+  };
   for (const p of plan.puts) {
     const abs = join(root, p.tmp);
     removeIfExists(abs);
@@ -351,19 +362,16 @@ export function applyChanges(ctx: ApplyContext, changes: Change[]): number {
       Deno.symlinkSync(p.target!, abs);
     } else {
       const f = Deno.openSync(abs, { write: true, createNew: true, mode: 0o600 });
-      try {
-        const bytes = data.get(p.path)!;
-        let off = 0;
-        while (off < bytes.length) off += f.writeSync(bytes.subarray(off));
-        f.syncSync();
-      } finally {
-        f.close();
-      }
-      setOwnerMode(abs, p.mode, p.uid, p.gid);
+      pending.push({ f, p });
+      const bytes = data.get(p.path)!;
+      let off = 0;
+      while (off < bytes.length) off += f.writeSync(bytes.subarray(off));
+      if (pending.length >= 64) await flush();
     }
     dirs.add(dirname(p.path));
     step(`stage ${p.path}`);
   }
+  await flush();
   for (const d of dirs) fsyncDir(join(root, d));
   step("fsync staged");
   db.setJournal("commit");

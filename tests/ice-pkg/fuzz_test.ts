@@ -90,14 +90,14 @@ function mutate(tar: Uint8Array, rnd: () => number): Uint8Array {
 }
 
 /** Install into a fresh root; check every file and that nothing leaked outside. */
-function installAndCheck(dir: string, pkg: Package, label: string): void {
+async function installAndCheck(dir: string, pkg: Package, label: string): Promise<void> {
   const root = join(dir, "root");
   const outside = join(dir, "outside");
   Deno.mkdirSync(root, { recursive: true });
   Deno.mkdirSync(outside, { recursive: true });
   const db = openDb(root);
   try {
-    applyChanges({ root, db, log: () => {}, command: "fuzz" }, [{
+    await applyChanges({ root, db, log: () => {}, command: "fuzz" }, [{
       name: pkg.meta.name,
       new: { pkg, sha256: "0".repeat(64), size: 0, explicit: true },
     }]);
@@ -154,7 +154,7 @@ Deno.test(`random mutations of packages are refused or installed correctly (${CA
       if (distinct.has(key)) continue;
       distinct.add(key);
       const d = join(dir, String(i));
-      installAndCheck(d, pkg, `case ${i} (seed ${SEED})`);
+      await installAndCheck(d, pkg, `case ${i} (seed ${SEED})`);
       await Deno.remove(d, { recursive: true });
     }
   });
