@@ -1,0 +1,51 @@
+/**
+ * `deno task bench rootfs`: size of each board's root squashfs, with the default
+ * image and with the same image without ice-pkg's runtime (the Deno runtime is most
+ * of it). Builds through the store, so a warm run only packs squashfs images.
+ *
+ *   bench: rootfs_size_zima <bytes> B
+ *   bench: rootfs_size_zima_no_icepkg <bytes> B
+ */
+import { join } from "node:path";
+import { loadBoard } from "../../lib/board.ts";
+import { loadImageDef } from "../../lib/image_def.ts";
+import { makeProgress } from "../../lib/progress.ts";
+import { build } from "../../lib/runner.ts";
+import { defaultStoreDir, Store } from "../../lib/store.ts";
+import { loadStages, ROOT } from "../../tasks/registry.ts";
+import { rootfsStage } from "../../tasks/rootfs.ts";
+
+/** Print the rootfs sizes of every board (a board that fails to build is reported). */
+export default async function bench(): Promise<void> {
+  const file = join(ROOT, "images", "default.yaml");
+  const def = await loadImageDef(file);
+  const bare = { ...def, packages: def.packages.filter((p) => p !== "ice-pkg") };
+  const store = new Store(defaultStoreDir());
+  for (const name of ["zima", "rpi", "rpi32"]) {
+    const board = await loadBoard(ROOT, name);
+    const stages = [
+      ...(await loadStages(board, ROOT)),
+      rootfsStage(bare, "images/default.yaml without ice-pkg", "rootfs-no-icepkg"),
+    ];
+    const r = await build({
+      root: ROOT,
+      board,
+      stages,
+      targets: ["rootfs", "rootfs-no-icepkg"],
+      store,
+      progress: makeProgress(true),
+    });
+    for (const [stage, suffix] of [["rootfs", ""], ["rootfs-no-icepkg", "_no_icepkg"]]) {
+      const res = r.results.get(stage);
+      if (!res?.out) {
+        const failed = [...r.results.values()].find((x) => x.outcome === "failed");
+        console.error(`rootfs ${name}: not built (${failed?.name}: ${failed?.error})`);
+        continue;
+      }
+      const size = (await Deno.stat(join(res.out, "root.squashfs"))).size;
+      console.log(`bench: rootfs_size_${name}${suffix} ${size} B`);
+    }
+  }
+}
+
+if (import.meta.main) await bench();
