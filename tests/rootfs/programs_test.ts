@@ -36,7 +36,7 @@ function inRoot(tree: string, argv: string[]): string[] {
   ];
 }
 
-async function freePort(): Promise<number> {
+function freePort(): number {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (l.addr as Deno.NetAddr).port;
   l.close();
@@ -89,7 +89,7 @@ Deno.test("dropbear and chrony run in the zima root; dropbear takes a key login 
     await Deno.mkdir(join(tree, "root/.ssh"), { mode: 0o700 });
     await Deno.writeTextFile(join(tree, "root/.ssh/authorized_keys"), pub + "\n", { mode: 0o600 });
 
-    const port = await freePort();
+    const port = freePort();
     server = new Deno.Command("bwrap", {
       args: inRoot(tree, ["/usr/sbin/dropbear", "-F", "-E", "-R", "-s", "-p", `127.0.0.1:${port}`]),
       stdin: "null",
