@@ -70,3 +70,11 @@ function isZero(b: Uint8Array): boolean {
   for (let i = words.length * 4; i < b.length; i++) if (b[i] !== 0) return false;
   return true;
 }
+
+/** Copy a disk image, keeping holes where the source is zero (the copy has its size). */
+export async function copySparse(src: string, dest: string): Promise<void> {
+  const size = (await Deno.stat(src)).size;
+  using out = await Deno.open(dest, { write: true, create: true, truncate: true });
+  await out.truncate(size);
+  await copyAt(src, out, 0);
+}

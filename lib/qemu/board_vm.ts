@@ -1,0 +1,109 @@
+/**
+ * How each board's image runs under QEMU:
+ *   - zima: q35 + OVMF from the image's own ESP (systemd-boot, its entry, the kernel),
+ *     disk on virtio-blk, user networking; KVM when the probe says it works.
+ *   - rpi / rpi32: QEMU cannot run the Pi GPU firmware, so the kernel, device tree and
+ *     command line are taken from the image's own boot partition (mtools) and booted
+ *     directly, with the image as the SD card (padded to a power of two, as QEMU's SD
+ *     model requires).
+ * The image is always copied first: the guest writes to its disk.
+ *
+ * ```ts
+ * const spec = await boardVm(board, "icenet-zima.img", tmpDir, { forwards: [...] });
+ * const vm = startQemu(spec);
+ * ```
+ */
+import { join } from "node:path";
+import $ from "dax";
+import type { Board } from "../board.ts";
+import { copySparse } from "../image/disk.ts";
+import { fatCopyOut } from "../image/fat.ts";
+import { chooseAccel } from "./kvm.ts";
+import type { QemuSpec } from "./machine.ts";
+import { prepareOvmf } from "./ovmf.ts";
+
+/** Options of a board VM. */
+export interface BoardVmOptions {
+  /** Host loopback port -> guest port forwards (PC boards with user networking). */
+  forwards?: { host: number; guest: number }[];
+  /** Exit QEMU when the guest reboots. */
+  noReboot?: boolean;
+  /** Use this disk as it is (a previous boot's copy) instead of copying the image. */
+  reuseDisk?: boolean;
+}
+
+/** Partition start offsets (bytes) of a disk image, by number (1-based). */
+export async function partitionOffsets(image: string): Promise<number[]> {
+  const dump = JSON.parse(await $`sfdisk -J ${image}`.text()).partitiontable;
+  const sector = dump.sectorsize ?? 512;
+  return dump.partitions.map((p: { start: number }) => p.start * sector);
+}
+
+/** The smallest power of two >= n. */
+export function nextPowerOfTwo(n: number): number {
+  let p = 1;
+  while (p < n) p *= 2;
+  return p;
+}
+
+/** Which -serial index carries a console device name on a QEMU machine. */
+export function serialIndexOf(machine: string, consoleDev: string): number {
+  // raspi: serial 0 is the PL011 (ttyAMA0), serial 1 the mini UART (ttyS1).
+  if (machine.startsWith("raspi")) return consoleDev.startsWith("ttyS") ? 1 : 0;
+  const m = /^ttyS(\d+)$/.exec(consoleDev);
+  return m ? Number(m[1]) : 0;
+}
+
+/** The console device of the last console= argument of a command line. */
+export function lastConsole(cmdline: string): string {
+  const all = [...cmdline.matchAll(/(?:^|\s)console=([^,\s]+)/g)].map((m) => m[1]);
+  if (!all.length) throw new Error(`kernel command line has no console=: ${cmdline}`);
+  return all[all.length - 1];
+}
+
+/** Build the QEMU spec that boots `image` (copied into `work`) for `board`. */
+export async function boardVm(
+  board: Board,
+  image: string,
+  work: string,
+  opts: BoardVmOptions = {},
+): Promise<QemuSpec> {
+  const disk = join(work, "disk.img");
+  if (!opts.reuseDisk) await copySparse(image, disk);
+  const base = {
+    system: board.qemu.system,
+    machine: board.qemu.machine,
+    memory: board.qemu.memory,
+    cpu: board.qemu.cpu,
+    accel: await chooseAccel(board.qemu.system),
+    noReboot: opts.noReboot,
+  };
+  if (board.boot.loader === "systemd-boot") {
+    return {
+      ...base,
+      firmware: await prepareOvmf(work),
+      disk: { file: disk, bus: "virtio" },
+      net: { forwards: opts.forwards ?? [] },
+      serialIndex: serialIndexOf(board.qemu.machine, board.qemu.console),
+    };
+  }
+  const size = (await Deno.stat(disk)).size;
+  if (!opts.reuseDisk) await Deno.truncate(disk, nextPowerOfTwo(size));
+  const boot = (await partitionOffsets(image))[0];
+  const files = join(work, "boot");
+  await Deno.mkdir(files, { recursive: true });
+  const dtb = board.qemu.dtb;
+  if (!dtb) throw new Error(`boards/${board.name}.yaml: qemu.dtb is needed to boot a Pi image`);
+  for (const f of [board.boot.kernelName, dtb, "cmdline.txt"]) {
+    await fatCopyOut(image, boot, f, join(files, f));
+  }
+  const cmdline = (await Deno.readTextFile(join(files, "cmdline.txt"))).trim();
+  return {
+    ...base,
+    kernel: join(files, board.boot.kernelName),
+    dtb: join(files, dtb),
+    append: cmdline,
+    disk: { file: disk, bus: "sd" },
+    serialIndex: serialIndexOf(board.qemu.machine, lastConsole(cmdline)),
+  };
+}

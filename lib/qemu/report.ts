@@ -1,0 +1,141 @@
+/**
+ * The boot report of `deno task boot <board> --report`: boot the image, log in on the
+ * serial console, measure, power off.
+ *
+ * Boot-to-login is read on the guest clock: /proc/uptime (which starts with the
+ * kernel) read right after login, minus the host time that passed since the login
+ * prompt appeared. Firmware time (OVMF, systemd-boot) is not counted.
+ */
+import type { Board } from "../board.ts";
+import { boardVm, partitionOffsets } from "./board_vm.ts";
+import { type Qemu, startQemu } from "./machine.ts";
+import { GuestShell } from "./shell.ts";
+
+/** One service line of `icenetctl status`. */
+export interface ServiceStatus {
+  name: string;
+  state: string;
+  /** The `key=value` fields (pid, up, restarts, last, start, ready, reason). */
+  fields: Record<string, string>;
+}
+
+/** What --report prints. */
+export interface BootReport {
+  board: string;
+  accel: string;
+  /** Kernel start to login prompt, guest clock, seconds. */
+  bootToLoginSeconds: number;
+  /** QEMU start to login prompt, host clock, seconds (firmware included). */
+  wallToLoginSeconds: number;
+  /** MemTotal - MemAvailable, 10 s after login, MiB. */
+  idleMemoryMiB: number;
+  imageBytes: number;
+  /** Bytes used by the root squashfs (from its superblock). */
+  rootBytes: number;
+  services: ServiceStatus[];
+}
+
+/** Parse `icenetctl status`: `name state key=value ... reason="..."` per line. */
+export function parseStatus(text: string): ServiceStatus[] {
+  const out: ServiceStatus[] = [];
+  for (const line of text.split("\n")) {
+    const m = /^(\S+) (\S+)(.*)$/.exec(line.trim());
+    if (!m) continue;
+    const fields: Record<string, string> = {};
+    for (const f of m[3].matchAll(/(\w+)=("([^"]*)"|\S*)/g)) fields[f[1]] = f[3] ?? f[2];
+    out.push({ name: m[1], state: m[2], fields });
+  }
+  return out;
+}
+
+/** MemTotal - MemAvailable from /proc/meminfo, in KiB. */
+export function memUsedKiB(meminfo: string): number {
+  const get = (k: string) => {
+    const m = new RegExp(`^${k}:\\s+(\\d+) kB`, "m").exec(meminfo);
+    if (!m) throw new Error(`/proc/meminfo has no ${k}`);
+    return Number(m[1]);
+  };
+  return get("MemTotal") - get("MemAvailable");
+}
+
+/** Bytes used by the squashfs at `offset` in `image` (its superblock's bytes_used). */
+export async function squashfsBytesAt(image: string, offset: number): Promise<number> {
+  using f = await Deno.open(image);
+  await f.seek(offset, Deno.SeekMode.Start);
+  const sb = new Uint8Array(96);
+  let n = 0;
+  while (n < sb.length) {
+    const r = await f.read(sb.subarray(n));
+    if (r === null) break;
+    n += r;
+  }
+  const view = new DataView(sb.buffer);
+  if (view.getUint32(0, true) !== 0x73717368) {
+    throw new Error(`${image}: no squashfs at byte ${offset}`);
+  }
+  return Number(view.getBigUint64(40, true));
+}
+
+/**
+ * Power the guest off through init; if QEMU is still running after 30 s, force it
+ * (`poweroff -f`), and as a last resort kill QEMU. Says which it took on stderr.
+ */
+export async function powerOff(sh: GuestShell, vm: Qemu): Promise<void> {
+  await sh.send("icenetctl poweroff 2>/dev/null || poweroff");
+  if (await exitsWithin(vm, 30_000)) return;
+  console.error("boot: the guest did not power off within 30 s; trying poweroff -f");
+  await sh.send("poweroff -f");
+  if (await exitsWithin(vm, 15_000)) return;
+  console.error("boot: the guest did not power off; QEMU killed");
+  await vm.stop(1000);
+}
+
+async function exitsWithin(vm: Qemu, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<false>((r) => timer = setTimeout(() => r(false), ms));
+  const done = await Promise.race([vm.status.then(() => true), timeout]);
+  clearTimeout(timer);
+  return done;
+}
+
+/** How to log in for the report. */
+export interface ReportLogin {
+  user: string;
+  password?: string;
+}
+
+/** Boot `image`, log in, measure, power off. */
+export async function bootReport(
+  board: Board,
+  image: string,
+  work: string,
+  login: ReportLogin,
+  tee?: (s: string) => void,
+): Promise<BootReport> {
+  const spec = await boardVm(board, image, work, { noReboot: true });
+  const t0 = performance.now();
+  const vm = startQemu(spec, tee);
+  try {
+    const sh = await GuestShell.login(vm.console, { ...login, timeoutMs: 300_000 });
+    const uptime = Number((await sh.check("cat /proc/uptime")).split(/\s+/)[0]);
+    const bootToLogin = uptime - (performance.now() - sh.promptSeenAt) / 1000;
+    await sh.check("sleep 10", 60_000);
+    const used = memUsedKiB(await sh.check("cat /proc/meminfo"));
+    const status = await sh.run("icenetctl status");
+    const rootOffset = (await partitionOffsets(image))[1];
+    const report: BootReport = {
+      board: board.name,
+      accel: spec.accel,
+      bootToLoginSeconds: Math.round(bootToLogin * 1000) / 1000,
+      wallToLoginSeconds: Math.round(sh.promptSeenAt - t0) / 1000,
+      idleMemoryMiB: Math.round(used / 1024 * 10) / 10,
+      imageBytes: (await Deno.stat(image)).size,
+      rootBytes: await squashfsBytesAt(image, rootOffset),
+      services: status.status === 0 ? parseStatus(status.out) : [],
+    };
+    await powerOff(sh, vm);
+    return report;
+  } finally {
+    await vm.stop(1000);
+  }
+}

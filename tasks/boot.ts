@@ -1,0 +1,75 @@
+/**
+ * `deno task boot <board> [--report] [--image FILE] [--user U] [--password P]`
+ *
+ * Builds the board's image (reusing the store) and runs it in QEMU with the serial
+ * console on this terminal (Ctrl-A X quits). With --report it logs in on the console
+ * instead, prints a JSON report (boot-to-login time on the guest clock, idle memory,
+ * image and root sizes, services and their states) and powers the guest off.
+ * The login defaults to root; ICENET_BOOT_USER / ICENET_BOOT_PASSWORD override it.
+ */
+import { parseArgs } from "node:util";
+import { loadBoard } from "../lib/board.ts";
+import { buildImage } from "../lib/qemu/build_image.ts";
+import { boardVm } from "../lib/qemu/board_vm.ts";
+import { qemuArgv } from "../lib/qemu/machine.ts";
+import { bootReport } from "../lib/qemu/report.ts";
+import { ROOT } from "./registry.ts";
+
+const USAGE = "usage: deno task boot <board> [--report] [--image FILE] [--user U] [--password P]";
+
+async function main(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      report: { type: "boolean" },
+      image: { type: "string" },
+      user: { type: "string" },
+      password: { type: "string" },
+      verbose: { type: "boolean", short: "v" },
+    },
+  });
+  if (positionals.length !== 1) {
+    console.error(USAGE);
+    return 2;
+  }
+  const board = await loadBoard(ROOT, positionals[0]);
+  const image = values.image ?? await buildImage(ROOT, board, Boolean(values.report));
+  const work = await Deno.makeTempDir({ prefix: `icenet-boot-${board.name}-` });
+  try {
+    if (values.report) {
+      const login = {
+        user: values.user ?? Deno.env.get("ICENET_BOOT_USER") ?? "root",
+        password: values.password ?? Deno.env.get("ICENET_BOOT_PASSWORD"),
+      };
+      const enc = new TextEncoder();
+      const tee = values.verbose ? (s: string) => Deno.stderr.writeSync(enc.encode(s)) : undefined;
+      const report = await bootReport(board, image, work, login, tee);
+      console.log(JSON.stringify(report, null, 2));
+      return 0;
+    }
+    const spec = await boardVm(board, image, work, {
+      forwards: [{ host: Number(Deno.env.get("ICENET_SSH_PORT") ?? 2222), guest: 22 }],
+    });
+    const argv = qemuArgv({ ...spec, interactive: true });
+    console.error(`${spec.system} ${argv.join(" ")}\n(Ctrl-A X quits QEMU)`);
+    const status = await new Deno.Command(spec.system, {
+      args: argv,
+      stdin: "inherit",
+      stdout: "inherit",
+      stderr: "inherit",
+    }).spawn().status;
+    return status.code;
+  } finally {
+    await Deno.remove(work, { recursive: true });
+  }
+}
+
+if (import.meta.main) {
+  try {
+    Deno.exit(await main(Deno.args));
+  } catch (e) {
+    console.error(`boot: ${(e as Error).message}`);
+    Deno.exit(1);
+  }
+}
