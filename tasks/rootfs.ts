@@ -61,14 +61,23 @@ export function squashfsArgs(tree: string, out: string): string[] {
   ];
 }
 
-/** The rootfs stage for an image definition (`name` lets benchmarks build variants). */
-export function rootfsStage(def: ImageDef, where: string, name = "rootfs"): Stage {
+/**
+ * The rootfs stage for an image definition. `notForBoard` names the packages whose
+ * recipes exclude the board (the image may list them; they are skipped). `name`
+ * lets benchmarks build variants.
+ */
+export function rootfsStage(
+  def: ImageDef,
+  where: string,
+  notForBoard: string[],
+  name = "rootfs",
+): Stage {
   return defineStage({
     name,
     description: `root file system (${where})`,
     needs: ["repo"],
     tools: ["mksquashfs"],
-    params: { image: def as unknown as Param },
+    params: { image: def as unknown as Param, notForBoard },
     boardFields: ["name", "arch"],
     code: [
       join(HERE, "rootfs.ts"),
@@ -87,11 +96,7 @@ export function rootfsStage(def: ImageDef, where: string, name = "rootfs"): Stag
       }
       const index = parseIndex(JSON.parse(await Deno.readTextFile(join(repo, "INDEX.json"))), repo);
       const names = new Set(index.packages.map((p) => p.name));
-      const excluded = new Set(
-        (await loadRecipes(ctx.root)).filter((r) => !recipeForBoard(r, ctx.board.name))
-          .map((r) => r.name),
-      );
-      const pkgs = boardPackages(def, names, excluded, where);
+      const pkgs = boardPackages(def, names, new Set(notForBoard), where);
       const skipped = def.packages.filter((p) => !pkgs.includes(p));
       if (skipped.length) ctx.log(`not built for ${ctx.board.name}: ${skipped.join(", ")}`);
 
@@ -185,9 +190,15 @@ export function imageFile(root: string): string {
   return join(root, "images", `${v}.yaml`);
 }
 
+/** Packages whose recipes exclude `board`. */
+export async function notBuiltFor(root: string, board: Board): Promise<string[]> {
+  return (await loadRecipes(root)).filter((r) => !recipeForBoard(r, board.name)).map((r) => r.name);
+}
+
 /** The rootfs stage of the registry. */
-export default async function stages(root: string, _board: Board): Promise<Stage[]> {
+export default async function stages(root: string, board: Board): Promise<Stage[]> {
   const file = imageFile(root);
   const def = await loadImageDef(file);
-  return [rootfsStage(def, file.startsWith(root + "/") ? file.slice(root.length + 1) : file)];
+  const where = file.startsWith(root + "/") ? file.slice(root.length + 1) : file;
+  return [rootfsStage(def, where, await notBuiltFor(root, board))];
 }

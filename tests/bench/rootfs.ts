@@ -13,7 +13,7 @@ import { makeProgress } from "../../lib/progress.ts";
 import { build } from "../../lib/runner.ts";
 import { defaultStoreDir, Store } from "../../lib/store.ts";
 import { loadStages, ROOT } from "../../tasks/registry.ts";
-import { rootfsStage } from "../../tasks/rootfs.ts";
+import { notBuiltFor, rootfsStage } from "../../tasks/rootfs.ts";
 
 /** Print the rootfs sizes of every board (a board that fails to build is reported). */
 export default async function bench(): Promise<void> {
@@ -25,7 +25,12 @@ export default async function bench(): Promise<void> {
     const board = await loadBoard(ROOT, name);
     const stages = [
       ...(await loadStages(board, ROOT)),
-      rootfsStage(bare, "images/default.yaml without ice-pkg", "rootfs-no-icepkg"),
+      rootfsStage(
+        bare,
+        "images/default.yaml without ice-pkg",
+        await notBuiltFor(ROOT, board),
+        "rootfs-no-icepkg",
+      ),
     ];
     const r = await build({
       root: ROOT,

@@ -65,7 +65,7 @@ Deno.test("rootfs stage installs the image's packages with a database that owns 
   const a = await project(files);
   const b = await project(files);
   const def = parseImageDef("images/test.yaml", IMAGE);
-  const more = () => Promise.resolve([rootfsStage(def, "images/test.yaml")]);
+  const more = () => Promise.resolve([rootfsStage(def, "images/test.yaml", ["ice-pkg"])]);
   // Both projects sign with the same key: the image holds its public half.
   const keyText = await Deno.readTextFile(join(a.root, "repo.key"));
   await Deno.writeTextFile(join(b.root, "repo.key"), keyText);
