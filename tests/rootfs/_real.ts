@@ -15,6 +15,7 @@ import { loadStages, ROOT } from "../../tasks/registry.ts";
 export async function buildReal(
   targets: string[],
   board = "zima",
+  force: string[] = [],
 ): Promise<Map<string, StageResult>> {
   const b = await loadBoard(ROOT, board);
   const r = await build({
@@ -24,6 +25,7 @@ export async function buildReal(
     targets,
     store: new Store(defaultStoreDir()),
     jobs: 2,
+    force,
     progress: makeProgress(true),
   });
   const failed = [...r.results.values()].find((x) => x.outcome === "failed");
