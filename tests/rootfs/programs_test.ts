@@ -91,7 +91,7 @@ Deno.test("dropbear and chrony run in the zima root; dropbear takes a key login 
 
     const port = freePort();
     server = new Deno.Command("bwrap", {
-      args: inRoot(tree, ["/usr/sbin/dropbear", "-F", "-E", "-R", "-s", "-p", `127.0.0.1:${port}`]),
+      args: inRoot(tree, ["/usr/sbin/dropbear", "-F", "-E", "-R", "-p", `127.0.0.1:${port}`]),
       stdin: "null",
       stdout: "null",
       stderr: "piped",
