@@ -26,7 +26,9 @@ import { type DiskPlan, partitionNamed, planDisk } from "../lib/image/layout.ts"
 import { configTxt, kernelCmdline, partuuid } from "../lib/image/rpi_boot.ts";
 import { EFI_FALLBACK, loaderConf, loaderEntry } from "../lib/image/systemd_boot.ts";
 import type { Source } from "../lib/fetch/source.ts";
+import { loadImageDef } from "../lib/image_def.ts";
 import { defineStage, type Stage, type StageContext } from "../lib/stage.ts";
+import { imageFile } from "./rootfs.ts";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const LIB = join(HERE, "..", "lib", "image");
@@ -180,8 +182,33 @@ async function run(ctx: StageContext): Promise<void> {
   );
 }
 
+/**
+ * The board's partition list with the image definition's size overrides applied
+ * (`partitions: { data: 256M }` in images/<name>.yaml).
+ */
+export function withOverrides(
+  board: Board,
+  overrides: Record<string, string>,
+  where: string,
+): Board["partitions"] {
+  const list = board.partitions.list;
+  for (const name of Object.keys(overrides)) {
+    if (!list.some((p) => p.name === name)) {
+      throw new Error(
+        `${where}: partitions: "${name}" is not a partition of board ${board.name} (${
+          list.map((p) => p.name).join(", ")
+        })`,
+      );
+    }
+  }
+  return {
+    ...board.partitions,
+    list: list.map((p) => overrides[p.name] ? { ...p, size: overrides[p.name] } : p),
+  };
+}
+
 /** The image stage of one board (its firmware source depends on the boot loader). */
-export function imageStage(board: Board): Stage {
+export function imageStage(board: Board, partitionSizes: Record<string, string> = {}): Stage {
   const sources: Record<string, Source> = board.boot.loader === "rpi-firmware"
     ? { "raspi-firmware": RASPI_FIRMWARE }
     : { "systemd-boot-efi": SYSTEMD_BOOT_EFI };
@@ -191,12 +218,23 @@ export function imageStage(board: Board): Stage {
     needs: ["kernel", "rootfs"],
     tools: ["sfdisk", "mkfs.fat", "mcopy", "mmd", "mkfs.ext4", "debugfs", "dpkg-deb", "tar"],
     sources,
+    params: { partitionSizes },
     code: CODE,
-    run,
+    run: (ctx) =>
+      run({
+        ...ctx,
+        board: { ...ctx.board, partitions: withOverrides(ctx.board, partitionSizes, "image") },
+      }),
   });
 }
 
-export default (_root: string, board: Board): Stage[] => [imageStage(board)];
+/** The registry entry: the image definition (as the rootfs stage picks it) may resize partitions. */
+export default async function stages(root: string, board: Board): Promise<Stage[]> {
+  const file = imageFile(root);
+  const def = await loadImageDef(file);
+  withOverrides(board, def.partitions, file); // fail early, naming the file
+  return [imageStage(board, def.partitions)];
+}
 
 if (import.meta.main) {
   await runStandalone({ name: "image" } as Stage);

@@ -78,7 +78,8 @@ export function kernelCmdline(opts: CmdlineOptions): string {
     "rootfstype=squashfs",
     "ro",
     "rootwait",
-    "init=/sbin/icenet-init",
+    // /sbin/init (base-files) sets up the writable overlay, then execs icenet-init.
+    "init=/sbin/init",
     ...(opts.data ? [`icenet.data=${opts.data}`] : []),
     ...(opts.extra ?? []),
   ];

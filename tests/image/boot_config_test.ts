@@ -26,7 +26,7 @@ Deno.test("configTxt() sets 64-bit mode, the UART, the kernel and a tree per mod
   );
 });
 
-Deno.test("kernelCmdline() boots the squashfs root read-only with icenet-init", async (t) => {
+Deno.test("kernelCmdline() boots the squashfs root read-only through /sbin/init", async (t) => {
   const rows: [string, Parameters<typeof kernelCmdline>[0], string][] = [
     [
       "rpi",
@@ -35,12 +35,12 @@ Deno.test("kernelCmdline() boots the squashfs root read-only with icenet-init", 
         root: partuuid("mbr", "0x0a2b3c4d", 2, ""),
         data: "PARTUUID=0a2b3c4d-03",
       },
-      "console=ttyS1,115200 root=PARTUUID=0a2b3c4d-02 rootfstype=squashfs ro rootwait init=/sbin/icenet-init icenet.data=PARTUUID=0a2b3c4d-03",
+      "console=ttyS1,115200 root=PARTUUID=0a2b3c4d-02 rootfstype=squashfs ro rootwait init=/sbin/init icenet.data=PARTUUID=0a2b3c4d-03",
     ],
     [
       "zima",
       { consoles: ["ttyS0,115200"], root: partuuid("gpt", "", 2, "u-u"), extra: ["quiet"] },
-      "console=ttyS0,115200 root=PARTUUID=u-u rootfstype=squashfs ro rootwait init=/sbin/icenet-init quiet",
+      "console=ttyS0,115200 root=PARTUUID=u-u rootfstype=squashfs ro rootwait init=/sbin/init quiet",
     ],
   ];
   for (const [name, opts, want] of rows) {
