@@ -135,8 +135,10 @@ async function dispatch(
   cmd: string,
   args: string[],
 ): Promise<Result> {
-  const ops = await import("./ops.ts");
-  const q = await import("./queries.ts");
+  // Only the modules a command needs are loaded (queries avoid zod and xz code).
+  const mutating = ["update", "install", "remove", "autoremove", "upgrade", "rollback", "clean"];
+  const ops = mutating.includes(cmd) ? await import("./ops.ts") : undefined!;
+  const q = mutating.includes(cmd) ? undefined! : await import("./queries.ts");
   const tx = (r: Awaited<ReturnType<typeof ops.install>>): Result => ({
     text: [r.summary],
     json: r,
@@ -213,7 +215,7 @@ async function dispatch(
       return { text: [`/${r.path} is owned by ${r.owners.join(", ")}`], json: r };
     }
     case "verify": {
-      const r = q.verify(env, args);
+      const r = await q.verify(env, args);
       return {
         text: r.length
           ? r.map((p) => `${p.package}: /${p.path}: ${p.problem}`)

@@ -11,7 +11,7 @@
  * ```
  */
 import { DatabaseSync } from "node:sqlite";
-import { join } from "node:path";
+import { join } from "./_path.ts";
 import type { FileEntry } from "./metadata.ts";
 
 /** An installed package. */

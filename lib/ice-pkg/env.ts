@@ -2,7 +2,7 @@
  * The per-run environment of a command: root, database, options and output.
  * Opening it takes the root's lock and recovers an interrupted transaction.
  */
-import { join } from "node:path";
+import { join } from "./_path.ts";
 import { type Db, openDb } from "./db.ts";
 import { acquireLock } from "./lock.ts";
 import { recover } from "./transaction.ts";
@@ -62,3 +62,15 @@ export const paths = {
   repositories: (root: string) => join(root, "etc/icenet/repositories"),
   cache: (root: string) => join(root, "var/cache/ice-pkg"),
 };
+
+/** Configured repositories: `<root>/etc/icenet/repositories` then `--repo`. */
+export function repoUrls(env: Env): string[] {
+  let lines: string[] = [];
+  try {
+    lines = Deno.readTextFileSync(paths.repositories(env.opts.root)).split("\n");
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  const urls = lines.map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
+  return [...new Set([...urls, ...env.opts.repos])];
+}

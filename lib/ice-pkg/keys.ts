@@ -30,8 +30,8 @@ function unb64(s: string): Uint8Array<ArrayBuffer> {
 }
 
 /** Key id of a raw public key. */
-export function keyIdOf(raw: Uint8Array): string {
-  return sha256Hex(raw).slice(0, 16);
+export async function keyIdOf(raw: Uint8Array): Promise<string> {
+  return (await sha256Hex(raw)).slice(0, 16);
 }
 
 /** A new key pair as file contents. */
@@ -41,7 +41,7 @@ export async function generateKeyFiles(): Promise<
   const pair = await crypto.subtle.generateKey(ALG, true, ["sign", "verify"]) as CryptoKeyPair;
   const raw = new Uint8Array(await crypto.subtle.exportKey("raw", pair.publicKey));
   const pkcs8 = await crypto.subtle.exportKey("pkcs8", pair.privateKey);
-  const keyId = keyIdOf(raw);
+  const keyId = await keyIdOf(raw);
   const privateFile = JSON.stringify({
     type: "icenet-ed25519-private",
     keyId,
@@ -72,7 +72,7 @@ export async function signBytes(privateFile: string, data: Uint8Array): Promise<
 export type TrustedKeys = Map<string, Uint8Array>;
 
 /** Read every `*.pub` under `dir` (missing dir = no keys). */
-export function loadTrustedKeys(dir: string): TrustedKeys {
+export async function loadTrustedKeys(dir: string): Promise<TrustedKeys> {
   const keys: TrustedKeys = new Map();
   let entries: Deno.DirEntry[];
   try {
@@ -87,7 +87,7 @@ export function loadTrustedKeys(dir: string): TrustedKeys {
     const m = text.match(/^ed25519 ([A-Za-z0-9+/=]+)$/);
     if (!m) throw new IcePkgError(`${dir}/${e.name}: not an "ed25519 <base64>" public key`);
     const raw = unb64(m[1]);
-    keys.set(keyIdOf(raw), raw);
+    keys.set(await keyIdOf(raw), raw);
   }
   return keys;
 }

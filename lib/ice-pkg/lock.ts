@@ -8,7 +8,7 @@
  * try { ... } finally { lock.close(); }
  * ```
  */
-import { join } from "node:path";
+import { join } from "./_path.ts";
 import { dbDir } from "./db.ts";
 import { ExitCode, IcePkgError } from "./errors.ts";
 

@@ -118,7 +118,4 @@ export function parseIndex(value: unknown, where: string): Index {
   return r.data;
 }
 
-/** Full version string of a package: `1.2.3-r0`. */
-export function fullVersion(m: { version: string; release: number }): string {
-  return `${m.version}-r${m.release}`;
-}
+export { fullVersion } from "./version.ts";

@@ -7,9 +7,9 @@
  * await install(env, ["foo>=1.2"]);
  * ```
  */
-import { join } from "node:path";
+import { join } from "./_path.ts";
 import type { Env } from "./env.ts";
-import { paths } from "./env.ts";
+import { paths, repoUrls } from "./env.ts";
 import { fetchIndex } from "./repo.ts";
 import { loadTrustedKeys } from "./keys.ts";
 import { fullVersion, type IndexEntry, parseIndex } from "./metadata.ts";
@@ -22,24 +22,12 @@ import { applyChanges, type Change, type NewPkg } from "./transaction.ts";
 import { ExitCode, IcePkgError, integrityError } from "./errors.ts";
 import type { InstalledPkg } from "./db.ts";
 
-/** Configured repositories: `<root>/etc/icenet/repositories` then `--repo`. */
-export function repoUrls(env: Env): string[] {
-  let lines: string[] = [];
-  try {
-    lines = Deno.readTextFileSync(paths.repositories(env.opts.root)).split("\n");
-  } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
-  }
-  const urls = lines.map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
-  return [...new Set([...urls, ...env.opts.repos])];
-}
-
 /** Fetch, verify and store the index of every repository. */
 export async function update(
   env: Env,
   only?: string[],
 ): Promise<{ url: string; serial: number; packages: number }[]> {
-  const keys = loadTrustedKeys(paths.keys(env.opts.root));
+  const keys = await loadTrustedKeys(paths.keys(env.opts.root));
   const known = env.db.repos();
   const out = [];
   for (const url of only ?? repoUrls(env)) {
@@ -95,11 +83,11 @@ async function obtain(env: Env, a: Available, explicit: boolean): Promise<NewPkg
   let bytes: Uint8Array | undefined;
   try {
     const b = Deno.readFileSync(cached);
-    if (sha256Hex(b) === entry.sha256) bytes = b;
+    if ((await sha256Hex(b)) === entry.sha256) bytes = b;
   } catch { /* not cached */ }
   if (!bytes) {
     const b = await repoRead(a.url, entry.file, !env.opts.json);
-    const got = sha256Hex(b);
+    const got = await sha256Hex(b);
     if (b.length !== entry.size || got !== entry.sha256) {
       throw integrityError(
         `${id}: downloaded ${entry.file} has sha256 ${got} (${b.length} bytes), the index says ${entry.sha256} (${entry.size} bytes)`,
@@ -126,7 +114,7 @@ async function fromBytes(
       `${where}: contains ${pkg.meta.name}-${fullVersion(pkg.meta)}, expected ${name}-${version}`,
     );
   }
-  return { pkg, sha256: sha256Hex(bytes), size: bytes.length, explicit };
+  return { pkg, sha256: await sha256Hex(bytes), size: bytes.length, explicit };
 }
 
 /** Total size and count of installed packages, as apk's last line. */
@@ -286,7 +274,7 @@ export async function rollback(env: Env, id: number): Promise<TxResult> {
     } catch {
       throw new IcePkgError(`rollback: ${ch.name}-${ch.oldVersion}: ${file} is not in the cache`);
     }
-    if (sha256Hex(bytes) !== ch.oldSha256) {
+    if ((await sha256Hex(bytes)) !== ch.oldSha256) {
       throw integrityError(`rollback: ${file}: sha256 differs from the one installed before`);
     }
     changes.push({

@@ -9,7 +9,7 @@
  * const pkg = await readPackage(bytes, { where: "foo-1.0-r0.ice" });
  * ```
  */
-import { join } from "node:path";
+import { join } from "./_path.ts";
 import { sha256Hex } from "./hash.ts";
 import {
   type FileEntry,
@@ -42,10 +42,12 @@ const DEFAULT_MAX = 512 * 1024 * 1024;
 const SPECIAL_BITS = 0o7000;
 
 /** Walk `dir` and describe its content, sorted by path. */
-function scanTree(dir: string): { files: FileEntry[]; data: Map<string, Uint8Array> } {
+async function scanTree(
+  dir: string,
+): Promise<{ files: FileEntry[]; data: Map<string, Uint8Array> }> {
   const files: FileEntry[] = [];
   const data = new Map<string, Uint8Array>();
-  const walk = (rel: string) => {
+  const walk = async (rel: string) => {
     const names = [...Deno.readDirSync(join(dir, rel))].map((e) => e.name);
     for (const name of names.sort()) {
       const path = rel ? `${rel}/${name}` : name;
@@ -63,7 +65,7 @@ function scanTree(dir: string): { files: FileEntry[]; data: Map<string, Uint8Arr
         });
       } else if (st.isDirectory) {
         files.push({ path, type: "dir", mode, uid: 0, gid: 0 });
-        walk(path);
+        await walk(path);
       } else if (st.isFile) {
         const bytes = Deno.readFileSync(abs);
         data.set(path, bytes);
@@ -74,7 +76,7 @@ function scanTree(dir: string): { files: FileEntry[]; data: Map<string, Uint8Arr
           uid: 0,
           gid: 0,
           size: bytes.length,
-          sha256: sha256Hex(bytes),
+          sha256: await sha256Hex(bytes),
         });
       } else {
         throw new Error(
@@ -83,7 +85,7 @@ function scanTree(dir: string): { files: FileEntry[]; data: Map<string, Uint8Arr
       }
     }
   };
-  walk("");
+  await walk("");
   files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   return { files, data };
 }
@@ -97,7 +99,7 @@ export async function createPackage(
   input: PackageMetaInput,
   mtime = Number(Deno.env.get("SOURCE_DATE_EPOCH") ?? 0),
 ): Promise<Uint8Array> {
-  const { files, data } = scanTree(dir);
+  const { files, data } = await scanTree(dir);
   const installedSize = files.reduce((n, f) => n + (f.size ?? 0), 0);
   const meta = parseMeta({ format: 1, ...input, installedSize, files }, `${dir}`);
   for (const f of meta.files) {
@@ -190,11 +192,11 @@ export async function readPackage(bytes: Uint8Array, opts: ReadOptions): Promise
   const max = opts.maxInstalledSize ?? DEFAULT_MAX;
   // The tar adds headers and a metadata member: allow some slack over the payload limit.
   const tar = await xzDecompress(bytes, max + (64 << 20), where);
-  return parsePackageTar(tar, opts);
+  return await parsePackageTar(tar, opts);
 }
 
 /** Validate a decompressed package tar (see {@linkcode readPackage}). */
-export function parsePackageTar(tar: Uint8Array, opts: ReadOptions): Package {
+export async function parsePackageTar(tar: Uint8Array, opts: ReadOptions): Promise<Package> {
   const where = opts.where;
   const max = opts.maxInstalledSize ?? DEFAULT_MAX;
   let entries;
@@ -252,7 +254,7 @@ export function parsePackageTar(tar: Uint8Array, opts: ReadOptions): Package {
       if (e.size !== f.size) {
         throw integrityError(`${where}: ${path}: size ${e.size}, metadata says ${f.size}`);
       }
-      const h = sha256Hex(e.data);
+      const h = await sha256Hex(e.data);
       if (h !== f.sha256) {
         throw integrityError(`${where}: ${path}: sha256 ${h}, metadata says ${f.sha256}`);
       }

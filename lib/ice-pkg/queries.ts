@@ -6,10 +6,10 @@
  * owner(env, "/usr/bin/foo"); // { path: "usr/bin/foo", owners: ["foo-1.0-r0"] }
  * ```
  */
-import { join } from "node:path";
+import { join } from "./_path.ts";
 import type { Env } from "./env.ts";
-import { parseIndex } from "./metadata.ts";
-import { repoUrls } from "./ops.ts";
+import type { Index } from "./metadata.ts";
+import { repoUrls } from "./env.ts";
 import { sha256File } from "./hash.ts";
 import { ExitCode, IcePkgError } from "./errors.ts";
 import type { FileRow, InstalledPkg } from "./db.ts";
@@ -30,7 +30,8 @@ export function search(
   for (const url of repoUrls(env)) {
     const s = stored.get(url);
     if (!s) continue;
-    for (const e of parseIndex(JSON.parse(s.indexJson), url).packages) {
+    // Stored indexes were validated when accepted by update.
+    for (const e of (JSON.parse(s.indexJson) as Index).packages) {
       if (e.name.includes(term) || e.description.toLowerCase().includes(term.toLowerCase())) {
         out.push({
           name: e.name,
@@ -49,7 +50,7 @@ export function info(env: Env, name: string): Record<string, unknown> {
   const p = env.db.get(name);
   if (p) return { ...p, installed: true, files: env.db.filesOf(name).length };
   for (const s of env.db.repos().values()) {
-    const e = parseIndex(JSON.parse(s.indexJson), "index").packages.filter((e) => e.name === name)
+    const e = (JSON.parse(s.indexJson) as Index).packages.filter((e) => e.name === name)
       .at(-1);
     if (e) return { ...e, installed: false };
   }
@@ -83,7 +84,7 @@ export interface VerifyProblem {
 }
 
 /** Re-hash installed files; report changed, missing and wrong-mode files. */
-export function verify(env: Env, names: string[] = []): VerifyProblem[] {
+export async function verify(env: Env, names: string[] = []): Promise<VerifyProblem[]> {
   const rows = names.length ? names.flatMap((n) => files(env, n)) : env.db.allFiles();
   const out: VerifyProblem[] = [];
   for (const f of rows) {
@@ -103,7 +104,7 @@ export function verify(env: Env, names: string[] = []): VerifyProblem[] {
       else if (Deno.readLinkSync(abs) !== f.target) bad("symlink target changed");
     } else if (!st.isFile) {
       bad("not a regular file");
-    } else if (sha256File(abs) !== f.sha256) {
+    } else if ((await sha256File(abs)) !== f.sha256) {
       bad("content changed (sha256)");
     } else if (((st.mode ?? 0) & 0o7777) !== f.mode) {
       bad(`mode ${((st.mode ?? 0) & 0o7777).toString(8)}, expected ${f.mode.toString(8)}`);

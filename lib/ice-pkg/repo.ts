@@ -9,7 +9,7 @@
  * const { index } = await fetchIndex("http://127.0.0.1:8080/repo", { keys, previous });
  * ```
  */
-import { basename, join } from "node:path";
+import { basename, join } from "./_path.ts";
 import { fullVersion, type Index, type IndexEntry, parseIndex } from "./metadata.ts";
 import { readPackage } from "./package.ts";
 import { sha256Hex } from "./hash.ts";
@@ -62,7 +62,7 @@ export async function buildRepo(opts: BuildRepoOptions): Promise<Index> {
       provides: meta.provides,
       conflicts: meta.conflicts,
       replaces: meta.replaces,
-      sha256: sha256Hex(bytes),
+      sha256: await sha256Hex(bytes),
       size: bytes.length,
       installedSize: meta.installedSize,
       file,
@@ -151,7 +151,7 @@ export async function fetchIndex(
   const index = parseIndex(json, what);
   const now = opts.now ?? new Date();
   if (new Date(index.expires) < now) refuse(`${what}: index expired at ${index.expires}`);
-  const sha256 = sha256Hex(bytes);
+  const sha256 = await sha256Hex(bytes);
   const prev = opts.previous;
   if (prev && index.serial < prev.serial) {
     refuse(

@@ -7,7 +7,7 @@
  * checkEntryPath("../etc/passwd"); // throws "path leaves the root"
  * ```
  */
-import { posix } from "node:path";
+import { dirname, normalizeRelative } from "./_path.ts";
 
 /** Throw unless `p` is a canonical relative path (no `..`, `.`, empty parts, leading `/`). */
 export function checkEntryPath(p: string): void {
@@ -32,7 +32,7 @@ export function checkSymlinkTarget(path: string, target: string): void {
     }
     return;
   }
-  const resolved = posix.normalize(posix.join(posix.dirname(path), target));
+  const resolved = normalizeRelative(`${dirname(path)}/${target}`);
   if (resolved === ".." || resolved.startsWith("../")) {
     throw new Error(
       `${JSON.stringify(path)}: symlink target ${JSON.stringify(target)} points outside the root`,

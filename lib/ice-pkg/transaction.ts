@@ -18,16 +18,15 @@
  * applyChanges({ root, db, log: console.log, command: "install foo" }, changes);
  * ```
  */
-import { dirname, join } from "node:path";
+import { dirname, join } from "./_path.ts";
 import type { Db, DbCommit, InstalledPkg } from "./db.ts";
 import type { FileEntry } from "./metadata.ts";
-import { fullVersion } from "./metadata.ts";
 import type { Package } from "./package.ts";
 import { parseDep } from "./dep.ts";
 import { parentsOf } from "./safe_path.ts";
 import { ExitCode, IcePkgError, integrityError } from "./errors.ts";
 import { step } from "./fault.ts";
-import { compareVersions } from "./version.ts";
+import { compareVersions, fullVersion } from "./version.ts";
 
 /** The new side of a change: a validated package and where it came from. */
 export interface NewPkg {

@@ -100,6 +100,11 @@ export function compareVersions(a: string, b: string): number {
   return compareUpstream(ua, ub) || cmp(ra, rb);
 }
 
+/** Full version string of a package: `1.2.3-r0`. */
+export function fullVersion(m: { version: string; release: number }): string {
+  return `${m.version}-r${m.release}`;
+}
+
 /** True if `v` is a well-formed upstream version (starts with a digit, known characters). */
 export function isValidUpstream(v: string): boolean {
   return /^[0-9][0-9A-Za-z.+_~]*$/.test(v) && !/[.+_~]{2}/.test(v) && !/[.+]$/.test(v);

@@ -111,7 +111,7 @@ async function installAndCheck(dir: string, pkg: Package, label: string): Promis
   }
   for (const f of pkg.meta.files) {
     const st = Deno.lstatSync(join(root, f.path));
-    if (f.type === "file") assert.equal(sha256File(join(root, f.path)), f.sha256, label);
+    if (f.type === "file") assert.equal(await sha256File(join(root, f.path)), f.sha256, label);
     if (f.type === "symlink") assert.equal(Deno.readLinkSync(join(root, f.path)), f.target, label);
     if (f.type !== "symlink") assert.equal((st.mode ?? 0) & 0o7777, f.mode, label);
   }
@@ -139,7 +139,7 @@ Deno.test(`random mutations of packages are refused or installed correctly (${CA
       const bad = mutate(tar, rnd);
       let pkg: Package;
       try {
-        pkg = parsePackageTar(bad, { where: `case ${i}` });
+        pkg = await parsePackageTar(bad, { where: `case ${i}` });
       } catch (e) {
         assert.ok(
           e instanceof IcePkgError && e.code === 4,

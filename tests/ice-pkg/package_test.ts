@@ -4,6 +4,10 @@ import { readTar, type TarWriteEntry, writeTar } from "../../lib/ice-pkg/format/
 import { xzCompress, xzDecompress } from "../../lib/ice-pkg/format/xz.ts";
 import { makePackage } from "./_helpers.ts";
 import { sha256Hex } from "../../lib/ice-pkg/hash.ts";
+import { createHash } from "node:crypto";
+
+/** Synchronous sha256 for building test metadata. */
+const sha256Sync = (s: string) => createHash("sha256").update(s).digest("hex");
 
 const spec = {
   "usr/bin/hello": { text: "#!/bin/sh\necho hi\n", mode: 0o755 },
@@ -14,7 +18,7 @@ const spec = {
 Deno.test("createPackage() is deterministic and readPackage() reads it back", async () => {
   const a = await makePackage({ name: "hello", depends: ["musl>=1.2"] }, spec);
   const b = await makePackage({ name: "hello", depends: ["musl>=1.2"] }, spec);
-  assert.equal(sha256Hex(a), sha256Hex(b));
+  assert.equal(await sha256Hex(a), await sha256Hex(b));
   const pkg = await readPackage(a, { where: "hello.ice" });
   assert.equal(pkg.meta.name, "hello");
   assert.deepEqual(pkg.meta.depends, ["musl>=1.2"]);
@@ -74,7 +78,7 @@ function patchType(tar: Uint8Array, headerOffset: number, flag: string): Uint8Ar
 
 Deno.test("readPackage() refuses hostile packages", async (t) => {
   const file = (path: string, text: string, mode = 0o644) => ({
-    meta: { path, type: "file", mode, uid: 0, gid: 0, size: text.length, sha256: sha256Hex(text) },
+    meta: { path, type: "file", mode, uid: 0, gid: 0, size: text.length, sha256: sha256Sync(text) },
     entry: { path, type: "file" as const, mode, data: new TextEncoder().encode(text) },
   });
   const add = (

@@ -41,7 +41,7 @@ Deno.test("install works from a repository served over HTTP", async () => {
 Deno.test("fetchIndex() refuses insecure indexes unless allowed", async (t) => {
   await withTempDir(async (dir) => {
     const f = await fixture(dir, [hello]);
-    const keys = loadTrustedKeys(join(f.root, "etc/icenet/keys"));
+    const keys = await loadTrustedKeys(join(f.root, "etc/icenet/keys"));
     const good = await fetchIndex(f.repo, { keys });
     assert.equal(good.index.serial, 1);
     const indexPath = join(f.repo, INDEX_FILE);
