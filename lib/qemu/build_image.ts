@@ -1,6 +1,6 @@
 /**
- * Build (or reuse from the store) a board's image and return its path: what
- * `deno task boot`, the boot tests and the boot benchmark start from.
+ * Build (or reuse from the store) a stage of a board and return its output directory:
+ * what `deno task boot`, the boot tests and the boot benchmark start from.
  */
 import { join } from "node:path";
 import type { Board } from "../board.ts";
@@ -8,20 +8,32 @@ import { makeProgress } from "../progress.ts";
 import { build } from "../runner.ts";
 import { defaultStoreDir, Store } from "../store.ts";
 
-/** Path of `<out>/icenet-<board>.img` after building the image stage. */
-export async function buildImage(root: string, board: Board, quiet = false): Promise<string> {
+/** Output directory of `target` for `board`, built through the store. */
+export async function buildStage(
+  root: string,
+  board: Board,
+  target: string,
+  quiet = false,
+): Promise<string> {
   const { loadStages } = await import("../../tasks/registry.ts");
   const progress = makeProgress(quiet);
   const result = await build({
     root,
     board,
     stages: await loadStages(board, root),
-    targets: ["image"],
+    targets: [target],
     store: new Store(defaultStoreDir()),
     progress,
   });
   progress.summary();
-  const out = result.results.get("image")?.out;
-  if (!result.ok || !out) throw new Error(`building the ${board.name} image failed (see above)`);
-  return join(out, `icenet-${board.name}.img`);
+  const out = result.results.get(target)?.out;
+  if (!result.ok || !out) {
+    throw new Error(`building ${target} for ${board.name} failed (see above)`);
+  }
+  return out;
+}
+
+/** Path of `icenet-<board>.img`, built through the store. */
+export async function buildImage(root: string, board: Board, quiet = false): Promise<string> {
+  return join(await buildStage(root, board, "image", quiet), `icenet-${board.name}.img`);
 }

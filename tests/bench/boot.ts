@@ -1,0 +1,39 @@
+/**
+ * `deno task bench boot`: boot figures of the test images (tests/e2e/fixtures/
+ * test-image.yaml, which has a console login) under QEMU, printed, not asserted.
+ *   bench: boot_to_login_zima <s> s   kernel start to login prompt, guest clock
+ *   bench: idle_mem_zima <MB> MB      MemTotal - MemAvailable 10 s after login
+ *   bench: image_size_<board> <B> B   the image file (rpi, rpi32, zima)
+ *   bench: root_size_<board> <B> B    the root squashfs
+ *   bench: boot_to_login_rpi <s> s    raspi3b, emulated
+ */
+import { join } from "node:path";
+import { loadBoard } from "../../lib/board.ts";
+import { buildImage } from "../../lib/qemu/build_image.ts";
+import { bootReport, squashfsBytesAt } from "../../lib/qemu/report.ts";
+import { partitionOffsets } from "../../lib/qemu/board_vm.ts";
+
+const ROOT = new URL("../..", import.meta.url).pathname;
+
+export default async function bench(): Promise<void> {
+  Deno.env.set("ICENET_IMAGE", join(ROOT, "tests/e2e/fixtures/test-image.yaml"));
+  const login = { user: "root", password: "icenet-test" };
+  for (const name of ["zima", "rpi", "rpi32"]) {
+    const board = await loadBoard(ROOT, name);
+    const image = await buildImage(ROOT, board, true);
+    console.log(`bench: image_size_${name} ${(await Deno.stat(image)).size} B`);
+    const root = await squashfsBytesAt(image, (await partitionOffsets(image))[1]);
+    console.log(`bench: root_size_${name} ${root} B`);
+    if (name === "rpi32") continue;
+    const work = await Deno.makeTempDir({ prefix: `icenet-bench-${name}-` });
+    try {
+      const r = await bootReport(board, image, work, login);
+      console.log(`bench: boot_to_login_${name} ${r.bootToLoginSeconds} s`);
+      if (name === "zima") console.log(`bench: idle_mem_zima ${r.idleMemoryMiB} MB`);
+    } finally {
+      await Deno.remove(work, { recursive: true });
+    }
+  }
+}
+
+if (import.meta.main) await bench();

@@ -1,0 +1,179 @@
+// Boot tests: each board's image (built through the store from the test image
+// definition, fixtures/test-image.yaml) boots in QEMU to a login prompt with its root
+// mounted read-only; zima also proves SSH, persistence across reboot, factory reset
+// and ice-pkg against a signed repository served on the host.
+// Slow (full builds on a cold store, TCG boots): e2e tier only.
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import $ from "dax";
+import { type Board, loadBoard } from "../../lib/board.ts";
+import { buildImage, buildStage } from "../../lib/qemu/build_image.ts";
+import { boardVm } from "../../lib/qemu/board_vm.ts";
+import { type Qemu, startQemu } from "../../lib/qemu/machine.ts";
+import { parseStatus, powerOff } from "../../lib/qemu/report.ts";
+import { GuestShell } from "../../lib/qemu/shell.ts";
+
+const ROOT = new URL("../..", import.meta.url).pathname;
+const FIXTURES = new URL("./fixtures/", import.meta.url).pathname;
+// The rootfs and image stages read the image definition from ICENET_IMAGE.
+Deno.env.set("ICENET_IMAGE", join(FIXTURES, "test-image.yaml"));
+const LOGIN = { user: "root", password: "icenet-test", timeoutMs: 600_000 };
+const opts = { sanitizeOps: false, sanitizeResources: false };
+
+/** The guest console goes to a log file (ICENET_E2E_CONSOLE=1: also to stderr). */
+function consoleLog(work: string) {
+  const file = Deno.openSync(join(work, "console.log"), { write: true, create: true });
+  const loud = Deno.env.get("ICENET_E2E_CONSOLE") === "1";
+  const enc = new TextEncoder();
+  return (s: string) => {
+    const b = enc.encode(s);
+    file.writeSync(b);
+    if (loud) Deno.stderr.writeSync(b);
+  };
+}
+
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/** Root is the squashfs, mounted read-only (under the overlay, it sits on /rom). */
+async function assertReadOnlyRoot(sh: GuestShell) {
+  const mounts = await sh.check("cat /proc/mounts");
+  const sq = mounts.split("\n").find((l) => l.split(" ")[2] === "squashfs");
+  assert.ok(sq, `no squashfs mount in:\n${mounts}`);
+  assert.match(sq.split(" ")[3], /^ro(,|$)/, `squashfs not read-only: ${sq}`);
+  assert.match(sq.split(" ")[1], /^\/(rom)?$/, `squashfs mounted on ${sq.split(" ")[1]}`);
+}
+
+async function assertServicesUp(sh: GuestShell, wanted: string[]) {
+  // Services may still be starting right after login: give them 30 s.
+  let services = parseStatus("");
+  for (let i = 0; i < 30; i++) {
+    services = parseStatus(await sh.check("icenetctl status"));
+    const bad = services.filter((s) => !["ready", "done"].includes(s.state));
+    if (!bad.length && wanted.every((w) => services.some((s) => s.name === w))) return services;
+    await sh.check("sleep 1");
+  }
+  assert.fail(`services not all ready: ${JSON.stringify(services)}`);
+}
+
+async function boot(board: Board, work: string, forwards: { host: number; guest: number }[] = []) {
+  const image = await buildImage(ROOT, board, true);
+  const spec = await boardVm(board, image, work, { forwards });
+  const vm = startQemu(spec, consoleLog(work));
+  return { vm, image };
+}
+
+async function withVm(vm: Qemu, work: string, f: () => Promise<void>) {
+  try {
+    await f();
+  } catch (e) {
+    const err = e as Error;
+    err.message += `\n(console log: ${join(work, "console.log")})`;
+    throw err;
+  } finally {
+    await vm.stop(2000);
+  }
+}
+
+Deno.test(
+  "zima image: login, services, SSH, persistence, factory reset, ice-pkg",
+  opts,
+  async (t) => {
+    const board = await loadBoard(ROOT, "zima");
+    const work = await Deno.makeTempDir({ prefix: "icenet-e2e-zima-" });
+    const sshPort = freePort();
+    const { vm } = await boot(board, work, [{ host: sshPort, guest: 22 }]);
+    await withVm(vm, work, async () => {
+      let sh = await GuestShell.login(vm.console, LOGIN);
+      await t.step("root is the squashfs, read-only", () => assertReadOnlyRoot(sh));
+      await t.step("icenetctl status shows the services ready", async () => {
+        await assertServicesUp(sh, ["dropbear"]);
+      });
+      await t.step("dropbear accepts the test key through the port forward", async () => {
+        const key = join(work, "key");
+        await Deno.copyFile(join(FIXTURES, "test_ed25519"), key);
+        await Deno.chmod(key, 0o600);
+        let last = "";
+        for (let i = 0; i < 20; i++) {
+          const r =
+            await $`timeout 60 dbclient -y -y -i ${key} -p ${sshPort} root@127.0.0.1 ${"echo ssh-ok; id -u"}`
+              .stdout("piped").stderr("piped").noThrow();
+          if (r.code === 0) {
+            assert.equal(r.stdout, "ssh-ok\n0\n");
+            return;
+          }
+          last = r.stderr;
+          await new Promise((res) => setTimeout(res, 3000));
+        }
+        assert.fail(`no SSH login: ${last}`);
+      });
+      await t.step(
+        "ice-pkg installs and removes a package from a signed repo over HTTP",
+        async () => {
+          const repo = join(await buildStage(ROOT, board, "repo", true), "repo");
+          const server = Deno.serve(
+            { hostname: "127.0.0.1", port: 0, onListen() {} },
+            async (req) => {
+              const name = new URL(req.url).pathname.slice(1);
+              if (!/^[A-Za-z0-9._+-]+(\.sig)?$/.test(name)) {
+                return new Response("no", { status: 404 });
+              }
+              try {
+                return new Response(await Deno.readFile(join(repo, name)));
+              } catch {
+                return new Response("not found", { status: 404 });
+              }
+            },
+          );
+          try {
+            const url = `http://10.0.2.2:${server.addr.port}/`;
+            assert.notEqual((await sh.run("ice-pkg list")).out.includes("chrony"), true);
+            await sh.check(`ice-pkg --repo ${url} update`, 300_000);
+            await sh.check(`ice-pkg --repo ${url} install chrony`, 300_000);
+            assert.match(await sh.check("ice-pkg list"), /chrony/);
+            await sh.check("test -x /usr/sbin/chronyd || command -v chronyd");
+            await sh.check(`ice-pkg --repo ${url} remove chrony`, 300_000);
+            assert.doesNotMatch(await sh.check("ice-pkg list"), /chrony/);
+          } finally {
+            await server.shutdown();
+          }
+        },
+      );
+      await t.step("a file written to /etc survives a reboot", async () => {
+        await sh.check("echo kept > /etc/icenet-e2e && sync");
+        await sh.send("icenetctl reboot");
+        sh = await GuestShell.login(vm.console, LOGIN);
+        assert.equal(await sh.check("cat /etc/icenet-e2e"), "kept\n");
+      });
+      await t.step("a factory reset removes it", async () => {
+        await sh.send("icenet-factory-reset --yes");
+        sh = await GuestShell.login(vm.console, LOGIN);
+        assert.equal((await sh.run("test -e /etc/icenet-e2e")).status, 1);
+        await assertReadOnlyRoot(sh);
+      });
+      await powerOff(sh, vm);
+    });
+    await Deno.remove(work, { recursive: true });
+  },
+);
+
+for (const name of ["rpi", "rpi32"]) {
+  Deno.test(`${name} image: boots to a login prompt with the root read-only`, opts, async (t) => {
+    const board = await loadBoard(ROOT, name);
+    const work = await Deno.makeTempDir({ prefix: `icenet-e2e-${name}-` });
+    const { vm } = await boot(board, work);
+    await withVm(vm, work, async () => {
+      const sh = await GuestShell.login(vm.console, LOGIN);
+      await t.step("root is the squashfs, read-only", () => assertReadOnlyRoot(sh));
+      await t.step("the service set is up", async () => {
+        await assertServicesUp(sh, ["dropbear"]);
+      });
+      await powerOff(sh, vm);
+    });
+    await Deno.remove(work, { recursive: true });
+  });
+}
