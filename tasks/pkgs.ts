@@ -1,120 +1,13 @@
 /**
  * Package stages: one stage `pkg:<name>` per recipe under pkgs/ (for each board the
  * recipe applies to), producing `<out>/<name>-<version>-r<release>.<arch>.ice`, and
- * one stage `repo` that collects them into a signed repository
+ * one stage `repo` that signs them into a repository
  * (`<out>/repo/{INDEX.json,INDEX.json.sig,*.ice}` and `<out>/keys/<keyId>.pub`).
+ * The machinery is in lib/recipe/ (stages.ts, build.ts).
  *
- * The signing key comes from the file named by ICENET_REPO_KEY; without it the
- * build makes a development key once under the store and says so. The key's id
- * enters the repo stage's key, so changing keys re-signs.
+ *   deno task stage pkg:dropbear --board rpi
  */
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
-import type { Board } from "../lib/board.ts";
-import { createPackage } from "../lib/ice-pkg/package.ts";
-import { buildRepo } from "../lib/ice-pkg/repo.ts";
-import { buildTree, kindNeeds, kindTools } from "../lib/recipe/build.ts";
-import { loadRecipes, recipeForBoard } from "../lib/recipe/load.ts";
-import type { Recipe } from "../lib/recipe/schema.ts";
-import { boardVars, expandRecipeVars } from "../lib/recipe/vars.ts";
-import { repoKey } from "../lib/recipe/repo_key.ts";
-import { defineStage, type Stage } from "../lib/stage.ts";
+import { packageStages } from "../lib/recipe/stages.ts";
 
-const HERE = dirname(fileURLToPath(import.meta.url));
-const LIB = join(HERE, "..", "lib", "recipe");
-/** The code of every package stage: this file and the recipe machinery. */
-const CODE = [
-  join(HERE, "pkgs.ts"),
-  ...["build.ts", "load.ts", "schema.ts", "vars.ts"].map((f) => join(LIB, f)),
-];
-
-/** The package architecture: arch-independent kinds make "noarch" packages. */
-export function packageArch(r: Recipe, board: Board): string {
-  return r.kind === "files" ? "noarch" : board.arch;
-}
-
-/** File name of a recipe's package. */
-export function packageFile(r: Recipe, board: Board): string {
-  return `${r.name}-${r.version}-r${r.release}.${packageArch(r, board)}.ice`;
-}
-
-/** The stage that builds one recipe's package for `board`. */
-export function recipeStage(raw: Recipe, board: Board): Stage {
-  const r = expandRecipeVars(raw, boardVars(board), raw.file);
-  const needs = [...new Set([...kindNeeds(r), ...r.buildNeeds])];
-  return defineStage({
-    name: `pkg:${r.name}`,
-    description: `${r.name} ${r.version}-r${r.release} package`,
-    needs,
-    inputs: [`pkgs/${r.name}/**`],
-    tools: kindTools(r, board),
-    sources: r.sources,
-    // A noarch package is the same for every board; others follow the toolchain.
-    boardFields: r.kind === "files" ? [] : ["arch", "triple", "cflags", "cross"],
-    code: CODE,
-    async run(ctx) {
-      const tree = join(ctx.tmp, "pkg");
-      await buildTree(r, ctx, tree);
-      const bytes = await createPackage(tree, {
-        name: r.name,
-        version: r.version,
-        release: r.release,
-        arch: packageArch(r, ctx.board) as "noarch",
-        description: r.description,
-        license: r.license,
-        depends: r.depends,
-      }, Number(ctx.env.SOURCE_DATE_EPOCH ?? 0));
-      const file = packageFile(r, ctx.board);
-      await Deno.writeFile(join(ctx.out, file), bytes);
-      ctx.log(`${file}: ${bytes.length} bytes`);
-    },
-  });
-}
-
-/** The stage that signs every package of the board into one repository. */
-export function repoStage(
-  recipes: Recipe[],
-  keyId: string,
-  privateKey: () => Promise<string>,
-): Stage {
-  const needs = recipes.map((r) => `pkg:${r.name}`);
-  return defineStage({
-    name: "repo",
-    description: "signed package repository",
-    needs,
-    params: { keyId },
-    boardFields: ["arch"],
-    code: [join(HERE, "pkgs.ts"), join(LIB, "repo_key.ts")],
-    async run(ctx) {
-      const packages: string[] = [];
-      for (const n of needs) {
-        for await (const e of Deno.readDir(ctx.deps[n])) {
-          if (e.name.endsWith(".ice")) packages.push(join(ctx.deps[n], e.name));
-        }
-      }
-      const created = new Date();
-      const index = await buildRepo({
-        packages: packages.sort(),
-        outDir: join(ctx.out, "repo"),
-        privateKey: await privateKey(),
-        // Seconds since the epoch: grows with every build, as devices require.
-        serial: Math.floor(created.getTime() / 1000),
-        created,
-      });
-      const key = await repoKey();
-      await Deno.mkdir(join(ctx.out, "keys"));
-      await Deno.writeTextFile(join(ctx.out, "keys", `${key.keyId}.pub`), key.publicLine);
-      ctx.log(`repository: ${index.packages.length} packages, signed by key ${key.keyId}`);
-    },
-  });
-}
-
-/** All package stages and the repo stage of `board` (the registry calls this). */
-export default async function stages(root: string, board: Board): Promise<Stage[]> {
-  const recipes = (await loadRecipes(root)).filter((r) => recipeForBoard(r, board.name));
-  const key = await repoKey();
-  return [
-    ...recipes.map((r) => recipeStage(r, board)),
-    repoStage(recipes, key.keyId, async () => (await repoKey()).privateFile),
-  ];
-}
+/** The registry calls this with the project root and the board being built. */
+export default packageStages;

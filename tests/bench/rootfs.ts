@@ -13,7 +13,7 @@ import { makeProgress } from "../../lib/progress.ts";
 import { build } from "../../lib/runner.ts";
 import { defaultStoreDir, Store } from "../../lib/store.ts";
 import { loadStages, ROOT } from "../../tasks/registry.ts";
-import { notBuiltFor, rootfsStage } from "../../tasks/rootfs.ts";
+import { notBuiltFor, rootfsStage } from "../../lib/rootfs/stage.ts";
 
 /** Print the rootfs sizes of every board (a board that fails to build is reported). */
 export default async function bench(): Promise<void> {

@@ -13,7 +13,7 @@ import { makeProgress } from "../../lib/progress.ts";
 import { build } from "../../lib/runner.ts";
 import { defineStage, type Stage } from "../../lib/stage.ts";
 import { Store } from "../../lib/store.ts";
-import pkgStages from "../../tasks/pkgs.ts";
+import { packageStages as pkgStages } from "../../lib/recipe/stages.ts";
 
 const HELLO_C = `#include <stdio.h>
 int main(void) { puts("hello from musl"); return 0; }

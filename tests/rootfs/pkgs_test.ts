@@ -52,7 +52,7 @@ Deno.test("pkgs stages build packages and a signed repository; one recipe change
     // The repository verifies with the public key, and lists both packages.
     const repoOut = first.get("repo")!.out!;
     const { index } = await fetchIndex(join(repoOut, "repo"), {
-      keys: loadTrustedKeys(join(root, "keys")),
+      keys: await loadTrustedKeys(join(root, "keys")),
     });
     assert.deepEqual(index.packages.map((p) => `${p.name}-${p.version}`), [
       "hello-1.0-r1",

@@ -10,7 +10,7 @@ import { DatabaseSync } from "node:sqlite";
 import { parseImageDef } from "../../lib/image_def.ts";
 import { openDb } from "../../lib/ice-pkg/db.ts";
 import { Store } from "../../lib/store.ts";
-import { rootfsStage } from "../../tasks/rootfs.ts";
+import { rootfsStage } from "../../lib/rootfs/stage.ts";
 import { buildProject, project } from "./_project.ts";
 
 const KEY =

@@ -1,0 +1,207 @@
+/**
+ * The root file system of an image: ice-pkg's library installs the image's packages
+ * into an empty tree (`--root`) from the board's signed repository, so the image
+ * carries a correct package database; then the stage enables the image's services,
+ * writes the generated files (listed in `<out>/generated.json`) and packs the tree
+ * into a reproducible squashfs, `<out>/root.squashfs`.
+ *
+ * The image definition is `images/default.yaml`, or the file named by ICENET_IMAGE
+ * (a name under images/ or a path). Its parsed content is a parameter, so editing
+ * it rebuilds the rootfs.
+ */
+import { isAbsolute, join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import type { Board } from "../board.ts";
+import { type ImageDef, loadImageDef } from "../image_def.ts";
+import { openEnv } from "../ice-pkg/env.ts";
+import { parseIndex } from "../ice-pkg/metadata.ts";
+import { install } from "../ice-pkg/ops.ts";
+import { loadRecipes, recipeForBoard } from "../recipe/load.ts";
+import { enableServices, Generated, writeUsers } from "./generate.ts";
+import { defineStage, type Param, type Stage } from "../stage.ts";
+
+const HERE = new URL(".", import.meta.url).pathname;
+/** tasks/rootfs.ts comes first: it is the module a sandbox imports to find the stage. */
+const TASK = join(HERE, "..", "..", "tasks", "rootfs.ts");
+
+/** Packages of the image that this board builds; the others must be board-excluded. */
+export function boardPackages(
+  def: ImageDef,
+  indexNames: Set<string>,
+  excluded: Set<string>,
+  where: string,
+): string[] {
+  const out: string[] = [];
+  for (const p of def.packages) {
+    if (indexNames.has(p)) out.push(p);
+    else if (!excluded.has(p)) {
+      throw new Error(
+        `${where}: packages: "${p}" has no recipe under pkgs/ (pkgs/${p}/recipe.yaml)`,
+      );
+    }
+  }
+  return out;
+}
+
+/**
+ * mksquashfs options that make the image a function of the tree alone. Times come
+ * from SOURCE_DATE_EPOCH (filesystem and every inode: mksquashfs 4.5 refuses
+ * -mkfs-time/-all-time beside it); entries are written in sorted order.
+ */
+export function squashfsArgs(tree: string, out: string): string[] {
+  return [
+    tree,
+    out,
+    "-noappend",
+    "-all-root", // every file owned by root, whoever built it
+    "-no-xattrs",
+    "-comp",
+    "xz",
+    "-b",
+    "256K",
+    "-quiet",
+  ];
+}
+
+/**
+ * The rootfs stage for an image definition. `notForBoard` names the packages whose
+ * recipes exclude the board (the image may list them; they are skipped). `name`
+ * lets benchmarks build variants.
+ */
+export function rootfsStage(
+  def: ImageDef,
+  where: string,
+  notForBoard: string[],
+  name = "rootfs",
+): Stage {
+  return defineStage({
+    name,
+    description: `root file system (${where})`,
+    needs: ["repo"],
+    tools: ["mksquashfs"],
+    params: { image: def as unknown as Param, notForBoard },
+    boardFields: ["name", "arch"],
+    code: [
+      TASK,
+      join(HERE, "stage.ts"),
+      join(HERE, "generate.ts"),
+      join(HERE, "../image_def.ts"),
+    ],
+    async run(ctx) {
+      const repo = join(ctx.deps["repo"], "repo");
+      const tree = join(ctx.tmp, "root");
+      await Deno.mkdir(tree, { mode: 0o755 });
+      const gen = new Generated(tree);
+      // The repository's public key first: ice-pkg refuses an index it cannot verify.
+      for await (const e of Deno.readDir(join(ctx.deps["repo"], "keys"))) {
+        const text = await Deno.readTextFile(join(ctx.deps["repo"], "keys", e.name));
+        await gen.write(`etc/icenet/keys/${e.name}`, text, "trusted repository key");
+      }
+      const index = parseIndex(JSON.parse(await Deno.readTextFile(join(repo, "INDEX.json"))), repo);
+      const names = new Set(index.packages.map((p) => p.name));
+      const pkgs = boardPackages(def, names, new Set(notForBoard), where);
+      const skipped = def.packages.filter((p) => !pkgs.includes(p));
+      if (skipped.length) ctx.log(`not built for ${ctx.board.name}: ${skipped.join(", ")}`);
+
+      // ice-pkg records the history time from SOURCE_DATE_EPOCH.
+      Deno.env.set("SOURCE_DATE_EPOCH", ctx.env.SOURCE_DATE_EPOCH);
+      const lines: string[] = [];
+      const env = await openEnv({
+        root: tree,
+        json: false,
+        allowInsecure: false,
+        force: false,
+        purgeDeps: false,
+        repos: [repo],
+        lockWait: 0,
+        command: `ice-pkg install ${pkgs.join(" ")}`,
+      }, { out: (l) => lines.push(l), err: (l) => lines.push(l) });
+      try {
+        const res = await install(env, pkgs);
+        ctx.log(res.summary);
+      } finally {
+        env.close();
+        for (const l of lines) ctx.log(l);
+      }
+      await forgetBuildRepository(tree);
+      gen.note("var/lib/ice-pkg", "package database");
+      gen.note("var/lib/ice-pkg/db.sqlite", "package database");
+
+      // ice-pkg refuses sticky world-writable entries in packages, so these two
+      // standard directories are made here.
+      for (const d of ["tmp", "var/tmp"]) {
+        await gen.dir(d, "world-writable sticky directory (not packaged)", 0o1777);
+      }
+      await enableServices(gen, def.services);
+      await gen.write("etc/hostname", def.hostname + "\n", "modified conffile of base-files");
+      await writeUsers(gen, def.users);
+      if (def.repository) {
+        await gen.write(
+          "etc/icenet/repositories",
+          def.repository + "\n",
+          "repository of the image",
+        );
+      }
+
+      const generated = gen.list();
+      await Deno.writeTextFile(
+        join(ctx.out, "generated.json"),
+        JSON.stringify(generated, null, 1) + "\n",
+      );
+      const img = join(ctx.out, "root.squashfs");
+      await ctx.$`mksquashfs ${squashfsArgs(tree, img)}`
+        .env({ SOURCE_DATE_EPOCH: ctx.env.SOURCE_DATE_EPOCH });
+      const size = (await Deno.stat(img)).size;
+      ctx.log(
+        `root.squashfs: ${size} bytes, ${pkgs.length} packages, ${generated.length} generated`,
+      );
+    },
+  });
+}
+
+/**
+ * Remove what the build-time install leaves behind that is not the device's: the
+ * build repository's index (its local path and serial must not reach the image;
+ * the device's first `ice-pkg update` trusts its own repository), the package
+ * cache (the files are installed; it would double the image) and the lock file.
+ */
+async function forgetBuildRepository(tree: string): Promise<void> {
+  const dbPath = join(tree, "var/lib/ice-pkg/db.sqlite");
+  // ice-pkg's Db has no call to forget a repository yet, so this speaks SQL to it.
+  const db = new DatabaseSync(dbPath);
+  try {
+    db.exec("DELETE FROM repos; VACUUM; PRAGMA journal_mode=DELETE;");
+  } finally {
+    db.close();
+  }
+  for (const p of ["var/cache/ice-pkg", "var/lib/ice-pkg/lock"]) {
+    await Deno.remove(join(tree, p), { recursive: true }).catch((e) => {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    });
+  }
+  for await (const e of Deno.readDir(join(tree, "var/lib/ice-pkg"))) {
+    if (e.name !== "db.sqlite") {
+      throw new Error(`rootfs: unexpected ice-pkg state file var/lib/ice-pkg/${e.name}`);
+    }
+  }
+}
+
+/** Where the image definition comes from: ICENET_IMAGE (name or path), else "default". */
+export function imageFile(root: string): string {
+  const v = Deno.env.get("ICENET_IMAGE") || "default";
+  if (v.endsWith(".yaml")) return isAbsolute(v) ? v : join(root, v);
+  return join(root, "images", `${v}.yaml`);
+}
+
+/** Packages whose recipes exclude `board`. */
+export async function notBuiltFor(root: string, board: Board): Promise<string[]> {
+  return (await loadRecipes(root)).filter((r) => !recipeForBoard(r, board.name)).map((r) => r.name);
+}
+
+/** The rootfs stage of the registry. */
+export async function rootfsStages(root: string, board: Board): Promise<Stage[]> {
+  const file = imageFile(root);
+  const def = await loadImageDef(file);
+  const where = file.startsWith(root + "/") ? file.slice(root.length + 1) : file;
+  return [rootfsStage(def, where, await notBuiltFor(root, board))];
+}
