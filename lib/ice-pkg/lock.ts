@@ -18,12 +18,15 @@ export async function acquireLock(root: string, waitMs: number): Promise<Deno.Fs
   const path = join(dbDir(root), "lock");
   const file = Deno.openSync(path, { read: true, write: true, create: true });
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<"timeout">((r) => timer = setTimeout(() => r("timeout"), waitMs));
+  // Deno has no non-blocking flock: the lock call runs on a worker thread, so even
+  // "do not wait" gets a short grace period for that thread to answer.
+  const limit = Math.max(waitMs, 500);
+  const timeout = new Promise<"timeout">((r) => timer = setTimeout(() => r("timeout"), limit));
   const got = await Promise.race([file.lock(true).then(() => "locked" as const), timeout]);
   clearTimeout(timer);
   if (got === "timeout") {
     throw new IcePkgError(
-      `${root}: another ice-pkg is running (lock ${path} held for more than ${waitMs / 1000} s)`,
+      `${root}: another ice-pkg is running (lock ${path} held for more than ${limit / 1000} s)`,
       ExitCode.Locked,
     );
   }
