@@ -159,8 +159,9 @@ export class Sandbox {
     return e.t;
   }
 
-  /** Start init on this sandbox. */
-  start(opts: { pid1?: boolean } = {}): Init {
+  /** Start init on this sandbox (`binary`: another build, e.g. the static one). */
+  start(opts: { pid1?: boolean; binary?: string } = {}): Init {
+    const bin = opts.binary ?? INIT;
     const args = [
       "--supervise",
       this.services,
@@ -171,11 +172,11 @@ export class Sandbox {
     ];
     const cmd = opts.pid1
       ? new Deno.Command("unshare", {
-        args: ["--fork", "--pid", "--mount-proc", INIT, ...args],
+        args: ["--fork", "--pid", "--mount-proc", bin, ...args],
         stdout: "piped",
         stderr: "piped",
       })
-      : new Deno.Command(INIT, { args, stdout: "piped", stderr: "piped" });
+      : new Deno.Command(bin, { args, stdout: "piped", stderr: "piped" });
     return new Init(this, cmd.spawn(), !!opts.pid1);
   }
 
