@@ -95,7 +95,11 @@ export function imageName(board: string): string {
 
 async function copyInto(src: string, dest: string): Promise<void> {
   await Deno.mkdir(dirname(dest), { recursive: true });
-  await Deno.copyFile(src, dest);
+  try {
+    await Deno.copyFile(src, dest);
+  } catch (e) {
+    throw new Error(`image: cannot copy ${src} to the boot partition: ${(e as Error).message}`);
+  }
   await Deno.chmod(dest, 0o644);
 }
 
