@@ -83,6 +83,13 @@ void pid1_setup(void)
 	mnt("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, 0);
 	mnt("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, 0);
 	mnt("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755");
+	/* The kernel found no /dev/console before devtmpfs: give ourselves stdio now. */
+	if (fcntl(2, F_GETFD) < 0) {
+		int fd = open("/dev/console", O_RDWR | O_NOCTTY);
+		for (int i = 0; fd >= 0 && i < 3; i++)
+			if (i != fd) dup2(fd, i);
+		if (fd > 2) close(fd);
+	}
 	mnt("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "gid=5,mode=0620,ptmxmode=0666");
 	mnt("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755");
 	mnt("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
