@@ -73,7 +73,17 @@ export async function ensureBuildImage(
       );
       // The host's sources (with security updates), so package versions match the host's.
       await Deno.writeTextFile(join(root, "etc/apt/sources.list"), "");
-      await $`cp -a /etc/apt/sources.list.d/. ${join(root, "etc/apt/sources.list.d")}/`;
+      for (const e of Deno.readDirSync("/etc/apt/sources.list.d")) {
+        if (e.isFile) {
+          await Deno.copyFile(
+            `/etc/apt/sources.list.d/${e.name}`,
+            join(root, "etc/apt/sources.list.d", e.name),
+          );
+        }
+      }
+      if (await Deno.stat("/etc/apt/sources.list").catch(() => undefined)) {
+        await Deno.copyFile("/etc/apt/sources.list", join(root, "etc/apt/sources.list"));
+      }
       await $`tar -C ${root} --numeric-owner -c . | ${engine} import - ${base}`.env(env).stdout(
         "null",
       );

@@ -274,7 +274,12 @@ async function runOne(
       out,
       tmp: work,
       root: opts.root,
-      $: stageShell({ cwd: work, env, log: logStream, signal }),
+      // Built on first use: a dax instance costs more than a whole no-op stage.
+      get $() {
+        const shell = stageShell({ cwd: work, env, log: logStream, signal });
+        Object.defineProperty(this, "$", { value: shell });
+        return shell;
+      },
       log: logLine,
       record: (k, v) => {
         info[k] = v;

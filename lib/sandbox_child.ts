@@ -10,13 +10,21 @@ import type { Stage, StageContext } from "./stage.ts";
 const req: SandboxRequest = JSON.parse(await Deno.readTextFile(Deno.args[0]));
 const mod = await import(pathToFileURL(req.module).href);
 
-/** Find the stage among a module's exports: a stage, a list, or a stage factory. */
+/**
+ * Find the stage among the module's exports: the default export (a stage, a list,
+ * or a factory called with root and board, as tasks/registry.ts does), then any
+ * exported stage object. Other exported functions are never called.
+ */
 async function findStage(): Promise<Stage | undefined> {
-  for (const exp of Object.values(mod)) {
-    const list = typeof exp === "function"
-      ? await (exp as (r: string, b: unknown) => unknown)(req.root, req.board)
-      : exp;
-    for (const s of Array.isArray(list) ? list : [list]) {
+  const candidates: unknown[] = [];
+  const def = mod.default;
+  if (typeof def === "function") candidates.push(await def(req.root, req.board));
+  else if (def) candidates.push(def);
+  for (const [name, exp] of Object.entries(mod)) {
+    if (name !== "default" && typeof exp !== "function") candidates.push(exp);
+  }
+  for (const c of candidates) {
+    for (const s of Array.isArray(c) ? c : [c]) {
       if (
         s && typeof s === "object" && (s as Stage).name === req.stage &&
         typeof (s as Stage).run === "function"

@@ -16,6 +16,9 @@ export async function startDockerd(): Promise<Dockerd> {
   const sock = join(run, "docker.sock");
   const dataRoot = join(defaultStoreDir(), "docker");
   await Deno.mkdir(dataRoot, { recursive: true });
+  // One daemon per data root: a second one would fight over containerd's database.
+  const lock = await Deno.open(join(dataRoot, ".icenet-lock"), { create: true, write: true });
+  await lock.lock(true);
   const child = new Deno.Command("sh", {
     args: [
       "-c",
@@ -39,6 +42,7 @@ export async function startDockerd(): Promise<Dockerd> {
     const r = await new Deno.Command("docker", { args: ["-H", host, "version"], stdout: "null", stderr: "null" })
       .output();
     if (r.success) break;
+    if (i === 299) lock.close();
     if (i === 299) throw new Error(`dockerd did not start; see ${join(run, "dockerd.log")}`);
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -48,6 +52,7 @@ export async function startDockerd(): Promise<Dockerd> {
       child.kill("SIGTERM");
       await child.status;
       await Deno.remove(run, { recursive: true }).catch(() => {});
+      lock.close();
     },
   };
 }
