@@ -62,11 +62,12 @@ export function parseStatus(text: string): Map<string, Status> {
   return m;
 }
 
-/** Poll `fn` every 20 ms until it returns a truthy value; throw after `ms`. */
+/** Poll `fn` every `every` ms until it returns a truthy value; throw after `ms`. */
 export async function waitFor<T>(
   what: string,
   fn: () => Promise<T | undefined> | T | undefined,
   ms = 10000,
+  every = 20,
 ): Promise<T> {
   const end = Date.now() + ms;
   let last: unknown;
@@ -80,7 +81,7 @@ export async function waitFor<T>(
     if (Date.now() > end) {
       throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? `: ${last}` : ""}`);
     }
-    await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, every));
   }
 }
 
@@ -295,3 +296,20 @@ export function freePort(): number {
 
 /** Python, used by the services that speak sockets (accept, sd_notify). */
 export const PYTHON = "/usr/bin/python3";
+
+/** t.step that prints init's output when the step fails (a failed step does not throw). */
+export async function step(
+  t: Deno.TestContext,
+  init: Init,
+  name: string,
+  fn: () => Promise<void> | void,
+): Promise<void> {
+  await t.step(name, async () => {
+    try {
+      await fn();
+    } catch (e) {
+      console.error(`--- icenet-init output (step "${name}") ---\n${init.output}`);
+      throw e;
+    }
+  });
+}

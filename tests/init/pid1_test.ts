@@ -5,7 +5,7 @@
  * namespace.
  */
 import assert from "node:assert/strict";
-import { buildInit, Sandbox, waitFor, zombieChildren } from "./_harness.ts";
+import { buildInit, Sandbox, step, waitFor, zombieChildren } from "./_harness.ts";
 
 Deno.test("icenet-init as PID 1 reaps orphans, survives signals and shuts down in order", async (t) => {
   await buildInit();
@@ -32,7 +32,7 @@ Deno.test("icenet-init as PID 1 reaps orphans, survives signals and shuts down i
   const init = box.start({ pid1: true });
   try {
     const st = await init.waitStates(["base", "top", "orphans", "hostile"], ["ready", "done"]);
-    await t.step("services see init as PID 1 of their namespace", async () => {
+    await step(t, init, "services see init as PID 1 of their namespace", async () => {
       const ev = (await box.events()).find((e) => e.name === "base" && e.event.startsWith("pid"));
       const pid = Number(
         (ev ??
@@ -45,27 +45,32 @@ Deno.test("icenet-init as PID 1 reaps orphans, survives signals and shuts down i
       assert.equal(pid, st.get("base")!.pid);
       assert.ok(pid < 20, `namespace pid ${pid}`);
     });
-    await t.step("signals from inside do not kill it", async () => {
+    await step(t, init, "signals from inside do not kill it", async () => {
       await box.at("hostile", "sent");
       assert.equal(st.get("hostile")!.last, "exit:0");
       assert.ok((await init.status()).get("base")!.state === "ready");
     });
-    await t.step("orphans are reaped", async () => {
+    await step(t, init, "orphans are reaped", async () => {
       await new Promise((r) => setTimeout(r, 800));
       assert.deepEqual(await zombieChildren(await init.initPid()), []);
     });
-    await t.step("poweroff stops services in reverse order and calls reboot(2)", async () => {
-      const r = await init.ctl("poweroff");
-      assert.equal(r.out, "ok: poweroff\n");
-      const status = await init.wait();
-      const top = await box.at("top", "term"), base = await box.at("base", "term");
-      assert.ok(top <= base, `top stopped at ${top}, base at ${base}`);
-      assert.match(init.output, /info: powering off/);
-      // reboot(2) in a PID namespace kills its init with SIGINT (poweroff); unshare
-      // passes that on.
-      assert.equal(status.signal, "SIGINT");
-      assert.doesNotMatch(init.output, /unable to reboot/);
-    });
+    await step(
+      t,
+      init,
+      "poweroff stops services in reverse order and calls reboot(2)",
+      async () => {
+        const r = await init.ctl("poweroff");
+        assert.equal(r.out, "ok: poweroff\n");
+        const status = await init.wait();
+        const top = await box.at("top", "term"), base = await box.at("base", "term");
+        assert.ok(top <= base, `top stopped at ${top}, base at ${base}`);
+        assert.match(init.output, /info: powering off/);
+        // reboot(2) in a PID namespace kills its init with SIGINT (poweroff); unshare
+        // passes that on.
+        assert.equal(status.signal, "SIGINT");
+        assert.doesNotMatch(init.output, /unable to reboot/);
+      },
+    );
   } catch (e) {
     console.error(`--- icenet-init output ---\n${init.output}`);
     throw e;

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { buildInit, freePort, Init, PYTHON, Sandbox, waitFor } from "./_harness.ts";
+import { buildInit, freePort, Init, PYTHON, Sandbox, step, waitFor } from "./_harness.ts";
 
 const SERVER = `import json, os, selectors, socket, sys
 n = int(os.environ["LISTEN_FDS"])
@@ -101,23 +101,23 @@ Deno.test("icenet-init passes listening sockets with LISTEN_* at boot", async (t
     unixPath = `/tmp/icenet-init-test-${port}.sock`;
     const st = await init.waitStates(["srv"], ["ready"]);
     const info = await readInfo(infoPath);
-    await t.step("LISTEN_FDS, LISTEN_PID and LISTEN_FDNAMES follow systemd", () => {
+    await step(t, init, "LISTEN_FDS, LISTEN_PID and LISTEN_FDNAMES follow systemd", () => {
       assert.equal(info.LISTEN_FDS, "3");
       assert.equal(info.LISTEN_PID, String(info.pid));
       assert.equal(info.pid, st.get("srv")!.pid);
       assert.equal(info.LISTEN_FDNAMES, "web:ctl:srv");
       assert.deepEqual(info.types, ["tcp", "unix", "udp"]);
     });
-    await t.step("the TCP socket accepts a connection", async () => {
+    await step(t, init, "the TCP socket accepts a connection", async () => {
       const conn = await Deno.connect({ hostname: "127.0.0.1", port });
       assert.equal(await readAll(conn), "hello from web\n");
     });
-    await t.step("the unix socket has its mode and accepts a connection", async () => {
+    await step(t, init, "the unix socket has its mode and accepts a connection", async () => {
       assert.equal((await Deno.stat(unixPath)).mode! & 0o777, 0o660);
       const conn = await Deno.connect({ transport: "unix", path: unixPath });
       assert.equal(await readAll(conn), "hello from ctl\n");
     });
-    await t.step("the socket survives a crash of the service", async () => {
+    await step(t, init, "the socket survives a crash of the service", async () => {
       Deno.kill(info.pid, "SIGKILL");
       await waitFor("a new server", async () => {
         const s = (await init.status()).get("srv")!;
@@ -138,13 +138,13 @@ Deno.test("icenet-init starts a socket-activated service on the first connection
   }, async (init, box, infoPath) => {
     await box.service("client", { command: "/bin/sleep 100", depends: "srv" });
     assert.equal((await init.ctl("reload")).code, 0);
-    await t.step("nothing runs before a connection, dependents start", async () => {
+    await step(t, init, "nothing runs before a connection, dependents start", async () => {
       const st = await init.waitStates(["client"], ["ready"]);
       assert.equal(st.get("srv")!.state, "stopped");
       assert.equal(st.get("srv")!.pid, 0);
       await assert.rejects(Deno.stat(infoPath));
     });
-    await t.step("a connection starts it and is served", async () => {
+    await step(t, init, "a connection starts it and is served", async () => {
       const conn = await Deno.connect({ hostname: "127.0.0.1", port });
       assert.equal(await readAll(conn), "hello from web\n");
       const info = await readInfo(infoPath);
@@ -154,7 +154,7 @@ Deno.test("icenet-init starts a socket-activated service on the first connection
       const st = await init.waitStates(["srv"], ["ready"]);
       assert.equal(st.get("srv")!.pid, info.pid);
     });
-    await t.step("after it exits the next connection starts it again", async () => {
+    await step(t, init, "after it exits the next connection starts it again", async () => {
       const old = (await readInfo(infoPath)).pid;
       await Deno.remove(infoPath);
       Deno.kill(old, "SIGTERM");
