@@ -155,6 +155,8 @@ export function rootfsStage(
       ctx.log(
         `root.squashfs: ${size} bytes, ${pkgs.length} packages, ${generated.length} generated`,
       );
+      ctx.record("squashfs_bytes", size);
+      ctx.record("packages", pkgs);
     },
   });
 }
