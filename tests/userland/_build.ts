@@ -63,9 +63,27 @@ export async function run(
 
 /** The boards the userland tests cover, one per architecture, with how to run their binaries. */
 export const ARCHES = [
-  { board: "zima", arch: "x86_64", machine: "Advanced Micro Devices X86-64", emulator: [] },
-  { board: "rpi", arch: "aarch64", machine: "AArch64", emulator: ["qemu-aarch64-static"] },
-  { board: "rpi32", arch: "armv7", machine: "ARM", emulator: ["qemu-arm-static"] },
+  {
+    board: "zima",
+    arch: "x86_64",
+    machine: "Advanced Micro Devices X86-64",
+    macro: "__x86_64__",
+    emulator: [],
+  },
+  {
+    board: "rpi",
+    arch: "aarch64",
+    machine: "AArch64",
+    macro: "__aarch64__",
+    emulator: ["qemu-aarch64-static"],
+  },
+  {
+    board: "rpi32",
+    arch: "armv7",
+    machine: "ARM",
+    macro: "__ARM_PCS_VFP",
+    emulator: ["qemu-arm-static"],
+  },
 ] as const;
 
 /** `readelf -h -l` facts of an ELF file. */
