@@ -73,7 +73,9 @@ function parse(argv: string[]): Parsed {
       if (v === undefined) throw new IcePkgError(`${a} needs a value`, ExitCode.Usage);
       return v;
     };
-    if (a === "--root") opts.root = value();
+    // `deno task ice-pkg -- args` passes the "--" through.
+    if (a === "--") continue;
+    else if (a === "--root") opts.root = value();
     else if (a === "--repo") opts.repos.push(value());
     else if (a === "--json") opts.json = true;
     else if (a === "--allow-insecure") opts.allowInsecure = true;

@@ -148,7 +148,10 @@ async function makeRoot(
   return { root, publish };
 }
 
-Deno.test("device program works in a musl+busybox chroot (x86_64)", async () => {
+/** Slow (stage build, QEMU): run with ICE_PKG_E2E=1. */
+const ignore = !Deno.env.get("ICE_PKG_E2E");
+
+Deno.test({ name: "device program works in a musl+busybox chroot (x86_64)", ignore }, async () => {
   const program = await stageOutput("zima");
   await withTempDir(async (dir) => {
     const { root, publish } = await makeRoot(dir, "amd64", program);
@@ -210,7 +213,7 @@ Deno.test("device program works in a musl+busybox chroot (x86_64)", async () => 
   });
 });
 
-Deno.test("device program runs under qemu-aarch64-static (aarch64)", async () => {
+Deno.test({ name: "device program runs under qemu-aarch64-static (aarch64)", ignore }, async () => {
   const program = await stageOutput("rpi");
   await withTempDir(async (dir) => {
     const { root } = await makeRoot(dir, "arm64", program);
