@@ -132,6 +132,26 @@ Deno.test("rootfs stage installs the image's packages with a database that owns 
     sql.close();
     await assert.rejects(Deno.stat(join(root, "var/cache/ice-pkg")));
     await Deno.remove(join(root, ".."), { recursive: true });
+
+    // One recipe changes: that package, the repository and the rootfs rebuild.
+    Deno.env.set("ICENET_REPO_KEY", join(a.root, "repo.key"));
+    const notes = join(a.root, "pkgs/notes/recipe.yaml");
+    await Deno.writeTextFile(
+      notes,
+      (await Deno.readTextFile(notes)).replace("release: 0", "release: 1"),
+    );
+    const rc = await buildProject(a.root, a.store, ["rootfs"], more);
+    assert.deepEqual(
+      [...rc.values()].map((x) => `${x.name}:${x.outcome}`).sort(),
+      [
+        "musl:cached",
+        "pkg:base-files:cached",
+        "pkg:hello:cached",
+        "pkg:notes:built",
+        "repo:built",
+        "rootfs:built",
+      ],
+    );
   } finally {
     Deno.env.delete("ICENET_REPO_KEY");
     if (!Deno.env.get("KEEP")) await Deno.remove(a.root, { recursive: true });
