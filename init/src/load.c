@@ -57,6 +57,20 @@ static void bind_sockets(struct svc *s)
 	}
 }
 
+/* Same sockets declared: keep the bound ones (a child between fork and exec may still
+ * hold them, so closing and binding again could fail with EADDRINUSE). */
+static int same_listen(const struct svc_conf *a, const struct svc_conf *b)
+{
+	if (a->nlisten != b->nlisten) return 0;
+	for (int i = 0; i < a->nlisten; i++) {
+		const struct listen_conf *x = &a->listen[i], *y = &b->listen[i];
+		if (x->type != y->type || x->mode != y->mode || strcmp(x->addr, y->addr) ||
+		    strcmp(x->name, y->name))
+			return 0;
+	}
+	return 1;
+}
+
 static int rebuild_graph(struct sup *sup)
 {
 	struct svc_conf **c = malloc(((size_t)sup->n + 1) * sizeof *c);
@@ -125,9 +139,9 @@ int sup_load(struct sup *sup)
 				conf_free(c);
 				continue;
 			}
+			if (!s->pid && !same_listen(s->c, c)) close_sockets(s); /* rebound below */
 			conf_free(s->c);
 			s->c = c;
-			if (!s->pid) close_sockets(s); /* rebound with the new addresses */
 			if (s->state == ST_FAILED) s->state = ST_STOPPED; /* may work now */
 			continue;
 		}

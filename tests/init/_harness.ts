@@ -122,7 +122,10 @@ export class Sandbox {
     for (const [k, v] of Object.entries(keys)) {
       for (const one of Array.isArray(v) ? v : [v]) lines.push(`${k} = ${one}`);
     }
-    await Deno.writeTextFile(join(this.services, name), lines.join("\n") + "\n");
+    // Written under a dot name (init skips those) and renamed: init never reads half a file.
+    const tmp = join(this.services, `.${name}.tmp`);
+    await Deno.writeTextFile(tmp, lines.join("\n") + "\n");
+    await Deno.rename(tmp, join(this.services, name));
   }
 
   /**
@@ -222,13 +225,17 @@ export class Init {
     });
   }
 
-  /** Run icenetctl; returns exit code and output. */
+  /** Run icenetctl; returns exit code and output. Waits (5 s) for the socket to appear. */
   async ctl(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-    const r = await new Deno.Command(INIT, {
-      args: ["ctl", "-s", this.box.control, ...args],
-    }).output();
     const d = new TextDecoder();
-    return { code: r.code, out: d.decode(r.stdout), err: d.decode(r.stderr) };
+    for (let tries = 0;; tries++) {
+      const r = await new Deno.Command(INIT, {
+        args: ["ctl", "-s", this.box.control, ...args],
+      }).output();
+      const res = { code: r.code, out: d.decode(r.stdout), err: d.decode(r.stderr) };
+      if (!res.err.includes("unable to connect") || tries === 250 || this.#exited) return res;
+      await new Promise((r) => setTimeout(r, 20));
+    }
   }
 
   /** `icenetctl status` parsed. */
