@@ -144,3 +144,37 @@ export function formatMismatches(bad: Mismatch[]): string {
       : "")
   ).join("\n");
 }
+
+/** How configureKernel runs make in the kernel tree (e.g. through the stage's shell). */
+export type MakeRunner = (targets: string[]) => Promise<void>;
+
+/**
+ * Configure a kernel tree: `make tinyconfig`, merge the fragments (files, in order)
+ * onto the resulting `.config`, `make olddefconfig`, then check every request. Throws
+ * an error listing each option that did not end as requested. Returns the final
+ * `.config` text.
+ */
+export async function configureKernel(opts: {
+  /** The kernel tree (where `.config` is written). */
+  tree: string;
+  /** Fragments as [name in messages, absolute path]. */
+  fragments: [string, string][];
+  make: MakeRunner;
+}): Promise<string> {
+  const frags = await Promise.all(
+    opts.fragments.map(async ([name, path]) => parseFragment(name, await Deno.readTextFile(path))),
+  );
+  const config = `${opts.tree}/.config`;
+  await opts.make(["tinyconfig"]);
+  await Deno.writeTextFile(config, mergeConfig(await Deno.readTextFile(config), frags));
+  await opts.make(["olddefconfig"]);
+  const final = await Deno.readTextFile(config);
+  const bad = checkConfig(frags, parseConfig(".config", final));
+  if (bad.length) {
+    throw new Error(
+      `kernel config: ${bad.length} requested option(s) did not survive olddefconfig:\n` +
+        formatMismatches(bad),
+    );
+  }
+  return final;
+}

@@ -1,0 +1,153 @@
+/**
+ * Stage "kernel": the board's Linux 6.1 LTS kernel and device trees, configured from
+ * kernel/base.config + the board's fragment (+ opt-in LSM fragments) on top of
+ * tinyconfig, with every requested option checked after olddefconfig. No modules.
+ *
+ * Output:
+ *   <board.boot.kernelName>   vmlinuz (bzImage), kernel8.img (Image), kernel7.img (zImage)
+ *   dtbs/<name>.dtb           the board's device trees (flat, by file name)
+ *   config                    the final .config
+ *   kernel.json               version, release, sizes (image, compressed image, dtbs)
+ *
+ *   deno run -A tasks/kernel.ts --board rpi
+ *   ICENET_KERNEL_LSM=apparmor deno run -A tasks/kernel.ts --board zima
+ */
+import { basename, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { gzipSync } from "node:zlib";
+import type { Board } from "../lib/board.ts";
+import { runStandalone } from "../lib/cli.ts";
+import { configureKernel } from "../lib/kernel_config.ts";
+import {
+  DEBIAN_VERSION,
+  KERNEL_SOURCE,
+  KERNEL_TREE,
+  KERNEL_VERSION,
+} from "../lib/kernel_source.ts";
+import { defineStage, type Stage, type StageContext } from "../lib/stage.ts";
+
+/** Linux security modules with an opt-in fragment `kernel/lsm-<name>.config`. */
+export const LSMS = ["apparmor", "selinux"] as const;
+export type Lsm = typeof LSMS[number];
+
+/** Patches applied in name order (`kernel/patches/0001-subject.patch`), if any. */
+const PATCH_DIR = "kernel/patches";
+
+/** The kernel stage of one board, with the given LSMs built in. */
+export function kernelStage(board: Board, lsm: Lsm[] = [], root = ROOT): Stage {
+  const fragments = [
+    "kernel/base.config",
+    board.kernel.fragment,
+    ...lsm.map((l) => `kernel/lsm-${l}.config`),
+  ];
+  const patches = listPatches(root);
+  return defineStage({
+    name: "kernel",
+    description: `Linux ${KERNEL_VERSION} ${board.kernel.target} + device trees`,
+    inputs: [...fragments, ...patches],
+    // gcc builds the host helpers (kconfig, dtc, objtool); xz packs bzImage/zImage.
+    tools: [
+      ...new Set(["make", "gcc", `${board.cross}gcc`, "bc", "bison", "flex", "tar", "xz"]),
+      ...(patches.length ? ["patch"] : []),
+    ],
+    sources: { linux: KERNEL_SOURCE },
+    params: { lsm: [...lsm] },
+    // Not the partitions, the QEMU section or the userland flags: changing those
+    // must not rebuild a kernel. `boot` names the output file.
+    boardFields: ["arch", "cross", "kernel", "boot"],
+    code: [fileURLToPath(import.meta.url), fileURLToPath(CONFIG_CODE)],
+    run: (ctx) => buildKernel(ctx, fragments, patches),
+  });
+}
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const CONFIG_CODE = new URL("../lib/kernel_config.ts", import.meta.url);
+
+async function buildKernel(ctx: StageContext, fragments: string[], patches: string[]) {
+  const { board, $, out } = ctx;
+  const k = board.kernel;
+  await $`tar -xJf ${ctx.sources.linux}`;
+  const tree = join(ctx.tmp, KERNEL_TREE);
+  for (const p of patches) {
+    await $`patch -p1 --forward --no-backup-if-mismatch -i ${ctx.inputs[p]}`.cwd(tree);
+  }
+  // The build number (#1 in `uname -v`) would count up in a reused tree: pin it.
+  const vars = [`ARCH=${k.arch}`, `KBUILD_BUILD_VERSION=1`];
+  if (board.cross) vars.push(`CROSS_COMPILE=${board.cross}`);
+  const make = async (targets: string[]) => {
+    await $`make ${vars} ${targets}`.cwd(tree);
+  };
+
+  const config = await configureKernel({
+    tree,
+    fragments: fragments.map((f) => [f, ctx.inputs[f]]),
+    make,
+  });
+  const t0 = performance.now();
+  await make([`-j${ctx.jobs}`, k.target, ...k.dtbs]);
+  ctx.record("build_seconds", Math.round((performance.now() - t0) / 100) / 10);
+
+  const image = await Deno.readFile(join(tree, k.image));
+  await Deno.writeFile(join(out, board.boot.kernelName), image);
+  await Deno.writeTextFile(join(out, "config"), config);
+  await Deno.mkdir(join(out, "dtbs"));
+  const dtbs: Record<string, number> = {};
+  for (const d of k.dtbs) {
+    const name = basename(d);
+    await Deno.copyFile(join(tree, "arch", k.arch, "boot", "dts", d), join(out, "dtbs", name));
+    dtbs[name] = (await Deno.stat(join(out, "dtbs", name))).size;
+  }
+  // bzImage and zImage carry their own compression; arm64's Image is raw, so the
+  // compressed figure is what gzip -9 makes of it (Image.gz).
+  const selfCompressed = k.target !== "Image";
+  const compressed = selfCompressed ? image.length : gzipSync(image, { level: 9 }).length;
+  const release = (await Deno.readTextFile(join(tree, "include/config/kernel.release"))).trim();
+  const facts = {
+    version: KERNEL_VERSION,
+    debianVersion: DEBIAN_VERSION,
+    release,
+    arch: k.arch,
+    image: board.boot.kernelName,
+    imageBytes: image.length,
+    compressedBytes: compressed,
+    dtbs,
+    lsm: ctx.params.lsm,
+  };
+  await Deno.writeTextFile(join(out, "kernel.json"), JSON.stringify(facts, null, 2) + "\n");
+  ctx.record("kernel_bytes", image.length);
+  ctx.record("kernel_compressed_bytes", compressed);
+  ctx.record("release", release);
+}
+
+function listPatches(root: string): string[] {
+  try {
+    return [...Deno.readDirSync(join(root, PATCH_DIR))]
+      .filter((e) => e.isFile && e.name.endsWith(".patch"))
+      .map((e) => `${PATCH_DIR}/${e.name}`)
+      .sort();
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return [];
+    throw e;
+  }
+}
+
+/**
+ * The LSMs to build in: ICENET_KERNEL_LSM (comma-separated, e.g. "apparmor"). They
+ * enter the stage's key as its `lsm` parameter.
+ */
+export function lsmFromEnv(value = Deno.env.get("ICENET_KERNEL_LSM") ?? ""): Lsm[] {
+  const names = value.split(",").map((s) => s.trim()).filter(Boolean);
+  for (const n of names) {
+    if (!(LSMS as readonly string[]).includes(n)) {
+      throw new Error(`ICENET_KERNEL_LSM: unknown LSM "${n}" (have: ${LSMS.join(", ")})`);
+    }
+  }
+  return [...new Set(names as Lsm[])].sort();
+}
+
+/** One kernel stage per board: the registry calls this with the board being built. */
+export default function kernel(root: string, board: Board): Stage[] {
+  return [kernelStage(board, lsmFromEnv(), root)];
+}
+
+if (import.meta.main) await runStandalone({ name: "kernel" } as Stage);
