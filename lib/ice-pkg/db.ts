@@ -71,6 +71,8 @@ CREATE TABLE IF NOT EXISTS files (
   uid INTEGER NOT NULL, gid INTEGER NOT NULL, size INTEGER, sha256 TEXT, target TEXT,
   PRIMARY KEY (path, package));
 CREATE INDEX IF NOT EXISTS files_by_package ON files(package);
+CREATE TABLE IF NOT EXISTS conffiles (
+  path TEXT NOT NULL, package TEXT NOT NULL, PRIMARY KEY (path, package));
 CREATE TABLE IF NOT EXISTS transactions (
   id INTEGER PRIMARY KEY AUTOINCREMENT, time TEXT NOT NULL, command TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS changes (
@@ -124,7 +126,7 @@ export interface DbCommit {
   /** Packages whose rows (and file rows) are deleted. */
   remove: string[];
   /** Packages inserted, with their files. */
-  add: { pkg: InstalledPkg; files: FileEntry[] }[];
+  add: { pkg: InstalledPkg; files: FileEntry[]; conffiles?: string[] }[];
   /** Paths whose ownership moves to a new package (`replaces`): rows of `from` deleted. */
   takeover: { path: string; from: string }[];
   changes: ChangeRow[];
@@ -171,6 +173,15 @@ export class Db {
     return (this.sql.prepare("SELECT * FROM files ORDER BY path").all() as Row[]).map(toFile);
   }
 
+  /** Is `path` a configuration file of `pkg`? */
+  isConffile(path: string, pkg: string): boolean {
+    return this.sql.prepare("SELECT 1 FROM conffiles WHERE path = ? AND package = ?").get(
+      path,
+      pkg,
+    ) !==
+      undefined;
+  }
+
   /** Packages owning a path (relative to the root). */
   ownersOf(path: string): FileRow[] {
     return (this.sql.prepare("SELECT * FROM files WHERE path = ?").all(path) as Row[]).map(toFile);
@@ -183,10 +194,14 @@ export class Db {
     try {
       const delPkg = s.prepare("DELETE FROM packages WHERE name = ?");
       const delFiles = s.prepare("DELETE FROM files WHERE package = ?");
+      const delConf = s.prepare("DELETE FROM conffiles WHERE package = ?");
       for (const name of c.remove) {
         delPkg.run(name);
         delFiles.run(name);
+        delConf.run(name);
       }
+      const insConf = s.prepare("INSERT OR REPLACE INTO conffiles VALUES (?, ?)");
+      for (const a of c.add) for (const p of a.conffiles ?? []) insConf.run(p, a.pkg.name);
       const delOne = s.prepare("DELETE FROM files WHERE path = ? AND package = ?");
       for (const t of c.takeover) delOne.run(t.path, t.from);
       const insPkg = s.prepare(

@@ -55,6 +55,8 @@ export const MetaSchema = z.strictObject({
   provides: depList,
   conflicts: depList,
   replaces: depList,
+  /** Configuration files: a user's changes survive upgrades (the new one goes to `<path>.ice-new`) and removal. */
+  conffiles: z.array(z.string().min(1)).default([]),
   installedSize: z.number().int().min(0),
   files: z.array(FileEntrySchema),
 });

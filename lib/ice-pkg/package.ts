@@ -168,6 +168,11 @@ function checkFileList(meta: PackageMeta, where: string, max: number): void {
       `${where}: installedSize ${meta.installedSize} but the files add up to ${total} bytes`,
     );
   }
+  for (const c of meta.conffiles) {
+    if (byPath.get(c)?.type !== "file") {
+      throw integrityError(`${where}: conffiles: ${c}: not a regular file of the package`);
+    }
+  }
   for (const f of meta.files) {
     for (const p of parentsOf(f.path)) {
       const parent = byPath.get(p);

@@ -104,7 +104,7 @@ export async function verify(env: Env, names: string[] = []): Promise<VerifyProb
       else if (Deno.readLinkSync(abs) !== f.target) bad("symlink target changed");
     } else if (!st.isFile) {
       bad("not a regular file");
-    } else if ((await sha256File(abs)) !== f.sha256) {
+    } else if ((await sha256File(abs)) !== f.sha256 && !env.db.isConffile(f.path, f.package)) {
       bad("content changed (sha256)");
     } else if (((st.mode ?? 0) & 0o7777) !== f.mode) {
       bad(`mode ${((st.mode ?? 0) & 0o7777).toString(8)}, expected ${f.mode.toString(8)}`);

@@ -26,6 +26,7 @@ import { parseDep } from "./dep.ts";
 import { parentsOf } from "./safe_path.ts";
 import { ExitCode, IcePkgError, integrityError } from "./errors.ts";
 import { step } from "./fault.ts";
+import { sha256File } from "./hash.ts";
 import { compareVersions, fullVersion } from "./version.ts";
 
 /** The new side of a change: a validated package and where it came from. */
@@ -55,6 +56,8 @@ export interface ApplyContext {
 
 interface Put {
   path: string;
+  /** Package path of the content when it differs from `path` (`<conffile>.ice-new`). */
+  src?: string;
   tmp: string;
   type: "file" | "symlink";
   mode: number;
@@ -114,7 +117,13 @@ function lstatOrNull(p: string): Deno.FileInfo | null {
 }
 
 /** Compute the plan; throws before anything is written on any conflict. */
-function makePlan(ctx: ApplyContext, changes: Change[]): Plan {
+/** sha256 of a file in the root, or undefined if it is not a regular file. */
+async function diskSha(root: string, path: string): Promise<string | undefined> {
+  const st = lstatOrNull(join(root, path));
+  return st?.isFile ? await sha256File(join(root, path)) : undefined;
+}
+
+async function makePlan(ctx: ApplyContext, changes: Change[]): Promise<Plan> {
   const { db, root } = ctx;
   const changing = new Set(changes.filter((c) => c.old).map((c) => c.name));
   const token = crypto.randomUUID().slice(0, 8);
@@ -158,6 +167,10 @@ function makePlan(ctx: ApplyContext, changes: Change[]): Plan {
     for (const f of db.filesOf(c.old.name)) {
       if (newPaths.has(f.path)) continue;
       if (db.ownersOf(f.path).some((o) => !changing.has(o.package))) continue;
+      if (db.isConffile(f.path, c.old.name) && (await diskSha(root, f.path)) !== f.sha256) {
+        ctx.log(`keeping modified configuration file /${f.path}`);
+        continue;
+      }
       (f.type === "dir" ? rmdirs : dels).push(f.path);
     }
   }
@@ -209,8 +222,25 @@ function makePlan(ctx: ApplyContext, changes: Change[]): Plan {
           `${pkg}: ${path}: is a directory in the root, package has a ${f.type}`,
         );
       }
+      // A configuration file changed by the user stays; the new one goes beside it.
+      const old = changes.find((x) => x.name === pkg)?.old;
+      let dest = path;
+      if (
+        f.type === "file" && old && changes.find((x) =>
+          x.name === pkg
+        )!.new!.pkg.meta.conffiles.includes(path) &&
+        db.isConffile(path, old.name) && st?.isFile
+      ) {
+        const recorded = db.ownersOf(path).find((o) => o.package === old.name)?.sha256;
+        const onDisk = await diskSha(root, path);
+        if (recorded && onDisk !== recorded && onDisk !== f.sha256) {
+          dest = `${path}.ice-new`;
+          ctx.log(`keeping modified configuration file /${path}; the new one is /${dest}`);
+        }
+      }
       puts.push({
-        path,
+        path: dest,
+        src: dest === path ? undefined : path,
         tmp: join(dirname(path), `.ice-pkg.${token}.${n++}`),
         type: f.type,
         mode: f.mode,
@@ -227,6 +257,7 @@ function makePlan(ctx: ApplyContext, changes: Change[]): Plan {
     add: changes.filter((c) => c.new).map((c) => ({
       pkg: installedRow(c.new!),
       files: c.new!.pkg.meta.files.filter((f) => newPaths.get(f.path)?.pkg === c.name),
+      conffiles: c.new!.pkg.meta.conffiles,
     })),
     takeover,
     changes: changes.map((c) => ({
@@ -322,7 +353,7 @@ function finish(ctx: ApplyContext, plan: Plan): number {
  * Returns the new transaction id.
  */
 export async function applyChanges(ctx: ApplyContext, changes: Change[]): Promise<number> {
-  const plan = makePlan(ctx, changes);
+  const plan = await makePlan(ctx, changes);
   showPlan(ctx, changes);
   const { root, db } = ctx;
   db.setJournal("staging", JSON.stringify(plan));
@@ -362,7 +393,7 @@ export async function applyChanges(ctx: ApplyContext, changes: Change[]): Promis
     } else {
       const f = Deno.openSync(abs, { write: true, createNew: true, mode: 0o600 });
       pending.push({ f, p });
-      const bytes = data.get(p.path)!;
+      const bytes = data.get(p.src ?? p.path)!;
       let off = 0;
       while (off < bytes.length) off += f.writeSync(bytes.subarray(off));
       if (pending.length >= 64) await flush();

@@ -244,7 +244,7 @@ Deno.test("a second ice-pkg on the same root fails with a message", async () => 
           "--root",
           f.root,
           "--lock-wait",
-          "0.3",
+          "1",
           "list",
         ],
         stderr: "piped",
@@ -252,10 +252,41 @@ Deno.test("a second ice-pkg on the same root fails with a message", async () => 
       assert.equal(p.code, 5);
       assert.match(
         new TextDecoder().decode(p.stderr),
-        /another ice-pkg is running \(lock .* held for more than 0\.3 s\)/,
+        /another ice-pkg is running \(lock .* held for more than 1 s\)/,
       );
     } finally {
       lock.close();
     }
+  });
+});
+
+Deno.test("configuration files keep the user's changes on upgrade and remove", async () => {
+  await withTempDir(async (dir) => {
+    const f = await fixture(dir, [{
+      meta: { name: "svc", conffiles: ["etc/svc.conf", "etc/other.conf"] },
+      files: { "etc/svc.conf": "port=1\n", "etc/other.conf": "x=1\n", "usr/bin/svc": "1\n" },
+    }]);
+    assert.equal((await cli(f.root, "install", "svc")).code, 0);
+    Deno.writeTextFileSync(join(f.root, "etc/svc.conf"), "port=2222\n");
+    await f.publish([{
+      meta: { name: "svc", version: "2.0", conffiles: ["etc/svc.conf", "etc/other.conf"] },
+      files: { "etc/svc.conf": "port=1\nlog=1\n", "etc/other.conf": "x=2\n", "usr/bin/svc": "2\n" },
+    }]);
+    assert.equal((await cli(f.root, "update")).code, 0);
+    const u = await cli(f.root, "upgrade");
+    assert.equal(u.code, 0, u.err);
+    assert.match(
+      u.out,
+      /keeping modified configuration file \/etc\/svc\.conf; the new one is \/etc\/svc\.conf\.ice-new/,
+    );
+    assert.equal(Deno.readTextFileSync(join(f.root, "etc/svc.conf")), "port=2222\n");
+    assert.equal(Deno.readTextFileSync(join(f.root, "etc/svc.conf.ice-new")), "port=1\nlog=1\n");
+    // An unmodified configuration file is simply upgraded.
+    assert.equal(Deno.readTextFileSync(join(f.root, "etc/other.conf")), "x=2\n");
+    assert.equal((await cli(f.root, "verify")).code, 0);
+    const r = await cli(f.root, "remove", "svc");
+    assert.match(r.out, /keeping modified configuration file \/etc\/svc\.conf/);
+    assert.equal(Deno.readTextFileSync(join(f.root, "etc/svc.conf")), "port=2222\n");
+    assert.throws(() => Deno.statSync(join(f.root, "etc/other.conf")));
   });
 });
