@@ -68,6 +68,7 @@ export const ARCHES = [
     arch: "x86_64",
     machine: "Advanced Micro Devices X86-64",
     macro: "__x86_64__",
+    flags: /^0x0$/,
     emulator: [],
   },
   {
@@ -75,6 +76,7 @@ export const ARCHES = [
     arch: "aarch64",
     machine: "AArch64",
     macro: "__aarch64__",
+    flags: /^0x0$/,
     emulator: ["qemu-aarch64-static"],
   },
   {
@@ -82,17 +84,22 @@ export const ARCHES = [
     arch: "armv7",
     machine: "ARM",
     macro: "__ARM_PCS_VFP",
+    /** armv7 boards are hard-float: readelf says so in the ELF header flags. */
+    flags: /hard-float ABI/,
     emulator: ["qemu-arm-static"],
   },
 ] as const;
 
 /** `readelf -h -l` facts of an ELF file. */
-export async function elfInfo(path: string): Promise<{ machine: string; interp?: string }> {
+export async function elfInfo(
+  path: string,
+): Promise<{ machine: string; flags: string; interp?: string }> {
   const r = await run(["readelf", "-h", "-l", path]);
   if (r.code !== 0) throw new Error(`readelf ${path}: ${r.stderr}`);
   const machine = r.stdout.match(/^\s*Machine:\s*(.+)$/m)?.[1].trim() ?? "";
+  const flags = r.stdout.match(/^\s*Flags:\s*(.+)$/m)?.[1].trim() ?? "";
   const interp = r.stdout.match(/\[Requesting program interpreter: (.+)\]/)?.[1];
-  return { machine, interp };
+  return { machine, flags, interp };
 }
 
 export { join };

@@ -53,6 +53,7 @@ for (const a of ARCHES) {
     await t.step("readelf: static, right machine", async () => {
       const elf = await elfInfo(bb);
       assert.equal(elf.machine, a.machine);
+      assert.match(elf.flags, a.flags);
       assert.equal(elf.interp, undefined);
       const dyn = await run(["readelf", "-d", bb]);
       assert.match(dyn.stdout, /There is no dynamic section in this file/);

@@ -37,6 +37,7 @@ for (const a of ARCHES) {
         assert.equal(cc.code, 0, cc.stderr);
         const elf = await elfInfo(join(dir, "hs"));
         assert.equal(elf.machine, a.machine);
+        assert.match(elf.flags, a.flags);
         assert.equal(elf.interp, undefined, "a static binary has no interpreter");
         const r = await run([...a.emulator, join(dir, "hs"), "x"]);
         assert.equal(r.stdout, "hello from musl, argc=2, uapi=1\n", r.stderr);
@@ -48,6 +49,7 @@ for (const a of ARCHES) {
         assert.equal(cc.code, 0, cc.stderr);
         const elf = await elfInfo(join(dir, "hd"));
         assert.equal(elf.machine, a.machine);
+        assert.match(elf.flags, a.flags);
         assert.equal(elf.interp, muslLoader(board));
         // -L makes qemu look the interpreter up under the sysroot; natively, run the
         // sysroot's loader by hand (the host's /lib may have another musl or none).

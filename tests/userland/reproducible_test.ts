@@ -1,19 +1,19 @@
 /**
- * Reproducibility: the musl and busybox stages built twice, in two fresh stores (so
- * in different directories, at different times), give bit-identical outputs.
- * Slow: two clean builds of kernel-headers, musl and busybox for aarch64.
+ * Reproducibility: musl and busybox for aarch64 built in the user's store and again
+ * from scratch in a fresh store (another directory, another time) are bit-identical.
+ * Slow: one clean build of kernel-headers, musl and busybox (~2-3 min on 2 idle cores).
  */
 import assert from "node:assert/strict";
 import { buildFor, join } from "./_build.ts";
 
-Deno.test("musl and busybox: two clean builds in different directories are identical", async () => {
+Deno.test("musl and busybox: a clean build in another directory is bit-identical", async () => {
   const base = await Deno.makeTempDir({ prefix: "icenet-repro-" });
   try {
-    const a = await buildFor("rpi", ["busybox"], join(base, "one"));
-    const b = await buildFor("rpi", ["busybox"], join(base, "second-store"));
-    for (const stage of ["musl", "busybox"]) {
-      assert.equal(a.get(stage)!.outcome, "built");
-      assert.equal(b.get(stage)!.outcome, "built");
+    const a = await buildFor("rpi", ["busybox"]);
+    const b = await buildFor("rpi", ["busybox"], join(base, "store"));
+    for (const stage of ["kernel-headers", "musl", "busybox"]) {
+      assert.equal(b.get(stage)!.outcome, "built", `${stage} was not rebuilt`);
+      assert.notEqual(a.get(stage)!.out, b.get(stage)!.out);
       assert.equal(a.get(stage)!.outputHash, b.get(stage)!.outputHash, `${stage} differs`);
     }
     const bin = (r: typeof a) => Deno.readFile(join(r.get("busybox")!.out!, "bin", "busybox"));
