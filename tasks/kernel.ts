@@ -8,6 +8,8 @@
  *   dtbs/<name>.dtb           the board's device trees (flat, by file name)
  *   config                    the final .config
  *   kernel.json               version, release, sizes (image, compressed image, dtbs)
+ *   bin/gen_init_cpio         the tree's initramfs packer, built for the build host
+ *                             (`gen_init_cpio -t 0 list` packs a reproducible newc cpio)
  *
  *   deno run -A tasks/kernel.ts --board rpi
  *   ICENET_KERNEL_LSM=apparmor deno run -A tasks/kernel.ts --board zima
@@ -90,6 +92,8 @@ async function buildKernel(ctx: StageContext, fragments: string[], patches: stri
   const image = await Deno.readFile(join(tree, k.image));
   await Deno.writeFile(join(out, board.boot.kernelName), image);
   await Deno.writeTextFile(join(out, "config"), config);
+  await Deno.mkdir(join(out, "bin"));
+  await Deno.copyFile(join(tree, "usr/gen_init_cpio"), join(out, "bin/gen_init_cpio"));
   await Deno.mkdir(join(out, "dtbs"));
   const dtbs: Record<string, number> = {};
   for (const d of k.dtbs) {
