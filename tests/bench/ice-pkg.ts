@@ -15,19 +15,35 @@ import { openDb } from "../../lib/ice-pkg/db.ts";
 const MAIN = new URL("../../lib/ice-pkg/main.ts", import.meta.url).pathname;
 const PROJECT = new URL("../..", import.meta.url).pathname;
 
-async function icePkg(root: string, ...args: string[]): Promise<number> {
+/** GNU time gives the CPU time, which says more than wall time on a loaded machine. */
+const GNU_TIME = (() => {
+  try {
+    return Deno.statSync("/usr/bin/time").isFile;
+  } catch {
+    return false;
+  }
+})();
+
+/** Run ice-pkg; returns [wall ms, cpu ms (user+sys, NaN without GNU time)]. */
+async function icePkgTimed(root: string, ...args: string[]): Promise<[number, number]> {
+  const argv = [Deno.execPath(), "run", "-A", MAIN, "--root", root, ...args];
+  const cmd = GNU_TIME ? ["/usr/bin/time", "-f", "cpu %U %S", ...argv] : argv;
   const t0 = performance.now();
-  const p = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, "--root", root, ...args],
+  const p = await new Deno.Command(cmd[0], {
+    args: cmd.slice(1),
     cwd: PROJECT,
     stdout: "null",
     stderr: "piped",
   }).output();
   const ms = performance.now() - t0;
-  if (!p.success) {
-    throw new Error(`ice-pkg ${args.join(" ")}: ${new TextDecoder().decode(p.stderr)}`);
-  }
-  return ms;
+  const err = new TextDecoder().decode(p.stderr);
+  if (!p.success) throw new Error(`ice-pkg ${args.join(" ")}: ${err}`);
+  const m = err.match(/cpu ([\d.]+) ([\d.]+)/);
+  return [ms, m ? (Number(m[1]) + Number(m[2])) * 1000 : NaN];
+}
+
+async function icePkg(root: string, ...args: string[]): Promise<number> {
+  return (await icePkgTimed(root, ...args))[0];
 }
 
 function median(xs: number[]): number {
@@ -102,11 +118,15 @@ export default async function bench(): Promise<void> {
     await buildRepo({ packages: pkgs, outDir: repo, privateKey: key.privateFile });
 
     const small: number[] = [];
+    const smallCpu: number[] = [];
     for (let i = 0; i < 7; i++) {
       const root = await freshRoot(dir, `small${i}`, repo, key.publicLine);
-      small.push(await icePkg(root, "install", "small"));
+      const [ms, cpu] = await icePkgTimed(root, "install", "small");
+      small.push(ms);
+      smallCpu.push(cpu);
     }
     console.log(`bench: icepkg_install_small ${median(small).toFixed(0)} ms`);
+    if (GNU_TIME) console.log(`bench: icepkg_install_small_cpu ${median(smallCpu).toFixed(0)} ms`);
 
     const big: number[] = [];
     for (let i = 0; i < 3; i++) {
@@ -158,10 +178,14 @@ export default async function bench(): Promise<void> {
     });
     db.close();
     const owner: number[] = [];
+    const ownerCpu: number[] = [];
     for (let i = 0; i < 7; i++) {
-      owner.push(await icePkg(root, "owner", `/usr/share/pkg${i * 70}/file${i * 13}`));
+      const [ms, cpu] = await icePkgTimed(root, "owner", `/usr/share/pkg${i * 70}/file${i * 13}`);
+      owner.push(ms);
+      ownerCpu.push(cpu);
     }
     console.log(`bench: icepkg_owner_lookup ${median(owner).toFixed(0)} ms`);
+    if (GNU_TIME) console.log(`bench: icepkg_owner_lookup_cpu ${median(ownerCpu).toFixed(0)} ms`);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
