@@ -386,8 +386,8 @@ export async function applyChanges(ctx: ApplyContext, changes: Change[]): Promis
     pending = [];
   };
   for (const p of plan.puts) {
+    // Temporary names carry a random token: they cannot exist yet (createNew checks).
     const abs = join(root, p.tmp);
-    removeIfExists(abs);
     if (p.type === "symlink") {
       Deno.symlinkSync(p.target!, abs);
     } else {
