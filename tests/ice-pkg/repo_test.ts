@@ -149,3 +149,54 @@ Deno.test("install refuses a package whose sha256 differs from the index", async
     assert.throws(() => Deno.statSync(join(f.root, "usr")));
   });
 });
+
+Deno.test("install refuses a hostile package from a signed repository and writes nothing", async () => {
+  const { writeTar } = await import("../../lib/ice-pkg/format/tar.ts");
+  const { xzCompress } = await import("../../lib/ice-pkg/format/xz.ts");
+  const { signBytes } = await import("../../lib/ice-pkg/keys.ts");
+  const { sha256Hex } = await import("../../lib/ice-pkg/hash.ts");
+  await withTempDir(async (dir) => {
+    const f = await fixture(dir, [hello]);
+    const data = new TextEncoder().encode("owned\n");
+    const meta = {
+      format: 1,
+      name: "hello",
+      version: "1.0",
+      release: 0,
+      arch: "noarch",
+      installedSize: data.length,
+      files: [{
+        path: "../evil",
+        type: "file",
+        mode: 0o644,
+        uid: 0,
+        gid: 0,
+        size: data.length,
+        sha256: await sha256Hex(data),
+      }],
+    };
+    const bytes = await xzCompress(writeTar([
+      {
+        path: ".ice-meta.json",
+        type: "file",
+        mode: 0o644,
+        data: new TextEncoder().encode(JSON.stringify(meta)),
+      },
+      { path: "../evil", type: "file", mode: 0o644, data },
+    ]));
+    // A compromised signing key: the index vouches for the hostile package.
+    Deno.writeFileSync(join(f.repo, "hello-1.0-r0.ice"), bytes);
+    const index = JSON.parse(Deno.readTextFileSync(join(f.repo, INDEX_FILE)));
+    index.packages[0].sha256 = await sha256Hex(bytes);
+    index.packages[0].size = bytes.length;
+    const text = new TextEncoder().encode(JSON.stringify(index));
+    Deno.writeFileSync(join(f.repo, INDEX_FILE), text);
+    Deno.writeTextFileSync(join(f.repo, SIG_FILE), JSON.stringify(await signBytes(f.key, text)));
+    const r = await cli(f.root, "install", "hello");
+    assert.equal(r.code, 4);
+    assert.match(r.err, /hello-1\.0-r0\.ice: "\.\.\/evil": path leaves the root/);
+    assert.throws(() => Deno.statSync(join(dir, "evil")));
+    assert.throws(() => Deno.statSync(join(f.root, "usr")));
+    assert.equal((await cli(f.root, "list")).out, "");
+  });
+});
