@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <mntent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,21 +60,59 @@ static unsigned long options(const char *opts, char *data, size_t cap)
 	return flags;
 }
 
+/* Split a fstab or /proc/mounts line into its first fields, decoding \040-style
+ * escapes (a hand-written reader: getmntent would pull scanf into a static binary). */
+static int fields(char *line, char **f, int max)
+{
+	int n = 0;
+	for (char *p = line; *p && n < max;) {
+		while (*p == ' ' || *p == '\t' || *p == '\n') p++;
+		if (!*p || *p == '#') break;
+		f[n++] = p;
+		char *w = p;
+		for (; *p && *p != ' ' && *p != '\t' && *p != '\n'; p++) {
+			if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] >= '0' && p[2] <= '7' &&
+			    p[3] >= '0' && p[3] <= '7') {
+				*w++ = (char)((p[1] - '0') * 64 + (p[2] - '0') * 8 + (p[3] - '0'));
+				p += 3;
+			} else *w++ = *p;
+		}
+		if (*p) p++;
+		*w = 0;
+	}
+	return n;
+}
+
+static int has_opt(const char *opts, const char *o)
+{
+	size_t l = strlen(o);
+	for (const char *p = opts; (p = strstr(p, o)); p += l)
+		if ((p == opts || p[-1] == ',') && (p[l] == ',' || !p[l])) return 1;
+	return 0;
+}
+
 static void fstab(void)
 {
-	FILE *f = setmntent("/etc/fstab", "re");
+	FILE *f = fopen("/etc/fstab", "re");
+	char line[1024];
 	if (!f) return;
-	for (struct mntent *m; (m = getmntent(f));) {
-		char data[512];
-		if (hasmntopt(m, "noauto") || !strcmp(m->mnt_type, "swap")) continue;
-		unsigned long flags = options(m->mnt_opts, data, sizeof data);
-		if (mkdir(m->mnt_dir, 0755) && errno != EEXIST && errno != EROFS) { /* mount reports it */ }
-		if (mount(m->mnt_fsname, m->mnt_dir, m->mnt_type, flags, data[0] ? data : 0) &&
+	for (int ln = 1; fgets(line, sizeof line, f); ln++) {
+		char *m[4], data[512];
+		int n = fields(line, m, 4);
+		if (n == 0) continue;
+		if (n < 3) {
+			warnx("/etc/fstab:%d: expected 'device dir type [options]'", ln);
+			continue;
+		}
+		const char *opts = n > 3 ? m[3] : "defaults";
+		if (has_opt(opts, "noauto") || !strcmp(m[2], "swap")) continue;
+		unsigned long flags = options(opts, data, sizeof data);
+		if (mkdir(m[1], 0755) && errno != EEXIST && errno != EROFS) { /* mount reports it */ }
+		if (mount(m[0], m[1], m[2], flags, data[0] ? data : 0) &&
 		    !(errno == EBUSY && !(flags & MS_REMOUNT)))
-			warnx("/etc/fstab: unable to mount %s on %s: %s", m->mnt_fsname, m->mnt_dir,
-			      strerror(errno));
+			warnx("/etc/fstab:%d: unable to mount %s on %s: %s", ln, m[0], m[1], strerror(errno));
 	}
-	endmntent(f);
+	fclose(f);
 }
 
 void pid1_setup(void)
@@ -112,12 +149,14 @@ static void drain(int ms)
 static void unmount_all(void)
 {
 	/* Reverse order of /proc/mounts: children before their parents. */
-	char *dirs[256];
+	char *dirs[256], line[1024];
 	int n = 0;
-	FILE *f = setmntent("/proc/mounts", "re");
-	for (struct mntent *m; f && n < 256 && (m = getmntent(f));)
-		if (strcmp(m->mnt_dir, "/") && (dirs[n] = strdup(m->mnt_dir))) n++;
-	if (f) endmntent(f);
+	FILE *f = fopen("/proc/mounts", "re");
+	while (f && n < 256 && fgets(line, sizeof line, f)) {
+		char *m[2];
+		if (fields(line, m, 2) == 2 && strcmp(m[1], "/") && (dirs[n] = strdup(m[1]))) n++;
+	}
+	if (f) fclose(f);
 	while (n-- > 0) {
 		if (umount2(dirs[n], 0) && errno != EINVAL && errno != EBUSY)
 			warnx("unable to unmount %s: %s", dirs[n], strerror(errno));
