@@ -130,8 +130,8 @@ int main(int argc, char **argv)
 		if (sup.pid1) pid1_emergency();
 		die_sys("unable to create a signalfd");
 	}
-	if (mkdir(sup.rundir, 0755) && errno != EEXIST) warnx("unable to create %s: %s", sup.rundir, strerror(errno));
-	if (mkdir(sup.logdir, 0755) && errno != EEXIST) warnx("unable to create %s: %s", sup.logdir, strerror(errno));
+	if (mkdir_p(sup.rundir, 0755)) warnx("unable to create %s: %s", sup.rundir, strerror(errno));
+	if (mkdir_p(sup.logdir, 0755)) warnx("unable to create %s: %s", sup.logdir, strerror(errno));
 	struct ctl ctl;
 	if (ctl_open(&ctl, ctlpath)) warnx("unable to open the control socket %s: %s", ctlpath, strerror(errno));
 	if (sup_load(&sup)) {

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -53,4 +54,18 @@ long long now_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int mkdir_p(const char *path, unsigned mode)
+{
+	char buf[4096];
+	if (strlen(path) >= sizeof buf) return errno = ENAMETOOLONG, -1;
+	strcpy(buf, path);
+	for (char *p = buf + 1;; p++) {
+		if (*p && *p != '/') continue;
+		char c = *p;
+		*p = 0;
+		if (mkdir(buf, mode) && errno != EEXIST) return -1;
+		if (!(*p = c)) return 0;
+	}
 }

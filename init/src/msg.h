@@ -18,6 +18,9 @@ void msg(const char *level, const char *fmt, ...) __attribute__((format(printf, 
 /* Fatal set-up error: print "fatal: <text>: <errno text>" and exit(EXIT_SYS). */
 void die_sys(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
+/* mkdir -p: 0, or -1 with errno (an existing directory is fine). */
+int mkdir_p(const char *path, unsigned mode);
+
 /* CLOCK_MONOTONIC in milliseconds. */
 long long now_ms(void);
 

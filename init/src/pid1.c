@@ -107,7 +107,7 @@ static void fstab(void)
 		const char *opts = n > 3 ? m[3] : "defaults";
 		if (has_opt(opts, "noauto") || !strcmp(m[2], "swap")) continue;
 		unsigned long flags = options(opts, data, sizeof data);
-		if (mkdir(m[1], 0755) && errno != EEXIST && errno != EROFS) { /* mount reports it */ }
+		if (mkdir_p(m[1], 0755)) { /* the mount below reports it */ }
 		if (mount(m[0], m[1], m[2], flags, data[0] ? data : 0) &&
 		    !(errno == EBUSY && !(flags & MS_REMOUNT)))
 			warnx("/etc/fstab:%d: unable to mount %s on %s: %s", ln, m[0], m[1], strerror(errno));
