@@ -52,13 +52,14 @@ int ctl_open(struct ctl *ctl, const char *path)
 	return 0;
 }
 
-static void drop(struct ctl_client *c)
+static int drop(struct ctl_client *c)
 {
 	close(c->fd);
 	free(c->out);
 	c->fd = -1;
 	c->out = 0;
 	c->inlen = c->outlen = c->outoff = 0;
+	return 0;
 }
 
 void ctl_accept(struct ctl *ctl)
@@ -86,14 +87,15 @@ short ctl_client_events(const struct ctl_client *c)
 	return c->out ? POLLOUT : POLLIN;
 }
 
-static void reply(struct ctl_client *c, const char *fmt, const char *arg)
+static int reply(struct ctl_client *c, const char *fmt, const char *arg)
 {
 	size_t cap = strlen(fmt) + strlen(arg) + 1;
 	c->out = malloc(cap);
 	if (c->out) c->outlen = (size_t)snprintf(c->out, cap, fmt, arg);
+	return 0;
 }
 
-static void run(struct sup *sup, struct ctl_client *c, char *line)
+static int run(struct sup *sup, struct ctl_client *c, char *line)
 {
 	char *verb = strtok(line, " \t"), *name = strtok(0, " \t");
 	static const char *const power[] = {"poweroff", "reboot", "halt"};
@@ -115,7 +117,7 @@ static void run(struct sup *sup, struct ctl_client *c, char *line)
 		size_t cap = (size_t)(s ? 1 : sup->n) * 512 + 1;
 		c->out = malloc(cap);
 		if (c->out) c->outlen = sup_status(sup, s, c->out, cap);
-		return;
+		return 0;
 	}
 	int (*const fn[])(struct sup *, struct svc *) = {sup_start, sup_stop, sup_restart};
 	static const char *const verbs[] = {"start", "stop", "restart"};
@@ -126,8 +128,8 @@ static void run(struct sup *sup, struct ctl_client *c, char *line)
 		fn[i](sup, s);
 		return reply(c, "ok: %s\n", line);
 	}
-	reply(c, "error: unknown command '%s' (status, start, stop, restart, reload, poweroff, reboot, halt)\n",
-	      verb);
+	return reply(c, "error: unknown command '%s' (status, start, stop, restart, reload, poweroff, reboot, halt)\n",
+		     verb);
 }
 
 void ctl_client_io(struct ctl *ctl, struct sup *sup, struct ctl_client *c, short revents)
@@ -137,7 +139,8 @@ void ctl_client_io(struct ctl *ctl, struct sup *sup, struct ctl_client *c, short
 		ssize_t r = read(c->fd, c->in + c->inlen, sizeof c->in - 1 - c->inlen);
 		if (r <= 0 && !(r < 0 && errno == EAGAIN)) {
 			if (r == 0 && c->inlen) goto line; /* no final newline */
-			return drop(c);
+			drop(c);
+			return;
 		}
 		if (r < 0) return;
 		c->inlen += (size_t)r;
@@ -149,13 +152,19 @@ void ctl_client_io(struct ctl *ctl, struct sup *sup, struct ctl_client *c, short
 		c->in[c->inlen < sizeof c->in ? c->inlen : sizeof c->in - 1] = 0;
 		c->in[strcspn(c->in, "\n")] = 0;
 		run(sup, c, c->in);
-		if (!c->out) return drop(c);
+		if (!c->out) {
+			drop(c);
+			return;
+		}
 		revents = POLLOUT;
 	}
 	if (c->out && (revents & (POLLOUT | POLLHUP | POLLERR))) {
 		ssize_t w = write(c->fd, c->out + c->outoff, c->outlen - c->outoff);
 		if (w < 0 && errno == EAGAIN) return;
-		if (w <= 0) return drop(c);
+		if (w <= 0) {
+			drop(c);
+			return;
+		}
 		c->outoff += (size_t)w;
 		if (c->outoff == c->outlen) drop(c);
 	}

@@ -73,7 +73,7 @@ static void on_signal(int sfd, struct sup *sup)
 		/* busybox's halt/poweroff/reboot signal PID 1 this way */
 		case SIGUSR1: sup_shutdown(sup, RB_HALT_SYSTEM); break;
 		case SIGUSR2: sup_shutdown(sup, RB_POWER_OFF); break;
-		case SIGTERM: sup_shutdown(sup, sup->pid1 ? RB_AUTOBOOT : RB_POWER_OFF); break;
+		case SIGTERM: sup_shutdown(sup, sup->boot ? RB_AUTOBOOT : RB_POWER_OFF); break;
 		case SIGINT: sup_shutdown(sup, RB_AUTOBOOT); break;
 		}
 	}
@@ -105,7 +105,7 @@ int main(int argc, char **argv)
 		*opt = argv[++i];
 	}
 	sup.pid1 = getpid() == 1;
-	int boot = !sup.dir;
+	int boot = sup.boot = !sup.dir;
 	if (boot && !sup.pid1) {
 		msg("fatal", "not PID 1: use --supervise DIR");
 		return EXIT_USAGE;

@@ -44,6 +44,7 @@ struct sup {
 	int *order;
 	int shutdown; /* 0, or the reboot(2) command once shutting down */
 	int pid1; /* we are PID 1: orphans come to us */
+	int boot; /* boot mode (PID 1 of the machine): SIGTERM means reboot */
 	int changed; /* set by actions: the scheduler runs again */
 	long long t0;
 	unsigned orphans; /* reaped processes that were no service's */
