@@ -45,12 +45,14 @@ export async function repoRead(url: string, name: string, progress = false): Pro
   const show = progress && Deno.stderr.isTerminal();
   const chunks: Uint8Array[] = [];
   let got = 0;
+  let shown = 0;
   const enc = new TextEncoder();
   for await (const c of res.body) {
     got += c.length;
     if (got > MAX_DOWNLOAD) throw new IcePkgError(`${full}: larger than ${MAX_DOWNLOAD} bytes`);
     chunks.push(c);
-    if (show) {
+    if (show && performance.now() - shown > 100) {
+      shown = performance.now();
       const pct = total ? ` ${Math.floor((got / total) * 100)}%` : "";
       Deno.stderr.writeSync(enc.encode(`\r${name}:${pct} ${mib(got)} MiB `));
     }
