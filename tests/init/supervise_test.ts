@@ -5,7 +5,17 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { buildInit, Init, rssKb, Sandbox, step, waitFor, zombieChildren } from "./_harness.ts";
+import {
+  buildInit,
+  INIT,
+  Init,
+  ROOT,
+  rssKb,
+  Sandbox,
+  step,
+  waitFor,
+  zombieChildren,
+} from "./_harness.ts";
 
 async function withInit(
   setup: (box: Sandbox) => Promise<void>,
@@ -160,6 +170,29 @@ Deno.test("icenet-init restarts a crashing service with growing delays", async (
       assert.ok(s.restarts >= 5, `restarts=${s.restarts}`);
       assert.equal(s.last, "exit:3");
     });
+  });
+});
+
+Deno.test("icenet-init follows each restart policy", async () => {
+  await withInit(async (box) => {
+    await box.service("onf-ok", { command: "/bin/true", restart: "on-failure" });
+    await box.service("onf-bad", { command: "/bin/false", restart: "on-failure", backoff: "20ms" });
+    await box.service("never-bad", { command: "/bin/false", restart: "never" });
+    await box.service("always-ok", { command: "/bin/true", restart: "always", backoff: "20ms" });
+    await box.service("oneshot-bad", { command: "/bin/false", type: "oneshot" });
+  }, async (init) => {
+    const st = await waitFor("policies applied", async () => {
+      const s = await init.status();
+      return s.get("onf-bad")!.restarts >= 2 && s.get("always-ok")!.restarts >= 2 &&
+          s.get("onf-ok")!.state === "done" && s.get("never-bad")!.state === "failed" &&
+          s.get("oneshot-bad")!.state === "failed"
+        ? s
+        : undefined;
+    });
+    assert.equal(st.get("onf-ok")!.restarts, 0);
+    assert.equal(st.get("never-bad")!.reason, "exited with status 1");
+    assert.equal(st.get("never-bad")!.restarts, 0);
+    assert.equal(st.get("oneshot-bad")!.last, "exit:1");
   });
 });
 
@@ -376,6 +409,34 @@ Deno.test("icenetctl shows the truth and controls services", async (t) => {
     await step(t, init, "the control socket is root-only", async () => {
       const s = await Deno.stat(box.control);
       assert.equal(s.mode! & 0o777, 0o600);
+    });
+    await step(t, init, "others cannot connect to it", async () => {
+      await Deno.chmod(box.dir, 0o755);
+      await Deno.chmod(join(box.dir, "run"), 0o755);
+      const r = await new Deno.Command("setpriv", {
+        args: [
+          "--reuid=65534",
+          "--regid=65534",
+          "--clear-groups",
+          INIT,
+          "ctl",
+          "-s",
+          box.control,
+          "status",
+        ],
+      }).output();
+      assert.equal(r.code, 111);
+      assert.match(
+        new TextDecoder().decode(r.stderr),
+        /unable to connect to .*: Permission denied/,
+      );
+    });
+    await step(t, init, "the icenetctl name works like icenet-init ctl", async () => {
+      const r = await new Deno.Command(join(ROOT, "init/build/icenetctl"), {
+        args: ["-s", box.control, "status", "web"],
+      }).output();
+      assert.equal(r.code, 0);
+      assert.match(new TextDecoder().decode(r.stdout), /^web ready pid=\d+ /);
     });
   });
 });
