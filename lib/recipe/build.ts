@@ -38,9 +38,16 @@ export async function buildTree(r: Recipe, ctx: StageContext, tree: string): Pro
     case "stage":
       await copyFromStage(r, ctx, tree);
       break;
-    case "files":
-      await copyNormalised(join(r.dir, r.tree), tree, `${r.file}: tree`);
+    case "files": {
+      const src = join(r.dir, r.tree);
+      if (!(await Deno.lstat(src).catch(() => undefined))?.isDirectory) {
+        throw new Error(`${r.file}: tree: ${r.tree}/ is not a directory beside the recipe`);
+      }
+      for (const e of [...Deno.readDirSync(src)].map((e) => e.name).sort()) {
+        await copyTree(join(src, e), join(tree, e), true);
+      }
       break;
+    }
     default:
       await compile(r, ctx, tree);
   }
@@ -53,53 +60,38 @@ async function copyFromStage(r: StageRecipe, ctx: StageContext, tree: string): P
   if (!from) throw new Error(`${r.file}: stage: "${r.stage}" is not among the stage's needs`);
   for (const [src, dst] of Object.entries(r.copy)) {
     const abs = join(from, src);
-    let st;
     try {
-      st = await Deno.lstat(abs);
+      await Deno.lstat(abs);
     } catch {
       throw new Error(`${r.file}: copy: ${src}: not in the output of stage "${r.stage}"`);
     }
-    const target = join(tree, dst);
-    if (st.isDirectory) {
-      await Deno.mkdir(target, { recursive: true });
-      await ctx.$`cp -a ${abs}/. ${target}/`;
-    } else {
-      await Deno.mkdir(dirname(target), { recursive: true });
-      await ctx.$`cp -a ${abs} ${target}`;
-    }
+    await copyTree(abs, join(tree, dst), false);
   }
-  // Store entries may be read-only; the package modes are set from the tree.
-  await ctx.$`chmod -R u+w ${tree}`;
 }
 
 /**
- * Copy a tree from the checkout with normalised modes (0644, or 0755 if executable;
- * directories 0755): git and the umask decide checkout modes, the package must not.
+ * Copy a file, symlink or directory tree (symlinks stay symlinks). With `normalise`,
+ * modes become 0644, or 0755 if executable, and directories 0755: git and the
+ * umask decide checkout modes, the package must not. Without it, modes are kept
+ * (plus owner write: store entries may be read-only).
  */
-async function copyNormalised(src: string, dst: string, what: string): Promise<void> {
-  try {
-    await Deno.stat(src);
-  } catch {
-    throw new Error(`${what}: ${src} does not exist`);
+export async function copyTree(src: string, dst: string, normalise: boolean): Promise<void> {
+  const st = await Deno.lstat(src);
+  await Deno.mkdir(dirname(dst), { recursive: true });
+  if (st.isSymlink) {
+    await Deno.symlink(await Deno.readLink(src), dst);
+  } else if (st.isDirectory) {
+    await Deno.mkdir(dst, { recursive: true });
+    await Deno.chmod(dst, normalise ? 0o755 : (st.mode! & 0o7777) | 0o200);
+    const names = [...Deno.readDirSync(src)].map((e) => e.name).sort();
+    for (const n of names) await copyTree(join(src, n), join(dst, n), normalise);
+  } else if (st.isFile) {
+    await Deno.copyFile(src, dst);
+    const exec = (st.mode! & 0o100) !== 0;
+    await Deno.chmod(dst, normalise ? (exec ? 0o755 : 0o644) : (st.mode! & 0o7777) | 0o200);
+  } else {
+    throw new Error(`${src}: not a file, directory or symlink`);
   }
-  const walk = async (rel: string) => {
-    for await (const e of Deno.readDir(join(src, rel))) {
-      const r = rel ? `${rel}/${e.name}` : e.name;
-      const from = join(src, r), to = join(dst, r);
-      const st = await Deno.lstat(from);
-      if (st.isSymlink) {
-        await Deno.symlink(await Deno.readLink(from), to);
-      } else if (st.isDirectory) {
-        await Deno.mkdir(to);
-        await Deno.chmod(to, 0o755);
-        await walk(r);
-      } else {
-        await Deno.copyFile(from, to);
-        await Deno.chmod(to, (st.mode! & 0o100) ? 0o755 : 0o644);
-      }
-    }
-  };
-  await walk("");
 }
 
 /** The toolchain environment of a compiling build. */

@@ -36,6 +36,7 @@ const muslStandIn = defineStage({
     const w = join(out, "bin", `${board.triple}-gcc`);
     await Deno.writeTextFile(w, '#!/bin/sh\nexec musl-gcc "$@"\n');
     await Deno.chmod(w, 0o755);
+    await Deno.symlink(`${board.triple}-gcc`, join(out, "bin", "cc"));
   },
 });
 
@@ -103,6 +104,12 @@ modes:
 `,
   );
   await w("pkgs/notes/files/etc/notes.txt", "notes\n");
+  // A `stage` package: part of another stage's output (here the stand-in toolchain).
+  await w(
+    "pkgs/tool/recipe.yaml",
+    'version: "1"\nrelease: 0\ndescription: A stage output\nlicense: MIT\nkind: stage\n' +
+      "stage: musl\ncopy:\n  bin: usr/lib/tool/bin\n",
+  );
   await w("pkgs/notes/files/etc/secret", "s\n");
   for (const [rel, text] of Object.entries(extra)) await w(rel, text);
   const key = await generateKeyFiles();

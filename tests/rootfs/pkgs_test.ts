@@ -48,6 +48,21 @@ Deno.test("pkgs stages build packages and a signed repository; one recipe change
     );
     assert.equal(notes.meta.files.find((f) => f.path === "etc/secret")!.mode, 0o600);
     assert.equal(notes.meta.files.find((f) => f.path === "etc/notes.txt")!.mode, 0o644);
+    const tool = await readPackage(
+      await Deno.readFile(join(first.get("pkg:tool")!.out!, "tool-1-r0.x86_64.ice")),
+      { where: "tool" },
+    );
+    assert.deepEqual(
+      tool.meta.files.map((f) => `${f.path} ${f.type} ${f.mode.toString(8)} ${f.target ?? ""}`),
+      [
+        "usr dir 755 ",
+        "usr/lib dir 755 ",
+        "usr/lib/tool dir 755 ",
+        "usr/lib/tool/bin dir 755 ",
+        "usr/lib/tool/bin/cc symlink 777 x86_64-icenet-linux-musl-gcc",
+        "usr/lib/tool/bin/x86_64-icenet-linux-musl-gcc file 755 ",
+      ],
+    );
 
     // The repository verifies with the public key, and lists both packages.
     const repoOut = first.get("repo")!.out!;
@@ -57,6 +72,7 @@ Deno.test("pkgs stages build packages and a signed repository; one recipe change
     assert.deepEqual(index.packages.map((p) => `${p.name}-${p.version}`), [
       "hello-1.0-r1",
       "notes-2-r0",
+      "tool-1-r0",
     ]);
     assert.deepEqual([...Deno.readDirSync(join(repoOut, "keys"))].map((e) => e.name), [
       `${key.keyId}.pub`,
@@ -66,7 +82,7 @@ Deno.test("pkgs stages build packages and a signed repository; one recipe change
     const again = await buildProject(root, store);
     assert.deepEqual(
       [...again.values()].map((x) => `${x.name}:${x.outcome}`).sort(),
-      ["musl:cached", "pkg:hello:cached", "pkg:notes:cached", "repo:cached"],
+      ["musl:cached", "pkg:hello:cached", "pkg:notes:cached", "pkg:tool:cached", "repo:cached"],
     );
     // One recipe changes: that package and the repository rebuild, nothing else.
     const notesRecipe = join(root, "pkgs/notes/recipe.yaml");
@@ -77,7 +93,7 @@ Deno.test("pkgs stages build packages and a signed repository; one recipe change
     const third = await buildProject(root, store);
     assert.deepEqual(
       [...third.values()].map((x) => `${x.name}:${x.outcome}`).sort(),
-      ["musl:cached", "pkg:hello:cached", "pkg:notes:built", "repo:built"],
+      ["musl:cached", "pkg:hello:cached", "pkg:notes:built", "pkg:tool:cached", "repo:built"],
     );
   } finally {
     Deno.env.delete("ICENET_REPO_KEY");

@@ -148,6 +148,7 @@ Deno.test("rootfs stage installs the image's packages with a database that owns 
         "pkg:base-files:cached",
         "pkg:hello:cached",
         "pkg:notes:built",
+        "pkg:tool:cached",
         "repo:built",
         "rootfs:built",
       ],
