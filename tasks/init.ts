@@ -45,8 +45,11 @@ async function buildInit(ctx: StageContext): Promise<void> {
     await Deno.copyFile(abs, dst);
   }
   const { CC } = toolchainEnv(ctx.deps.musl, board);
+  // aarch64's linker pads segments to 64 KiB pages (132 KB instead of 100 KB); 16 KiB
+  // still loads under 4K- and 16K-page kernels.
+  const ldflags = board.arch === "aarch64" ? "-static -Wl,-z,max-page-size=16384" : "-static";
   // The Makefile maps its own directory to "." (-ffile-prefix-map) and strips (-s).
-  await $`make -C ${src} ${`-j${ctx.jobs}`} ${`CC=${CC}`} LDFLAGS=-static BUILD=build`
+  await $`make -C ${src} ${`-j${ctx.jobs}`} ${`CC=${CC}`} ${`LDFLAGS=${ldflags}`} BUILD=build`
     .env(ctx.env);
   const binary = join(src, "build", "icenet-init");
   await Deno.mkdir(join(out, "sbin"));
