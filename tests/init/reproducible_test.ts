@@ -10,7 +10,7 @@ async function buildIn(dir: string): Promise<Uint8Array> {
     await Deno.copyFile(join(ROOT, "init/src", e.name), join(dir, "src", e.name));
   }
   const r = await new Deno.Command("make", {
-    args: ["-s", "-C", dir, "CC=musl-gcc", "LDFLAGS=-static"],
+    args: ["-s", "-j2", "-C", dir, "CC=musl-gcc", "LDFLAGS=-static"],
     env: { SOURCE_DATE_EPOCH: "0", LC_ALL: "C" },
   }).output();
   assert.equal(r.success, true, new TextDecoder().decode(r.stderr));
