@@ -100,36 +100,6 @@ ${run}
 `;
 }
 
-/**
- * npm needs the caller's registry settings, CA certificates and cache (the stage's
- * HOME is empty). Nothing of it reaches the output: the tarball's sha256 is pinned.
- */
-function npmEnv(): Record<string, string> {
-  const home = Deno.env.get("HOME") ?? "/root";
-  const env: Record<string, string> = {
-    npm_config_userconfig: join(home, ".npmrc"),
-    npm_config_cache: join(home, ".npm"),
-  };
-  for (
-    const k of [
-      "NODE_EXTRA_CA_CERTS",
-      "SSL_CERT_FILE",
-      "SSL_CERT_DIR",
-      "HTTPS_PROXY",
-      "https_proxy",
-    ]
-  ) {
-    const v = Deno.env.get(k);
-    if (v) env[k] = v;
-  }
-  return env;
-}
-
-async function sha256File(path: string): Promise<string> {
-  const d = new Uint8Array(await crypto.subtle.digest("SHA-256", await Deno.readFile(path)));
-  return [...d].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
-
 async function duBytes(dir: string): Promise<number> {
   let n = 0;
   for await (const e of Deno.readDir(dir)) {
@@ -169,16 +139,8 @@ async function build(ctx: StageContext, t: Target): Promise<void> {
     // The caller's DENO_DIR holds zod and esbuild already (the stage HOME is empty).
     await $`deno bundle --minify --platform=deno -o ${join(dest, "ice-pkg.js")} ${main}`
       .cwd(ctx.root).env({ DENO_DIR: denoDir() });
-    // npm's configured registry serves the target's deno; the pinned sha256 checks it.
-    await $`npm pack --silent --pack-destination ${tmp} ${t.npm}@${DENO_VERSION}`.env(npmEnv());
-    const tgz = join(tmp, `${t.npm.slice(1).replace("/", "-")}-${DENO_VERSION}.tgz`);
-    const got = await sha256File(tgz);
-    if (got !== t.npmSha256) {
-      throw new Error(
-        `${t.npm}@${DENO_VERSION}: npm pack gave sha256 ${got}, expected ${t.npmSha256}; ` +
-          `if the new tarball is trusted, update npmSha256 in tasks/ice-pkg.ts`,
-      );
-    }
+    // The target's deno from npm (fetched and checked by sha256 before the stage).
+    const tgz = ctx.sources.deno;
     await $`tar -xzf ${tgz} -C ${tmp}`;
     const pkg = JSON.parse(await Deno.readTextFile(join(tmp, "package/package.json")));
     if (pkg.version !== DENO_VERSION) {
@@ -205,15 +167,19 @@ export function icePkgStage(board: Pick<Board, "arch">): Stage[] {
     name: "ice-pkg",
     description: "the ice-pkg device program: bundled JS + the target's deno + private glibc",
     inputs: ["lib/ice-pkg/**/*.ts", "deno.json", "deno.lock"],
-    tools: ["deno", "npm", "patchelf", "dpkg-deb", "tar"],
+    tools: ["deno", "patchelf", "dpkg-deb", "tar"],
     sources: {
       libc6: debSource("libc6", LIBC6, t, t.libc6Sha256),
       libgcc: debSource("libgcc-s1", LIBGCC, t, t.libgccSha256),
+      deno: {
+        url: `npm:${t.npm}@${DENO_VERSION}`,
+        filename: `${t.npm.slice(1).replace("/", "-")}-${DENO_VERSION}.tgz`,
+        sha256: t.npmSha256,
+        npm: { package: t.npm, version: DENO_VERSION },
+      },
     },
     params: {
       deno: DENO_VERSION,
-      npm: t.npm,
-      npmSha256: t.npmSha256,
       compile: Boolean(Deno.env.get("DENORT_BIN")),
     },
     boardFields: ["arch"],

@@ -2,12 +2,13 @@
  * The source fetcher. A source is `{ url, sha256 }`; the file is looked for, in
  * order, in the download dir (ICENET_SOURCES), the configured mirrors (ICENET_MIRRORS:
  * comma-separated local directories or base URLs, then the source's own mirrors),
- * the upstream url, and finally the Debian provider. Every candidate is verified by
+ * the upstream url, and finally the providers (npm, Debian). Every candidate is verified by
  * sha256 before it is moved into the download dir; a mismatch names both hashes.
  */
 import { join } from "node:path";
 import { sha256File } from "../hash.ts";
 import { fetchDebianBinary, fetchDebianSource } from "./debian.ts";
+import { fetchNpmPackage } from "./npm.ts";
 import { type Source, sourceFilename } from "./source.ts";
 
 export type { Source } from "./source.ts";
@@ -85,7 +86,14 @@ export async function fetchSource(src: Source, opts: FetchOptions): Promise<stri
     }
   }
   if (!opts.offline) {
-    if (await tryCandidate(src.url, () => download(src.url, tmp, log))) return dest;
+    const http = /^https?:\/\//.test(src.url);
+    if (http && await tryCandidate(src.url, () => download(src.url, tmp, log))) return dest;
+    if (src.npm) {
+      const n = src.npm;
+      if (
+        await tryCandidate("npm provider", () => fetchNpmPackage(n.package, n.version, tmp, log))
+      ) return dest;
+    }
     if (src.debian) {
       const d = src.debian;
       const ok = await tryCandidate(

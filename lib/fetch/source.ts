@@ -29,6 +29,12 @@ export const DebianSource = z.strictObject({
   component: z.string().optional(),
 });
 
+/** A package tarball from the npm registry npm is configured with (`npm pack`). */
+export const NpmPackage = z.strictObject({
+  package: z.string().min(1),
+  version: z.string().min(1),
+});
+
 /** A source declaration, as written in stages and recipes. */
 export const SourceSchema = z.strictObject({
   url: z.string().min(1),
@@ -39,6 +45,8 @@ export const SourceSchema = z.strictObject({
   mirrors: z.array(z.string()).optional(),
   /** How to get the same bytes from Debian when upstream is unreachable. */
   debian: z.union([DebianBinary, DebianSource]).optional(),
+  /** How to get the same bytes from the npm registry. */
+  npm: NpmPackage.optional(),
 });
 
 export type Source = z.output<typeof SourceSchema>;
