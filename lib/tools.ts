@@ -74,6 +74,14 @@ export function hostPackages(): string[] {
   return [...pkgs].sort();
 }
 
+/**
+ * Packages the tests need beyond the build's (not in the build image): Debian's
+ * musl-gcc for host-side init benchmarks, the container engines and debootstrap.
+ */
+export function testPackages(): string[] {
+  return ["debootstrap", "docker.io", "musl-tools", "podman", "runc"];
+}
+
 /** Resolve a program on PATH, or undefined. */
 export function which(tool: string): string | undefined {
   if (tool.includes("/")) return exists(tool) ? tool : undefined;

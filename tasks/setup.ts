@@ -1,10 +1,10 @@
 /**
- * `deno task setup`: install the Debian packages the stages need (lib/tools.ts is
- * the one list), skipping those already installed.
+ * `deno task setup`: install the Debian packages the stages and tests need
+ * (lib/tools.ts is the one list), skipping those already installed.
  */
-import { hostPackages } from "../lib/tools.ts";
+import { hostPackages, testPackages } from "../lib/tools.ts";
 
-const pkgs = hostPackages();
+const pkgs = [...hostPackages(), ...testPackages()];
 const status = await new Deno.Command("dpkg-query", {
   args: ["-W", "-f", "${Package}\\t${db:Status-Abbrev}\\n", ...pkgs],
   stdout: "piped",
