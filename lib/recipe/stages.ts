@@ -64,10 +64,12 @@ export function recipeStage(raw: Recipe, board: Board): Stage {
         description: r.description,
         license: r.license,
         depends: r.depends,
+        conffiles: r.conffiles,
       }, Number(ctx.env.SOURCE_DATE_EPOCH ?? 0));
       const file = packageFile(r, ctx.board);
       await Deno.writeFile(join(ctx.out, file), bytes);
       ctx.log(`${file}: ${bytes.length} bytes`);
+      ctx.record("package_bytes", bytes.length);
     },
   });
 }
