@@ -59,10 +59,14 @@ export function sandboxMounts(req: SandboxRequest, denoDir: string): Mounts {
   const ro: string[] = [];
   const deno = Deno.realPathSync(Deno.execPath());
   ro.push(deno, denoDir); // the runtime and its module cache
-  for (const c of CODE) if (exists(join(CODE_ROOT, c))) ro.push(join(CODE_ROOT, c));
+  // The build system's code, and the project's (the same tree, except in tests that
+  // build a copy of the checkout).
+  for (const base of new Set([CODE_ROOT, req.root])) {
+    for (const c of CODE) if (exists(join(base, c))) ro.push(join(base, c));
+  }
   ro.push(join(req.root, "boards"), ...recipeFiles(req.root));
   ro.push(...Object.values(req.inputs), ...Object.values(req.sources), ...Object.values(req.deps));
-  if (!req.module.startsWith(join(CODE_ROOT, "tasks"))) ro.push(req.module);
+  ro.push(req.module);
   return {
     readOnly: [...new Set(ro)],
     // The build's own directory (scratch, output, request and result files).
