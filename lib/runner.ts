@@ -222,7 +222,12 @@ async function runOne(
     return { name, outcome: "would build", seconds: 0, key: key.key };
   }
   // Another build on this store may be making the same key: wait for it, then reuse.
+  const waiting = setTimeout(
+    () => progress.message(`${sid}: waiting for another build of the same key to finish`),
+    1000,
+  );
   using _lock = await opts.store.lockKey(key.key);
+  clearTimeout(waiting);
   if (!forced) {
     const again = await cachedResult();
     if (again) return again;
