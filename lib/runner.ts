@@ -226,8 +226,17 @@ async function runOne(
     () => progress.message(`${sid}: waiting for another build of the same key to finish`),
     1000,
   );
-  using _lock = await opts.store.lockKey(key.key);
+  // Ctrl-C while waiting must not wait for the other build: race the lock with it.
+  const aborted = new Promise<undefined>((resolve) => {
+    if (signal.aborted) resolve(undefined);
+    signal.addEventListener("abort", () => resolve(undefined), { once: true });
+  });
+  using _lock = await Promise.race([opts.store.lockKey(key.key), aborted]);
   clearTimeout(waiting);
+  if (!_lock) {
+    progress.finish(sid, "failed", secs(), "interrupted");
+    return { name, outcome: "failed", seconds: secs(), key: key.key, error: "interrupted" };
+  }
   if (!forced) {
     const again = await cachedResult();
     if (again) return again;

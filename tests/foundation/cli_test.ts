@@ -70,3 +70,22 @@ Deno.test("cli: SIGTERM stops the stage's processes and leaves no entry", async 
   assert.throws(() => Deno.statSync(`/proc/${sleepPid}`), "the stage's sleep was killed");
   await p.cleanup();
 });
+
+Deno.test("cli: SIGTERM while waiting for another build of the same key exits at once", async () => {
+  const p = await testProject();
+  const first = cli(p.root, p.store.dir, ["build", "slow", "--board", "test"]).spawn();
+  const pidFile = join(p.root, "pid");
+  for (let i = 0; i < 600 && !(await Deno.stat(pidFile).catch(() => undefined)); i++) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const second = cli(p.root, p.store.dir, ["build", "slow", "--board", "test"]).spawn();
+  await new Promise((r) => setTimeout(r, 3000)); // it is now waiting on the key's lock
+  const t0 = Date.now();
+  second.kill("SIGTERM");
+  const r = await second.output();
+  assert.equal(r.code, 130);
+  assert.ok(Date.now() - t0 < 10_000, "did not wait for the first build");
+  first.kill("SIGTERM");
+  await first.output();
+  await p.cleanup();
+});
