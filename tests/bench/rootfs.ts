@@ -21,7 +21,9 @@ export default async function bench(): Promise<void> {
   const def = await loadImageDef(file);
   const bare = { ...def, packages: def.packages.filter((p) => p !== "ice-pkg") };
   const store = new Store(defaultStoreDir());
-  for (const name of ["zima", "rpi", "rpi32"]) {
+  // ICENET_BENCH_BOARDS=zima limits the boards (a cold board builds its toolchain first).
+  const boards = (Deno.env.get("ICENET_BENCH_BOARDS") ?? "zima,rpi,rpi32").split(",");
+  for (const name of boards) {
     const board = await loadBoard(ROOT, name);
     const stages = [
       ...(await loadStages(board, ROOT)),
