@@ -3,7 +3,8 @@
  * default in the user's store (so repeated runs reuse the outputs).
  */
 import { join } from "node:path";
-import { loadBoard } from "../../lib/board.ts";
+import { type Board, loadBoard } from "../../lib/board.ts";
+import type { Stage } from "../../lib/stage.ts";
 import { defaultDownloadDir } from "../../lib/fetch/mod.ts";
 import { SilentProgress } from "../../lib/progress.ts";
 import { build, type StageResult } from "../../lib/runner.ts";
@@ -12,6 +13,18 @@ import { loadStages, ROOT } from "../../tasks/registry.ts";
 
 /** The project root. */
 export { ROOT };
+
+const loaded = new Map<string, Promise<Stage[]>>();
+
+/**
+ * The stages of a board, loaded once per test process: two concurrent loads (two
+ * builds at once) would import the task modules concurrently, which panics Deno 2.9
+ * ("RefCell already borrowed" in its module map).
+ */
+function stagesOf(board: Board): Promise<Stage[]> {
+  if (!loaded.has(board.name)) loaded.set(board.name, loadStages(board, ROOT));
+  return loaded.get(board.name)!;
+}
 
 /** Build `targets` for `board`; returns each target's result (throws on failure). */
 export async function buildFor(
@@ -23,7 +36,7 @@ export async function buildFor(
   const result = await build({
     root: ROOT,
     board: b,
-    stages: await loadStages(b, ROOT),
+    stages: await stagesOf(b),
     targets,
     store: new Store(storeDir),
     // Sources are fetched once, whatever store the outputs go to.
