@@ -6,15 +6,26 @@
  * Tiers: unit = everything outside tests/e2e/ (seconds to minutes); e2e = builds
  * real images and boots them in QEMU (uses the store: slow cold, quick warm).
  */
+Deno.chdir(new URL("..", import.meta.url).pathname);
 const [tierArg, ...rest] = Deno.args;
 const tier = ["unit", "e2e", "all"].includes(tierArg ?? "") ? tierArg : "all";
 const extra = tier === tierArg ? rest : Deno.args;
 
-const paths = tier === "unit"
-  ? ["lib/", "tests/", "--ignore=tests/e2e/"]
-  : tier === "e2e"
-  ? ["tests/e2e/"]
-  : ["lib/", "tests/"];
+/** Test files under `dir` (Deno's own discovery rule: *_test.ts). */
+function testFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const e of Deno.readDirSync(dir)) {
+    const p = `${dir}/${e.name}`;
+    if (e.isDirectory) out.push(...testFiles(p));
+    else if (/_test\.ts$/.test(e.name)) out.push(p);
+  }
+  return out.sort();
+}
+
+const all = [...testFiles("lib"), ...testFiles("tests")];
+const isE2e = (f: string) => f.startsWith("tests/e2e/");
+const unit = all.filter((f) => !isE2e(f)), e2e = all.filter(isE2e);
+const paths = tier === "unit" ? unit : tier === "e2e" ? e2e : [...unit, ...e2e];
 
 const cmd = new Deno.Command(Deno.execPath(), {
   args: ["test", "-A", ...paths, ...extra],
