@@ -61,7 +61,9 @@ async function assertServicesUp(sh: GuestShell, wanted: string[]) {
 }
 
 async function boot(board: Board, work: string, forwards: { host: number; guest: number }[] = []) {
-  const image = await buildImage(ROOT, board, true);
+  // ICENET_E2E_IMAGE_<BOARD> boots a given image instead (debugging the test itself).
+  const image = Deno.env.get(`ICENET_E2E_IMAGE_${board.name.toUpperCase()}`) ??
+    await buildImage(ROOT, board, true);
   const spec = await boardVm(board, image, work, { forwards });
   const vm = startQemu(spec, consoleLog(work));
   return { vm, image };
@@ -92,6 +94,14 @@ Deno.test(
       await t.step("root is the squashfs, read-only", () => assertReadOnlyRoot(sh));
       await t.step("icenetctl status shows the services ready", async () => {
         await assertServicesUp(sh, ["dropbear"]);
+      });
+      await t.step("the guest is on QEMU's user network", async () => {
+        const addr = await sh.run("ip -4 addr show dev eth0");
+        assert.match(
+          addr.out,
+          /inet 10\.0\.2\.\d+/,
+          `no IPv4 address on eth0 (no network service?):\n${addr.out}`,
+        );
       });
       await t.step("dropbear accepts the test key through the port forward", async () => {
         const key = join(work, "key");
