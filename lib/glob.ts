@@ -1,7 +1,8 @@
 /**
  * Expand the input patterns of a stage: plain paths, `*` within one path segment
  * and `**` across segments. Results are sorted, relative to the root, files only
- * (a directory input means every file under it).
+ * (a directory input means every file under it). An absolute path (a signing key
+ * outside the project) is taken as it is.
  */
 import { join } from "node:path";
 
@@ -10,6 +11,15 @@ export function expandInputs(root: string, patterns: string[], owner: string): s
   const out = new Set<string>();
   for (const pat of patterns) {
     const before = out.size;
+    if (pat.startsWith("/")) {
+      try {
+        Deno.statSync(pat);
+      } catch {
+        throw new Error(`${owner}: input ${pat} does not exist`);
+      }
+      out.add(pat);
+      continue;
+    }
     if (!/[*?[]/.test(pat)) {
       let st: Deno.FileInfo;
       try {

@@ -39,7 +39,7 @@ export async function stageKey(
     parts[`code:${rel.startsWith("..") ? file : rel}`] = await files.hash(file);
   }
   for (const rel of expandInputs(root, stage.inputs, `stage ${stage.name}`)) {
-    inputs[rel] = join(root, rel);
+    inputs[rel] = rel.startsWith("/") ? rel : join(root, rel);
     parts[`input:${rel}`] = await files.hash(inputs[rel]);
   }
   for (const [k, v] of Object.entries(stage.params)) parts[`param:${k}`] = canonicalJson(v);

@@ -14,7 +14,7 @@ import { killDescendants } from "./proc.ts";
 import { makeProgress, type Outcome, type Progress } from "./progress.ts";
 import { stageShell } from "./shell.ts";
 import type { Stage, StageContext } from "./stage.ts";
-import type { Store } from "./store.ts";
+import { defaultStoreDir, type Store } from "./store.ts";
 import { bwrapArgs, denoDir, type SandboxRequest } from "./sandbox.ts";
 import { type Container, containerArgs } from "./container.ts";
 import { MissingToolError, which } from "./tools.ts";
@@ -384,6 +384,12 @@ async function runSandboxed(
     jobs: ctx.jobs,
     env: ctx.env,
     result: join(tmp, "result.json"),
+    loaderEnv: {
+      ICENET_HOME: defaultStoreDir(),
+      ...Object.fromEntries(
+        Object.entries(Deno.env.toObject()).filter(([k]) => k.startsWith("ICENET_")),
+      ),
+    },
   };
   const reqFile = join(tmp, "request.json");
   await Deno.writeTextFile(reqFile, JSON.stringify(req));

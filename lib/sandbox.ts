@@ -30,6 +30,12 @@ export interface SandboxRequest {
   env: Record<string, string>;
   /** Where the child writes `{ info }` when run() succeeds. */
   result: string;
+  /**
+   * ICENET_* settings of the parent (store, repository key, image), applied in the
+   * child before it loads the stage module, so it builds the same stage objects.
+   * Stage commands still get only `env`.
+   */
+  loaderEnv: Record<string, string>;
 }
 
 /** Files of /etc that compilers and shells look up. */

@@ -8,6 +8,7 @@ import type { SandboxRequest } from "./sandbox.ts";
 import type { Stage, StageContext } from "./stage.ts";
 
 const req: SandboxRequest = JSON.parse(await Deno.readTextFile(Deno.args[0]));
+for (const [k, v] of Object.entries(req.loaderEnv)) Deno.env.set(k, v);
 const mod = await import(pathToFileURL(req.module).href);
 
 /**

@@ -19,6 +19,7 @@ import type { Recipe } from "./schema.ts";
 import { boardVars, expandRecipeVars } from "./vars.ts";
 import { repoKey } from "./repo_key.ts";
 import { defineStage, type Stage } from "../stage.ts";
+import { SOURCE_DATE_EPOCH } from "../runner.ts";
 
 const LIB = dirname(fileURLToPath(import.meta.url));
 /** tasks/pkgs.ts comes first: it is the module a sandbox imports to find the stage. */
@@ -74,10 +75,14 @@ export function recipeStage(raw: Recipe, board: Board): Stage {
   });
 }
 
+/** Validity of the build's own repository (see the repo stage). */
+const BUILD_REPO_VALID_DAYS = 3650;
+
 /** The stage that signs every package of the board into one repository. */
 export function repoStage(
   recipes: Recipe[],
   keyId: string,
+  keyPath: string,
   privateKey: () => Promise<string>,
 ): Stage {
   const needs = recipes.map((r) => `pkg:${r.name}`);
@@ -85,7 +90,9 @@ export function repoStage(
     name: "repo",
     description: "signed package repository",
     needs,
-    params: { keyId },
+    // The key file is an input: a new key re-signs, and the sandbox lets it be read.
+    inputs: [keyPath],
+    params: { keyId, time: Number(Deno.env.get("ICENET_REPO_TIME") ?? SOURCE_DATE_EPOCH) },
     boardFields: ["arch"],
     code: [TASK, join(LIB, "stages.ts"), join(LIB, "repo_key.ts")],
     async run(ctx) {
@@ -95,14 +102,19 @@ export function repoStage(
           if (e.name.endsWith(".ice")) packages.push(join(ctx.deps[n], e.name));
         }
       }
-      const created = new Date();
+      // Signed "at" a fixed time so that two builds give the same bytes: the serial is
+      // that time (ICENET_REPO_TIME, default SOURCE_DATE_EPOCH) and the validity long.
+      // This repository feeds image builds; one published to devices is re-signed with
+      // the current time and a short expiry by `deno task repo`.
+      const time = Number(ctx.params.time);
+      const created = new Date(time * 1000);
       const index = await buildRepo({
         packages: packages.sort(),
         outDir: join(ctx.out, "repo"),
         privateKey: await privateKey(),
-        // Seconds since the epoch: grows with every build, as devices require.
-        serial: Math.floor(created.getTime() / 1000),
+        serial: time,
         created,
+        expires: new Date((time + BUILD_REPO_VALID_DAYS * 86400) * 1000),
       });
       const key = await repoKey();
       await Deno.mkdir(join(ctx.out, "keys"));
@@ -118,6 +130,6 @@ export async function packageStages(root: string, board: Board): Promise<Stage[]
   const key = await repoKey();
   return [
     ...recipes.map((r) => recipeStage(r, board)),
-    repoStage(recipes, key.keyId, async () => (await repoKey()).privateFile),
+    repoStage(recipes, key.keyId, key.path, async () => (await repoKey()).privateFile),
   ];
 }
