@@ -4,11 +4,13 @@
  * `tests: N passed, N failed`.
  *
  * Tiers: unit = everything outside tests/e2e/ (seconds to minutes); e2e = builds
- * real images and boots them in QEMU (uses the store: slow cold, quick warm).
+ * real images and boots them in QEMU (uses the store: slow cold, quick warm); all =
+ * both (the default); hermetic = two clean builds of the zima image, sandboxed and
+ * in the build container, compared byte for byte (always cold: ~30 min).
  */
 Deno.chdir(new URL("..", import.meta.url).pathname);
 const [tierArg, ...rest] = Deno.args;
-const tier = ["unit", "e2e", "all"].includes(tierArg ?? "") ? tierArg : "all";
+const tier = ["unit", "e2e", "hermetic", "all"].includes(tierArg ?? "") ? tierArg : "all";
 const extra = tier === tierArg ? rest : Deno.args;
 
 /** Test files under `dir` (Deno's own discovery rule: *_test.ts). */
@@ -24,8 +26,16 @@ function testFiles(dir: string): string[] {
 
 const all = [...testFiles("lib"), ...testFiles("tests")];
 const isE2e = (f: string) => f.startsWith("tests/e2e/");
-const unit = all.filter((f) => !isE2e(f)), e2e = all.filter(isE2e);
-const paths = tier === "unit" ? unit : tier === "e2e" ? e2e : [...unit, ...e2e];
+// Two clean builds of the zima image (sandbox and container): ~30 min on 2 cores.
+const isHermetic = (f: string) => f === "tests/e2e/hermetic_test.ts";
+const unit = all.filter((f) => !isE2e(f));
+const e2e = all.filter((f) => isE2e(f) && !isHermetic(f));
+const paths = {
+  unit,
+  e2e,
+  hermetic: all.filter(isHermetic),
+  all: [...unit, ...e2e],
+}[tier as "unit" | "e2e" | "hermetic" | "all"];
 
 const cmd = new Deno.Command(Deno.execPath(), {
   args: ["test", "-A", ...paths, ...extra],
