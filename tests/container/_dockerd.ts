@@ -39,7 +39,11 @@ export async function startDockerd(): Promise<Dockerd> {
   }).spawn();
   const host = `unix://${sock}`;
   for (let i = 0; i < 300; i++) {
-    const r = await new Deno.Command("docker", { args: ["-H", host, "version"], stdout: "null", stderr: "null" })
+    const r = await new Deno.Command("docker", {
+      args: ["-H", host, "version"],
+      stdout: "null",
+      stderr: "null",
+    })
       .output();
     if (r.success) break;
     if (i === 299) lock.close();
