@@ -11,7 +11,7 @@ import { defaultStoreDir } from "../../lib/store.ts";
 import { defaultDownloadDir } from "../../lib/fetch/mod.ts";
 import { buildRepo } from "../../lib/ice-pkg/repo.ts";
 import { generateKeyFiles } from "../../lib/ice-pkg/keys.ts";
-import { makePackage, withTempDir } from "./_helpers.ts";
+import { makePackage, withTempDir } from "../ice-pkg/_helpers.ts";
 
 const PROJECT = new URL("../..", import.meta.url).pathname;
 
@@ -148,10 +148,7 @@ async function makeRoot(
   return { root, publish };
 }
 
-/** Slow (stage build, QEMU): run with ICE_PKG_E2E=1. */
-const ignore = !Deno.env.get("ICE_PKG_E2E");
-
-Deno.test({ name: "device program works in a musl+busybox chroot (x86_64)", ignore }, async () => {
+Deno.test({ name: "device program works in a musl+busybox chroot (x86_64)" }, async () => {
   const program = await stageOutput("zima");
   await withTempDir(async (dir) => {
     const { root, publish } = await makeRoot(dir, "amd64", program);
@@ -213,7 +210,7 @@ Deno.test({ name: "device program works in a musl+busybox chroot (x86_64)", igno
   });
 });
 
-Deno.test({ name: "device program runs under qemu-aarch64-static (aarch64)", ignore }, async () => {
+Deno.test({ name: "device program runs under qemu-aarch64-static (aarch64)" }, async () => {
   const program = await stageOutput("rpi");
   await withTempDir(async (dir) => {
     const { root } = await makeRoot(dir, "arm64", program);
