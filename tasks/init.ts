@@ -5,6 +5,7 @@
  * Output:
  *   sbin/icenet-init   the static binary
  *   sbin/icenetctl     symlink to icenet-init (it acts by the name it is run as)
+ *   sbin/icenet-growfs grows the data partition to fill the disk (early boot)
  *
  *   deno run -A tasks/init.ts --board rpi
  */
@@ -56,7 +57,10 @@ async function buildInit(ctx: StageContext): Promise<void> {
   await Deno.copyFile(binary, join(out, "sbin", "icenet-init"));
   await Deno.chmod(join(out, "sbin", "icenet-init"), 0o755);
   await Deno.symlink("icenet-init", join(out, "sbin", "icenetctl"));
+  await Deno.copyFile(join(src, "build", "icenet-growfs"), join(out, "sbin", "icenet-growfs"));
+  await Deno.chmod(join(out, "sbin", "icenet-growfs"), 0o755);
   ctx.record("init_bytes", (await Deno.stat(binary)).size);
+  ctx.record("growfs_bytes", (await Deno.stat(join(out, "sbin", "icenet-growfs"))).size);
 }
 
 /** One init stage per board: the registry calls this with the board being built. */

@@ -20,6 +20,8 @@ export interface Options {
   lockWait: number;
   /** Command line, recorded in the history. */
   command: string;
+  /** Time recorded in the history (seconds since the epoch); default: SOURCE_DATE_EPOCH or now. */
+  time?: number;
 }
 
 /** Where output goes; tests capture it. */

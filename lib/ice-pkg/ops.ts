@@ -157,7 +157,13 @@ export interface TxResult {
 async function run(env: Env, changes: Change[]): Promise<TxResult> {
   const tx = changes.length
     ? await applyChanges(
-      { root: env.opts.root, db: env.db, log: env.log, command: env.opts.command },
+      {
+        root: env.opts.root,
+        db: env.db,
+        log: env.log,
+        command: env.opts.command,
+        time: env.opts.time,
+      },
       changes,
     )
     : undefined;

@@ -52,6 +52,8 @@ export interface ApplyContext {
   log: (line: string) => void;
   /** The command line, for the history. */
   command: string;
+  /** The time recorded in the history (seconds since the epoch); default: now. */
+  time?: number;
 }
 
 interface Put {
@@ -82,10 +84,11 @@ interface Plan {
   db: DbCommit;
 }
 
-/** Time recorded in the history (SOURCE_DATE_EPOCH for reproducible image builds). */
-function now(): string {
+/** Time recorded in the history: the caller's (image builds), SOURCE_DATE_EPOCH, or now. */
+function historyTime(time?: number): string {
   const sde = Deno.env.get("SOURCE_DATE_EPOCH");
-  return (sde ? new Date(Number(sde) * 1000) : new Date()).toISOString();
+  if (time === undefined && sde) time = Number(sde);
+  return (time === undefined ? new Date() : new Date(time * 1000)).toISOString();
 }
 
 function installedRow(n: NewPkg): InstalledPkg {
@@ -252,7 +255,7 @@ async function makePlan(ctx: ApplyContext, changes: Change[]): Promise<Plan> {
   }
   const db1: DbCommit = {
     command: ctx.command,
-    time: now(),
+    time: historyTime(ctx.time),
     remove: [...changing],
     add: changes.filter((c) => c.new).map((c) => ({
       pkg: installedRow(c.new!),

@@ -20,6 +20,8 @@ export async function extractDeb(deb: string, dest: string, members: string[]): 
 
 /** The paths listed in a .deb's data (as `./usr/...`). */
 export async function listDeb(deb: string): Promise<string[]> {
-  const text = await $`dpkg-deb --fsys-tarfile ${deb} | tar -t`.text();
-  return text.split("\n").filter(Boolean);
+  const r = await $`dpkg-deb --fsys-tarfile ${deb} | tar -t`.stdout("piped").stderr("piped")
+    .noThrow();
+  if (r.code !== 0) throw new Error(`${deb}: cannot list its files: ${r.stderr.trim()}`);
+  return r.stdout.split("\n").filter(Boolean);
 }

@@ -92,7 +92,8 @@ export async function fatCopyOut(
 
 /** List the files of a FAT image (recursive, `mdir -/ -b`), one path per line. */
 export async function fatList(image: string, offset = 0): Promise<string[]> {
-  const text = await $`mdir -i ${`${image}@@${offset}`} -/ -b ::/`
-    .env({ MTOOLS_SKIP_CHECK: "1" }).text();
-  return text.split("\n").filter(Boolean).map((l) => l.replace(/^::\//, "")).sort();
+  const r = await $`mdir -i ${`${image}@@${offset}`} -/ -b ::/`
+    .env({ MTOOLS_SKIP_CHECK: "1" }).stdout("piped").stderr("piped").noThrow();
+  if (r.code !== 0) throw new Error(`${image}@${offset}: mdir failed: ${r.stderr.trim()}`);
+  return r.stdout.split("\n").filter(Boolean).map((l) => l.replace(/^::\//, "")).sort();
 }

@@ -6,7 +6,9 @@
  *     command line are taken from the image's own boot partition (mtools) and booted
  *     directly, with the image as the SD card (padded to a power of two, as QEMU's SD
  *     model requires).
- * The image is always copied first: the guest writes to its disk.
+ * The image is always copied first (the guest writes to its disk), and the copy is
+ * padded to a power of two — QEMU's SD model needs that, and on every board it is a
+ * card or disk bigger than the image, as a real one is, so the data partition grows.
  *
  * ```ts
  * const spec = await boardVm(board, "icenet-zima.img", tmpDir, { forwards: [...] });
@@ -69,7 +71,10 @@ export async function boardVm(
   opts: BoardVmOptions = {},
 ): Promise<QemuSpec> {
   const disk = join(work, "disk.img");
-  if (!opts.reuseDisk) await copySparse(image, disk);
+  if (!opts.reuseDisk) {
+    await copySparse(image, disk);
+    await Deno.truncate(disk, nextPowerOfTwo((await Deno.stat(disk)).size + 1));
+  }
   const base = {
     system: board.qemu.system,
     machine: board.qemu.machine,
@@ -87,8 +92,6 @@ export async function boardVm(
       serialIndex: serialIndexOf(board.qemu.machine, board.qemu.console),
     };
   }
-  const size = (await Deno.stat(disk)).size;
-  if (!opts.reuseDisk) await Deno.truncate(disk, nextPowerOfTwo(size));
   const boot = (await partitionOffsets(image))[0];
   const files = join(work, "boot");
   await Deno.mkdir(files, { recursive: true });

@@ -103,8 +103,6 @@ export function rootfsStage(
       const skipped = def.packages.filter((p) => !pkgs.includes(p));
       if (skipped.length) ctx.log(`not built for ${ctx.board.name}: ${skipped.join(", ")}`);
 
-      // ice-pkg records the history time from SOURCE_DATE_EPOCH.
-      Deno.env.set("SOURCE_DATE_EPOCH", ctx.env.SOURCE_DATE_EPOCH);
       const lines: string[] = [];
       const env = await openEnv({
         root: tree,
@@ -115,6 +113,8 @@ export function rootfsStage(
         repos: [repo],
         lockWait: 0,
         command: `ice-pkg install ${pkgs.join(" ")}`,
+        // The history's time: the build's, so the database is reproducible.
+        time: Number(ctx.env.SOURCE_DATE_EPOCH),
       }, { out: (l) => lines.push(l), err: (l) => lines.push(l) });
       try {
         const res = await install(env, pkgs);

@@ -15,8 +15,6 @@ import { GuestShell } from "../../lib/qemu/shell.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 const FIXTURES = new URL("./fixtures/", import.meta.url).pathname;
-// The rootfs and image stages read the image definition from ICENET_IMAGE.
-Deno.env.set("ICENET_IMAGE", join(FIXTURES, "test-image.yaml"));
 const LOGIN = { user: "root", password: "icenet-test", timeoutMs: 600_000 };
 import { e2eBoards } from "./_boards.ts";
 
@@ -50,6 +48,23 @@ async function assertReadOnlyRoot(sh: GuestShell) {
   assert.match(sq.split(" ")[1], /^\/(rom)?$/, `squashfs mounted on ${sq.split(" ")[1]}`);
 }
 
+/**
+ * The VM's disk is bigger than the image (padded to a power of two): the data partition,
+ * the disk's last, and its ext4 grew at first boot to end within 1 MiB of the disk's end.
+ */
+async function assertDataGrew(sh: GuestShell) {
+  const dev = (await sh.check("findfs LABEL=data")).trim().replace("/dev/", "");
+  const disk = (await sh.check(`basename $(readlink -f /sys/class/block/${dev}/..)`)).trim();
+  const num = async (cmd: string) => Number((await sh.check(cmd)).trim());
+  const diskBytes = await num(`cat /sys/class/block/${disk}/size`) * 512;
+  const partEnd = (await num(`cat /sys/class/block/${dev}/start`) +
+    await num(`cat /sys/class/block/${dev}/size`)) * 512;
+  assert.ok(diskBytes - partEnd < 2 * 1024 * 1024, `${dev} ends at ${partEnd} of ${diskBytes}`);
+  const fsBytes = await num("df -k /overlay | awk 'NR==2 {print $2}'") * 1024;
+  const partBytes = await num(`cat /sys/class/block/${dev}/size`) * 512;
+  assert.ok(fsBytes > partBytes * 0.9, `ext4 on /overlay is ${fsBytes} B of ${partBytes} B`);
+}
+
 async function assertServicesUp(sh: GuestShell, wanted: string[]) {
   // Services may still be starting right after login: give them 30 s.
   let services = parseStatus("");
@@ -62,10 +77,26 @@ async function assertServicesUp(sh: GuestShell, wanted: string[]) {
   assert.fail(`services not all ready: ${JSON.stringify(services)}`);
 }
 
+/**
+ * The test image (fixtures/test-image.yaml: a test password and SSH key). The rootfs and
+ * image stages read the definition from ICENET_IMAGE, set only while building so that
+ * other tests in this process see the default.
+ */
+async function buildTestImage(board: Board): Promise<string> {
+  const before = Deno.env.get("ICENET_IMAGE");
+  Deno.env.set("ICENET_IMAGE", join(FIXTURES, "test-image.yaml"));
+  try {
+    return await buildImage(ROOT, board, true);
+  } finally {
+    if (before === undefined) Deno.env.delete("ICENET_IMAGE");
+    else Deno.env.set("ICENET_IMAGE", before);
+  }
+}
+
 async function boot(board: Board, work: string, forwards: { host: number; guest: number }[] = []) {
   // ICENET_E2E_IMAGE_<BOARD> boots a given image instead (debugging the test itself).
   const image = Deno.env.get(`ICENET_E2E_IMAGE_${board.name.toUpperCase()}`) ??
-    await buildImage(ROOT, board, true);
+    await buildTestImage(board);
   const spec = await boardVm(board, image, work, { forwards });
   const vm = startQemu(spec, consoleLog(work));
   return { vm, image };
@@ -94,6 +125,7 @@ Deno.test(
     await withVm(vm, work, async () => {
       let sh = await GuestShell.login(vm.console, LOGIN);
       await t.step("root is the squashfs, read-only", () => assertReadOnlyRoot(sh));
+      await t.step("the data partition grew to fill the disk", () => assertDataGrew(sh));
       await t.step("icenetctl status shows the services ready", async () => {
         await assertServicesUp(sh, ["dropbear"]);
       });
@@ -184,6 +216,7 @@ for (const name of ["rpi", "rpi32"]) {
     await withVm(vm, work, async () => {
       const sh = await GuestShell.login(vm.console, LOGIN);
       await t.step("root is the squashfs, read-only", () => assertReadOnlyRoot(sh));
+      await t.step("the data partition grew to fill the SD card", () => assertDataGrew(sh));
       await t.step("the service set is up", async () => {
         await assertServicesUp(sh, ["dropbear"]);
       });

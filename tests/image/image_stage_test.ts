@@ -26,7 +26,8 @@ async function fakeDeps(tmp: string, board: Awaited<ReturnType<typeof loadBoard>
   const rootfs = join(tmp, "rootfs");
   await Deno.mkdir(join(rootfs, "tree/etc"), { recursive: true });
   await Deno.writeTextFile(join(rootfs, "tree/etc/hostname"), "icenet\n");
-  await $`mksquashfs ${join(rootfs, "tree")} ${
+  // mksquashfs refuses -mkfs-time beside a SOURCE_DATE_EPOCH that the caller may export.
+  await $`env -u SOURCE_DATE_EPOCH mksquashfs ${join(rootfs, "tree")} ${
     join(rootfs, "root.squashfs")
   } -noappend -all-root -mkfs-time 0 -all-time 0 -quiet -no-progress`
     .quiet();
