@@ -26,7 +26,7 @@ export class FileHashCache {
 
   /** sha256 of a file, from the cache when its stat matches. */
   async hash(path: string): Promise<string> {
-    const st = await Deno.stat(path);
+    const st = Deno.statSync(path);
     const mtime = st.mtime?.getTime() ?? 0;
     const e = this.#entries.get(path);
     // A file modified within the last 2 s may change again within the same mtime tick.
@@ -44,7 +44,10 @@ export class FileHashCache {
   /** Persist (atomically) if anything changed. */
   async save(): Promise<void> {
     if (!this.file || !this.#dirty) return;
-    await writeFileAtomic(this.file, JSON.stringify(Object.fromEntries(this.#entries)));
+    // Unsynced: a cache; an entry is only trusted while the file's stat matches it.
+    await writeFileAtomic(this.file, JSON.stringify(Object.fromEntries(this.#entries)), {
+      sync: false,
+    });
     this.#dirty = false;
   }
 }

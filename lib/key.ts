@@ -34,14 +34,19 @@ export async function stageKey(
   const parts: Record<string, string> = {};
   const inputs: Record<string, string> = {};
   if (stage.code.length === 0) parts["code:run"] = sha256(stage.codeText);
+  // Hashed concurrently; the key serialisation sorts the parts, so order is irrelevant.
+  const pending: Promise<void>[] = [];
   for (const file of stage.code) {
     const rel = relative(root, file);
-    parts[`code:${rel.startsWith("..") ? file : rel}`] = await files.hash(file);
+    pending.push(
+      files.hash(file).then((h) => void (parts[`code:${rel.startsWith("..") ? file : rel}`] = h)),
+    );
   }
   for (const rel of expandInputs(root, stage.inputs, `stage ${stage.name}`)) {
     inputs[rel] = rel.startsWith("/") ? rel : join(root, rel);
-    parts[`input:${rel}`] = await files.hash(inputs[rel]);
+    pending.push(files.hash(inputs[rel]).then((h) => void (parts[`input:${rel}`] = h)));
   }
+  await Promise.all(pending);
   for (const [k, v] of Object.entries(stage.params)) parts[`param:${k}`] = canonicalJson(v);
   const fields = stage.boardFields ?? (Object.keys(board) as (keyof Board)[]);
   for (const f of fields) parts[`board:${f}`] = canonicalJson(board[f]);

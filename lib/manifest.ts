@@ -25,19 +25,20 @@ export interface Manifest {
   info: Record<string, unknown>;
 }
 
-/** List a tree in sorted order (byte order of paths). */
+/**
+ * List a tree in sorted order (byte order of paths). Directory reads and lstat are
+ * synchronous (microseconds each; see store.ts); big files are hashed streaming.
+ */
 export async function scanTree(dir: string): Promise<ManifestEntry[]> {
   const entries: ManifestEntry[] = [];
   async function walk(rel: string) {
-    const names: string[] = [];
-    for await (const e of Deno.readDir(join(dir, rel))) names.push(e.name);
-    names.sort();
+    const names = [...Deno.readDirSync(join(dir, rel))].map((e) => e.name).sort();
     for (const name of names) {
       const path = rel ? `${rel}/${name}` : name;
       const abs = join(dir, path);
-      const st = await Deno.lstat(abs);
+      const st = Deno.lstatSync(abs);
       if (st.isSymlink) {
-        entries.push({ path, type: "symlink", target: await Deno.readLink(abs) });
+        entries.push({ path, type: "symlink", target: Deno.readLinkSync(abs) });
       } else if (st.isDirectory) {
         entries.push({ path, type: "dir", mode: st.mode! & 0o7777 });
         await walk(path);

@@ -119,7 +119,13 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   };
   opts.signal?.addEventListener("abort", onAbort, { once: true });
   using _storeLock = await opts.store.lockStore(false);
+  const dropped = await opts.store.recover();
+  if (dropped.length) {
+    progress.message(`store: dropped ${dropped.length} entries damaged by an earlier crash`);
+  }
 
+  // Scratch dirs are removed off the critical path; the build waits for them at the end.
+  const cleanups: Promise<void>[] = [];
   const pending = new Set(plan.map((s) => s.name));
   const running = new Map<string, Promise<void>>();
   let failed = false;
@@ -147,7 +153,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
       }
       if (running.size >= jobs) break;
       pending.delete(name);
-      const p = runOne(stage, opts, results, files, progress, abort.signal).then((r) => {
+      const p = runOne(stage, opts, results, files, progress, abort.signal, cleanups).then((r) => {
         results.set(name, r);
         if (r.outcome === "failed") failed = true;
         running.delete(name);
@@ -156,7 +162,9 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     }
     if (running.size > 0) await Promise.race(running.values());
   }
+  await Promise.all(cleanups);
   await files.save();
+  await opts.store.sync();
   opts.signal?.removeEventListener("abort", onAbort);
   const ok = [...results.values()].every((r) => r.outcome !== "failed" && r.outcome !== "skipped");
   return { ok, results };
@@ -174,6 +182,7 @@ async function runOne(
   files: FileHashCache,
   progress: Progress,
   signal: AbortSignal,
+  cleanups: Promise<void>[],
 ): Promise<StageResult> {
   const name = stage.name;
   const sid = id(name, opts);
@@ -242,9 +251,9 @@ async function runOne(
     if (again) return again;
   }
   progress.start(sid);
-  const tmp = await opts.store.makeTmp(sid);
+  const tmp = opts.store.makeTmp(sid);
   const logPath = join(tmp, "log");
-  const logFile = await Deno.open(logPath, { write: true, create: true, append: true });
+  const logFile = Deno.openSync(logPath, { write: true, create: true, append: true });
   const enc = new TextEncoder();
   let partial = "";
   const logLine = (text: string) => {
@@ -276,8 +285,8 @@ async function runOne(
     }
     const out = join(tmp, "out");
     const work = join(tmp, "work");
-    await Deno.mkdir(out);
-    await Deno.mkdir(work);
+    Deno.mkdirSync(out);
+    Deno.mkdirSync(work);
     const env = stageEnv(work);
     const ctx: StageContext = {
       board: opts.board,
@@ -330,8 +339,8 @@ async function runOne(
       started,
     );
     logFile.close();
-    await Deno.rename(logPath, opts.store.logPath(key.key));
-    await Deno.remove(tmp, { recursive: true });
+    Deno.renameSync(logPath, opts.store.logPath(key.key));
+    cleanups.push(Deno.remove(tmp, { recursive: true }).catch(() => {}));
     progress.finish(sid, "built", secs());
     return {
       name,

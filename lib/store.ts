@@ -8,10 +8,19 @@
  *   logs/<key>.log                       the full log of the build that made it
  *   tmp/                                 builds in progress (never looked up)
  *   locks/                               one lock file per key being built
+ *   unsynced/<pid>-<rand>.json           a build whose commits are not yet on disk
  *
  * Commit protocol (apk-tools style): build into tmp, scan, rename the tree into
  * objects/, then write the key record by rename. The key record is written last, so
  * an interrupted build leaves at most an unreferenced tmp dir, never a half entry.
+ *
+ * Durability without an fsync per stage (which costs more than a small stage): before
+ * its first commit a build writes an fsync'd marker naming the boot and the time;
+ * commits are not synced; when the build ends it syncs the store's file system once
+ * (`sync -f`, i.e. syncfs) and removes its marker. A killed process loses nothing (its
+ * writes are in the page cache); a marker from an earlier boot means the machine went
+ * down before that sync, so the next build re-hashes the objects of the keys recorded
+ * since the marker's time and drops the damaged ones (`recover`).
  */
 import { join } from "node:path";
 import { type Manifest, outputHash, scanTree } from "./manifest.ts";
@@ -39,9 +48,68 @@ export function defaultStoreDir(): string {
 /** A store rooted at `dir`. */
 export class Store {
   constructor(readonly dir: string) {
-    for (const d of ["objects", "keys", "latest", "logs", "tmp", "locks"]) {
+    for (const d of ["objects", "keys", "latest", "logs", "tmp", "locks", "unsynced"]) {
       Deno.mkdirSync(join(dir, d), { recursive: true });
     }
+  }
+
+  #marker?: Promise<string>;
+
+  /** Before the first unsynced commit of this process: write the marker, durably. */
+  #beginWrites(): Promise<string> {
+    this.#marker ??= (async () => {
+      const path = join(
+        this.dir,
+        "unsynced",
+        `${Deno.pid}-${crypto.randomUUID().slice(0, 8)}.json`,
+      );
+      const marker: UnsyncedMarker = { boot: bootId(), since: new Date().toISOString() };
+      await writeFileAtomic(path, JSON.stringify(marker));
+      return path;
+    })();
+    return this.#marker;
+  }
+
+  /** Make every commit of this process durable (one syncfs) and drop the marker. */
+  async sync(): Promise<void> {
+    if (!this.#marker) return;
+    const marker = await this.#marker;
+    this.#marker = undefined;
+    const r = await new Deno.Command("sync", { args: ["-f", this.dir], stderr: "piped" })
+      .output();
+    if (!r.success) {
+      throw new Error(`sync -f ${this.dir}: ${new TextDecoder().decode(r.stderr).trim()}`);
+    }
+    await Deno.remove(marker);
+  }
+
+  /**
+   * Markers left by builds of an earlier boot: re-hash the objects of the keys recorded
+   * since then and drop the damaged keys and objects. Returns the keys dropped.
+   */
+  async recover(): Promise<string[]> {
+    const dropped: string[] = [];
+    const boot = bootId();
+    for await (const e of Deno.readDir(join(this.dir, "unsynced"))) {
+      const path = join(this.dir, "unsynced", e.name);
+      const m = await readJson<UnsyncedMarker>(path);
+      if (m?.boot === boot) continue; // a running build, or a killed one (nothing lost)
+      for await (const k of Deno.readDir(join(this.dir, "keys"))) {
+        const keyPath = join(this.dir, "keys", k.name);
+        const rec = await readJson<KeyRecord>(keyPath);
+        if (rec && m && rec.created < m.since) continue;
+        const files = rec && await scanTree(this.objectOut(rec.outputHash)).catch(() => undefined);
+        if (rec && files && outputHash(files) === rec.outputHash) continue;
+        await Deno.remove(keyPath).catch(() => {});
+        if (rec) {
+          await Deno.remove(join(this.dir, "objects", rec.outputHash), { recursive: true })
+            .catch(() => {});
+        }
+        dropped.push(k.name.replace(/\.json$/, ""));
+      }
+      await Deno.remove(path).catch(() => {});
+    }
+    return dropped;
   }
 
   /** Output directory of an object. */
@@ -54,11 +122,11 @@ export class Store {
   }
 
   /** The key record, if the key is built and its object is present. */
-  async lookup(key: string): Promise<KeyRecord | undefined> {
-    const rec = await readJson<KeyRecord>(join(this.dir, "keys", `${key}.json`));
+  lookup(key: string): KeyRecord | undefined {
+    const rec = readJson<KeyRecord>(join(this.dir, "keys", `${key}.json`));
     if (!rec) return undefined;
     try {
-      await Deno.stat(join(this.dir, "objects", rec.outputHash, "manifest.json"));
+      Deno.statSync(join(this.dir, "objects", rec.outputHash, "manifest.json"));
     } catch {
       return undefined; // object collected or damaged: rebuild
     }
@@ -67,17 +135,17 @@ export class Store {
 
   /** The last key record of a stage on a board. */
   latest(stage: string, board: string): Promise<KeyRecord | undefined> {
-    return readJson<KeyRecord>(join(this.dir, "latest", latestName(stage, board)));
+    return Promise.resolve(readJson<KeyRecord>(join(this.dir, "latest", latestName(stage, board))));
   }
 
   /** The manifest of an object. */
   manifest(hash: string): Promise<Manifest | undefined> {
-    return readJson<Manifest>(join(this.dir, "objects", hash, "manifest.json"));
+    return Promise.resolve(readJson<Manifest>(join(this.dir, "objects", hash, "manifest.json")));
   }
 
   /** A fresh tmp dir for a build. */
-  async makeTmp(label: string): Promise<string> {
-    return await Deno.makeTempDir({
+  makeTmp(label: string): string {
+    return Deno.makeTempDirSync({
       dir: join(this.dir, "tmp"),
       prefix: `${label.replace(/[^\w.-]/g, "_")}-`,
     });
@@ -88,7 +156,7 @@ export class Store {
    * Returns the lock; close it to release.
    */
   async lockKey(key: string): Promise<Deno.FsFile> {
-    const f = await Deno.open(join(this.dir, "locks", `${key}.lock`), {
+    const f = Deno.openSync(join(this.dir, "locks", `${key}.lock`), {
       create: true,
       write: true,
     });
@@ -124,26 +192,30 @@ export class Store {
       info,
     };
     const objDir = join(this.dir, "objects", hash);
-    if (!(await exists(join(objDir, "manifest.json")))) {
+    if (!exists(join(objDir, "manifest.json"))) {
       const staging = `${outDir}.obj`;
-      await Deno.mkdir(staging);
-      await Deno.rename(outDir, join(staging, "out"));
+      Deno.mkdirSync(staging);
+      Deno.renameSync(outDir, join(staging, "out"));
       await writeFileAtomic(join(staging, "manifest.json"), JSON.stringify(manifest, null, 1), {
         sync: false,
       });
-      await Deno.remove(objDir, { recursive: true }).catch(() => {}); // a damaged leftover
-      await Deno.rename(staging, objDir);
+      if (exists(objDir)) await Deno.remove(objDir, { recursive: true }); // a damaged leftover
+      Deno.renameSync(staging, objDir);
     } else {
       await Deno.remove(outDir, { recursive: true });
     }
+    await this.#beginWrites();
     const record: KeyRecord = { ...rec, outputHash: hash, created: new Date().toISOString() };
+    // Not synced here: the build's final sync() makes it durable (see the top).
     await writeFileAtomic(
       join(this.dir, "keys", `${rec.key}.json`),
       JSON.stringify(record, null, 1),
+      { sync: false },
     );
     await writeFileAtomic(
       join(this.dir, "latest", latestName(rec.stage, rec.board)),
       JSON.stringify(record, null, 1),
+      { sync: false },
     );
     return manifest;
   }
@@ -237,38 +309,57 @@ export class Store {
   }
 }
 
+interface UnsyncedMarker {
+  boot: string;
+  since: string;
+}
+
+/** This boot of the machine (a marker from another boot survived a crash). */
+function bootId(): string {
+  try {
+    return Deno.readTextFileSync("/proc/sys/kernel/random/boot_id").trim();
+  } catch {
+    return "unknown";
+  }
+}
+
 function latestName(stage: string, board: string): string {
   return `${stage.replace(/[^\w.-]/g, "_")}@${board}.json`;
 }
 
-async function exists(p: string): Promise<boolean> {
+// The store's metadata operations are synchronous: each takes microseconds, while an
+// async op costs a thread-pool round trip — more than a small stage's whole run.
+function exists(p: string): boolean {
   try {
-    await Deno.lstat(p);
+    Deno.lstatSync(p);
     return true;
   } catch {
     return false;
   }
 }
 
-async function readJson<T>(path: string): Promise<T | undefined> {
+function readJson<T>(path: string): T | undefined {
   try {
-    return JSON.parse(await Deno.readTextFile(path)) as T;
+    return JSON.parse(Deno.readTextFileSync(path)) as T;
   } catch {
     return undefined;
   }
 }
 
 /** Write a file by write-to-temp, fsync, rename: readers see the old or the new file. */
-export async function writeFileAtomic(
+export function writeFileAtomic(
   path: string,
   data: string | Uint8Array,
   { sync = true } = {},
 ): Promise<void> {
   const tmp = `${path}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
-  using f = await Deno.open(tmp, { write: true, create: true, truncate: true });
-  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
-  let off = 0;
-  while (off < bytes.length) off += await f.write(bytes.subarray(off));
-  if (sync) await f.sync();
-  await Deno.rename(tmp, path);
+  {
+    using f = Deno.openSync(tmp, { write: true, create: true, truncate: true });
+    const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+    let off = 0;
+    while (off < bytes.length) off += f.writeSync(bytes.subarray(off));
+    if (sync) f.syncSync();
+  }
+  Deno.renameSync(tmp, path);
+  return Promise.resolve();
 }

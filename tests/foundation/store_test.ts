@@ -97,3 +97,48 @@ Deno.test("Store.verify() reports a damaged object and gc() keeps the newest N",
   assert.equal((await p.store.keys()).length, 1);
   await p.cleanup();
 });
+
+Deno.test("a build syncs once and leaves no marker; a crash's marker makes the next build drop damaged entries", async () => {
+  const p = await testProject({ "in/a": "a", "in/b": "b" });
+  const stage = (name: string) =>
+    defineStage({
+      name,
+      inputs: [`in/${name}`],
+      async run({ out, inputs }) {
+        await Deno.copyFile(inputs[`in/${name}`], join(out, name));
+      },
+    });
+  const opts = {
+    root: p.root,
+    board: p.board,
+    stages: [stage("a"), stage("b")],
+    targets: ["a", "b"],
+    store: p.store,
+    progress: new SilentProgress(),
+  };
+  const first = await build(opts);
+  assert.ok(first.ok);
+  const markers = () => [...Deno.readDirSync(join(p.store.dir, "unsynced"))].map((e) => e.name);
+  assert.deepEqual(markers(), [], "the build synced and removed its marker");
+
+  // The machine went down after both commits, before the sync: "b" lost its content.
+  const since = new Date(Date.now() - 60_000).toISOString();
+  await Deno.writeTextFile(
+    join(p.store.dir, "unsynced", "1-dead.json"),
+    JSON.stringify({ boot: "an-earlier-boot", since }),
+  );
+  // A marker of this boot is a build still running (or killed: nothing lost): kept.
+  const boot = Deno.readTextFileSync("/proc/sys/kernel/random/boot_id").trim();
+  await Deno.writeTextFile(
+    join(p.store.dir, "unsynced", "2-live.json"),
+    JSON.stringify({ boot, since }),
+  );
+  await Deno.writeTextFile(join(first.results.get("b")!.out!, "b"), "");
+  const second = await build(opts);
+  assert.equal(second.results.get("a")!.outcome, "cached", "an intact entry is kept");
+  assert.equal(second.results.get("b")!.outcome, "built", "the damaged entry was dropped");
+  assert.equal(await Deno.readTextFile(join(second.results.get("b")!.out!, "b")), "b");
+  assert.deepEqual(markers(), ["2-live.json"]);
+  assert.deepEqual(await p.store.verify(), []);
+  await p.cleanup();
+});
