@@ -73,6 +73,9 @@ export class GuestShell {
     // With echo still on (no stty on the guest), drop the echoed command line.
     const echoed = out.indexOf(`__IC${n}""_`);
     if (echoed >= 0) out = out.slice(out.indexOf("\n", echoed) + 1);
+    // icenet-init reports service events on the console too (a restart can land in the
+    // middle of a command's output); those lines are not the command's.
+    out = out.replace(/^icenet-init: info: .*\n/gm, "");
     return { out, status: Number(m[1]) };
   }
 

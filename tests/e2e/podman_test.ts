@@ -1,0 +1,38 @@
+/**
+ * Podman as the container engine (hermetic tier): the build image made by Podman from
+ * the same debootstrap root and Containerfile, with tasks/container/containers.conf
+ * (runc, rlimits this host allows), builds kernel-headers, musl and busybox in a clean
+ * store bit-identical to the host build in the user's store.
+ */
+import assert from "node:assert/strict";
+import { ensureBuildImage, PACKAGES_LOCK } from "../../lib/container.ts";
+import { defaultDownloadDir } from "../../lib/fetch/mod.ts";
+import { defaultStoreDir } from "../../lib/store.ts";
+import { buildStages } from "./_build.ts";
+
+Deno.test({
+  name: "podman: kernel-headers, musl and busybox built in the container equal the host's",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    // Building an image rewrites the lock (its header names the image): keep ours.
+    const lock = await Deno.readTextFile(PACKAGES_LOCK);
+    const container = await ensureBuildImage("podman", (l) => console.log(l))
+      .finally(() => Deno.writeTextFile(PACKAGES_LOCK, lock));
+    const store = await Deno.makeTempDir({ prefix: "icenet-podman-store-" });
+    try {
+      const host = await buildStages("zima", ["busybox"]);
+      const pod = await buildStages("zima", ["busybox"], {
+        storeDir: store,
+        downloadDir: defaultDownloadDir(defaultStoreDir()),
+        container,
+      });
+      for (const s of ["kernel-headers", "musl", "busybox"]) {
+        assert.equal(pod.get(s)!.outcome, "built", `${s} was built in the container`);
+        assert.equal(pod.get(s)!.outputHash, host.get(s)!.outputHash, `${s} differs`);
+      }
+    } finally {
+      await Deno.remove(store, { recursive: true });
+    }
+  },
+});
