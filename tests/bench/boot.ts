@@ -5,7 +5,8 @@
  *   bench: idle_mem_zima <MB> MB      MemTotal - MemAvailable 10 s after login
  *   bench: image_size_<board> <B> B   the image file (rpi, rpi32, zima)
  *   bench: root_size_<board> <B> B    the root squashfs
- *   bench: boot_to_login_rpi <s> s    raspi3b, emulated
+ *   bench: boot_to_login_rpi <s> s    raspi3b, emulated (rpi32: raspi2b)
+ *   bench: idle_mem_<board> <MB> MB   likewise for the Pi boards
  */
 import { join } from "node:path";
 import { loadBoard } from "../../lib/board.ts";
@@ -26,12 +27,11 @@ export default async function bench(): Promise<void> {
     console.log(`bench: image_size_${name} ${(await Deno.stat(image)).size} B`);
     const root = await squashfsBytesAt(image, (await partitionOffsets(image))[1]);
     console.log(`bench: root_size_${name} ${root} B`);
-    if (name === "rpi32") continue;
     const work = await Deno.makeTempDir({ prefix: `icenet-bench-${name}-` });
     try {
       const r = await bootReport(board, image, work, login);
       console.log(`bench: boot_to_login_${name} ${r.bootToLoginSeconds} s`);
-      if (name === "zima") console.log(`bench: idle_mem_zima ${r.idleMemoryMiB} MB`);
+      console.log(`bench: idle_mem_${name} ${r.idleMemoryMiB} MB`);
     } finally {
       await Deno.remove(work, { recursive: true });
     }
