@@ -80,6 +80,8 @@ export function kernelCmdline(opts: CmdlineOptions): string {
     "rootwait",
     // /sbin/init (base-files) sets up the writable overlay, then execs icenet-init.
     "init=/sbin/init",
+    // No Kconfig default exists for it (dmesg_restrict has one): hide kernel pointers.
+    "sysctl.kernel.kptr_restrict=2",
     ...(opts.data ? [`icenet.data=${opts.data}`] : []),
     ...(opts.extra ?? []),
   ];

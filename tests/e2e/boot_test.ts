@@ -126,6 +126,12 @@ Deno.test(
       let sh = await GuestShell.login(vm.console, LOGIN);
       await t.step("root is the squashfs, read-only", () => assertReadOnlyRoot(sh));
       await t.step("the data partition grew to fill the disk", () => assertDataGrew(sh));
+      await t.step("kernel pointers and dmesg are restricted", async () => {
+        const v = await sh.check(
+          "cat /proc/sys/kernel/kptr_restrict /proc/sys/kernel/dmesg_restrict",
+        );
+        assert.equal(v.trim().split(/\s+/).join(" "), "2 1");
+      });
       await t.step("icenetctl status shows the services ready", async () => {
         await assertServicesUp(sh, ["dropbear"]);
       });
