@@ -70,7 +70,7 @@ export function sandboxMounts(req: SandboxRequest, denoDir: string): Mounts {
   for (const base of new Set([CODE_ROOT, req.root])) {
     for (const c of CODE) if (exists(join(base, c))) ro.push(join(base, c));
   }
-  ro.push(join(req.root, "boards"), ...recipeFiles(req.root));
+  ro.push(join(req.root, "boards"), ...recipeFiles(req.root), ...imageFiles(req));
   ro.push(...Object.values(req.inputs), ...Object.values(req.sources), ...Object.values(req.deps));
   ro.push(req.module);
   return {
@@ -113,6 +113,21 @@ export function bwrapArgs(req: SandboxRequest, reqFile: string, denoDir: string)
   for (const p of m.readWrite) a.push("--bind", p, p);
   a.push("--chdir", req.work, "--setenv", "DENO_DIR", denoDir, "--setenv", "NO_COLOR", "1");
   return [...a, "--", ...m.command(reqFile)];
+}
+
+/**
+ * Image definitions (the rootfs and image stages are made from one: images/*.yaml, or
+ * the file ICENET_IMAGE names). Their content is in the stage's params, so in the key.
+ */
+function imageFiles(req: SandboxRequest): string[] {
+  const out: string[] = [];
+  if (exists(join(req.root, "images"))) out.push(join(req.root, "images"));
+  const named = req.loaderEnv.ICENET_IMAGE;
+  if (named?.endsWith(".yaml")) {
+    const file = named.startsWith("/") ? named : join(req.root, named);
+    if (exists(file)) out.push(file);
+  }
+  return out;
 }
 
 /** Recipe files (the registry reads them to know the package stages). */
