@@ -20,18 +20,30 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <linux/blkpg.h>
-#include <linux/fs.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h> /* BLKGETSIZE64, BLKSSZGET */
 #include <sys/sysmacros.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+/* The kernel ABI this needs beyond libc, spelled out so that the program builds with
+ * any libc's headers (musl-gcc comes without linux/): <linux/blkpg.h>, ext4's ioctl. */
+#define BLKPG _IO(0x12, 105)
+#define BLKPG_RESIZE_PARTITION 3
+struct blkpg_ioctl_arg {
+	int op, flags, datalen;
+	void *data;
+};
+struct blkpg_partition {
+	long long start, length; /* bytes */
+	int pno;
+	char devname[64], volname[64];
+};
 #define EXT4_IOC_RESIZE_FS _IOW('f', 16, uint64_t)
 /* Keep the end 1 MiB-aligned, as partitioning tools do. */
 #define ALIGN_BYTES (1024 * 1024)
