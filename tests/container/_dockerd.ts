@@ -19,6 +19,10 @@ export async function startDockerd(): Promise<Dockerd> {
   // One daemon per data root: a second one would fight over containerd's database.
   const lock = await Deno.open(join(dataRoot, ".icenet-lock"), { create: true, write: true });
   await lock.lock(true);
+  // The lock dies with the test process, the daemon does not: one left by a killed
+  // test run (its pid file is in the data root) is stopped first.
+  const pidFile = join(dataRoot, ".icenet-dockerd.pid");
+  await stopStale(pidFile, dataRoot);
   const child = new Deno.Command("sh", {
     args: [
       "-c",
@@ -27,7 +31,7 @@ export async function startDockerd(): Promise<Dockerd> {
       `--host=unix://${sock}`,
       `--data-root=${dataRoot}`,
       `--exec-root=${join(run, "exec")}`,
-      `--pidfile=${join(run, "dockerd.pid")}`,
+      `--pidfile=${pidFile}`,
       "--iptables=false",
       "--ip6tables=false",
       "--bridge=none",
@@ -59,4 +63,26 @@ export async function startDockerd(): Promise<Dockerd> {
       lock.close();
     },
   };
+}
+
+/** Stop the daemon named by `pidFile` if it still runs on `dataRoot`. */
+async function stopStale(pidFile: string, dataRoot: string): Promise<void> {
+  let pid: number;
+  try {
+    pid = Number(Deno.readTextFileSync(pidFile).trim());
+    const cmdline = Deno.readTextFileSync(`/proc/${pid}/cmdline`);
+    if (!cmdline.includes(`--data-root=${dataRoot}`)) return;
+  } catch {
+    return; // no pid file, or no such process
+  }
+  Deno.kill(pid, "SIGTERM");
+  for (let i = 0; i < 200; i++) {
+    try {
+      Deno.statSync(`/proc/${pid}`);
+    } catch {
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  Deno.kill(pid, "SIGKILL");
 }
