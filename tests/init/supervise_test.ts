@@ -357,8 +357,12 @@ Deno.test("icenetctl shows the truth and controls services", async (t) => {
     await step(t, init, "status pid is the running process", async () => {
       const web = st.get("web")!;
       assert.equal(web.state, "ready");
-      const cmdline = await Deno.readTextFile(`/proc/${web.pid}/cmdline`);
-      assert.equal(cmdline.split("\0")[0], "sleep");
+      // The pid is the service's own process: its script execs sleep (under load the
+      // exec may come a moment after "ready", which means started).
+      await waitFor("the service to exec sleep", async () => {
+        const cmdline = await Deno.readTextFile(`/proc/${web.pid}/cmdline`);
+        return cmdline.split("\0")[0] === "sleep" || undefined;
+      });
       assert.equal(st.get("job")!.state, "done");
       assert.equal(st.get("job")!.last, "exit:0");
     });
