@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { ensureBuildImage, PACKAGES_LOCK } from "../../lib/container.ts";
 import { defaultDownloadDir } from "../../lib/fetch/mod.ts";
-import { defaultStoreDir } from "../../lib/store.ts";
+import { defaultStoreDir, Store } from "../../lib/store.ts";
 import { buildStages } from "./_build.ts";
 
 Deno.test({
@@ -20,6 +20,7 @@ Deno.test({
     const container = await ensureBuildImage("podman", (l) => console.log(l))
       .finally(() => Deno.writeTextFile(PACKAGES_LOCK, lock));
     const store = await Deno.makeTempDir({ prefix: "icenet-podman-store-" });
+    let keep = false;
     try {
       const host = await buildStages("zima", ["busybox"]);
       const pod = await buildStages("zima", ["busybox"], {
@@ -29,10 +30,24 @@ Deno.test({
       });
       for (const s of ["kernel-headers", "musl", "busybox"]) {
         assert.equal(pod.get(s)!.outcome, "built", `${s} was built in the container`);
-        assert.equal(pod.get(s)!.outputHash, host.get(s)!.outputHash, `${s} differs`);
+        if (pod.get(s)!.outputHash === host.get(s)!.outputHash) continue;
+        keep = true;
+        const files = async (st: Store, hash: string) =>
+          new Map((await st.manifest(hash))!.files.map((f) => [f.path, JSON.stringify(f)]));
+        const [a, b] = [
+          await files(new Store(defaultStoreDir()), host.get(s)!.outputHash!),
+          await files(new Store(store), pod.get(s)!.outputHash!),
+        ];
+        const differ = [...new Set([...a.keys(), ...b.keys()])].filter((p) =>
+          a.get(p) !== b.get(p)
+        );
+        assert.fail(
+          `${s} differs in ${differ.slice(0, 10).join(", ")}: host ${host.get(s)!.out}, ` +
+            `podman ${pod.get(s)!.out} (kept)`,
+        );
       }
     } finally {
-      await Deno.remove(store, { recursive: true });
+      if (!keep) await Deno.remove(store, { recursive: true });
     }
   },
 });
