@@ -65,8 +65,13 @@ async function buildBusybox(ctx: StageContext): Promise<void> {
     // unless KCONFIG_NOTIMESTAMP is set, which would leave "BusyBox v1.35.0 ()".
     KCONFIG_NOTIMESTAMP: "",
   };
+  // ARCH explicitly: busybox derives it from CROSS_COMPILE's text before its first "-",
+  // so a store path with a "-" in it (/tmp/icenet-store-x/...) gave ARCH=icenet, which
+  // silently dropped arch/x86_64's -malign-data=abi and changed the binary. This is the
+  // value a hyphen-free path gives (the triple's first word), so outputs stay the same.
+  const arch = board.triple.split("-")[0];
   const make = (...args: string[]) =>
-    $`make ${`CROSS_COMPILE=${tc.CROSS_COMPILE}`} ${args}`.cwd(src).env(env);
+    $`make ${`CROSS_COMPILE=${tc.CROSS_COMPILE}`} ${`ARCH=${arch}`} ${args}`.cwd(src).env(env);
 
   await make("oldconfig").stdin("null");
   const stale = configDiff(config, await Deno.readTextFile(join(src, ".config")));
