@@ -127,17 +127,19 @@ async function build(ctx: StageContext, t: Target): Promise<void> {
     await Deno.chmod(join(dest, "lib", lib), 0o755);
   }
 
-  // 2. The program: bundle + deno, or one binary from deno compile.
+  // 2. The program: bundle + deno, or one binary from deno compile. The running deno
+  // by its path: in the build container, only that file is mounted, not a `deno` on PATH.
+  const deno = Deno.execPath();
   const compiled = Boolean(Deno.env.get("DENORT_BIN"));
   const main = join(ctx.root, "lib/ice-pkg/main.ts");
   let exe: string;
   if (compiled) {
     exe = join(dest, "ice-pkg");
-    await $`deno compile -A --no-check --target ${t.triple} -o ${exe} ${main}`.cwd(ctx.root)
+    await $`${deno} compile -A --no-check --target ${t.triple} -o ${exe} ${main}`.cwd(ctx.root)
       .env({ DENORT_BIN: Deno.env.get("DENORT_BIN")! });
   } else {
     // The caller's DENO_DIR holds zod and esbuild already (the stage HOME is empty).
-    await $`deno bundle --minify --platform=deno -o ${join(dest, "ice-pkg.js")} ${main}`
+    await $`${deno} bundle --minify --platform=deno -o ${join(dest, "ice-pkg.js")} ${main}`
       .cwd(ctx.root).env({ DENO_DIR: denoDir() });
     // The target's deno from npm (fetched and checked by sha256 before the stage).
     const tgz = ctx.sources.deno;
