@@ -152,16 +152,11 @@ Deno.test({ name: "device program works in a musl+busybox chroot (x86_64)" }, as
   const program = await stageOutput("zima");
   await withTempDir(async (dir) => {
     const { root, publish } = await makeRoot(dir, "amd64", program);
+    // The root as / (bwrap, no mounts left behind), with /proc and /dev.
+    const chroot = (...cmd: string[]) =>
+      sh(["bwrap", "--bind", root, "/", "--proc", "/proc", "--dev", "/dev", ...cmd]);
     const run = (...args: string[]) =>
-      sh([
-        "bwrap",
-        "--bind",
-        root,
-        "/",
-        "--proc",
-        "/proc",
-        "--dev",
-        "/dev",
+      chroot(
         "--tmpfs",
         "/tmp",
         "--unshare-all",
@@ -171,7 +166,7 @@ Deno.test({ name: "device program works in a musl+busybox chroot (x86_64)" }, as
         "/usr/sbin:/usr/bin:/sbin:/bin",
         "/usr/bin/ice-pkg",
         ...args,
-      ]);
+      );
     const t0 = performance.now();
     const v = await run("--version");
     console.log(`ice-pkg --version in the chroot: ${(performance.now() - t0).toFixed(0)} ms`);
@@ -179,17 +174,7 @@ Deno.test({ name: "device program works in a musl+busybox chroot (x86_64)" }, as
     const i = await run("install", "hello");
     assert.equal(i.code, 0, i.out);
     assert.match(i.out, /Installing hello \(1\.0-r0\)/);
-    const hello = await sh([
-      "bwrap",
-      "--bind",
-      root,
-      "/",
-      "--proc",
-      "/proc",
-      "--dev",
-      "/dev",
-      "/usr/bin/hello",
-    ]);
+    const hello = await chroot("/usr/bin/hello");
     assert.equal(hello.out.trim(), "hello 1.0");
     await publish("2.0");
     assert.equal((await run("update")).code, 0);
