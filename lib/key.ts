@@ -34,19 +34,18 @@ export async function stageKey(
   const parts: Record<string, string> = {};
   const inputs: Record<string, string> = {};
   if (stage.code.length === 0) parts["code:run"] = sha256(stage.codeText);
-  // Hashed concurrently; the key serialisation sorts the parts, so order is irrelevant.
-  const pending: Promise<void>[] = [];
+  // Files are hashed concurrently; the key serialisation sorts the parts.
+  const toHash: [part: string, path: string][] = [];
   for (const file of stage.code) {
     const rel = relative(root, file);
-    pending.push(
-      files.hash(file).then((h) => void (parts[`code:${rel.startsWith("..") ? file : rel}`] = h)),
-    );
+    toHash.push([`code:${rel.startsWith("..") ? file : rel}`, file]);
   }
   for (const rel of expandInputs(root, stage.inputs, `stage ${stage.name}`)) {
     inputs[rel] = rel.startsWith("/") ? rel : join(root, rel);
-    pending.push(files.hash(inputs[rel]).then((h) => void (parts[`input:${rel}`] = h)));
+    toHash.push([`input:${rel}`, inputs[rel]]);
   }
-  await Promise.all(pending);
+  const hashes = await Promise.all(toHash.map(([, path]) => files.hash(path)));
+  toHash.forEach(([part], i) => parts[part] = hashes[i]);
   for (const [k, v] of Object.entries(stage.params)) parts[`param:${k}`] = canonicalJson(v);
   const fields = stage.boardFields ?? (Object.keys(board) as (keyof Board)[]);
   for (const f of fields) parts[`board:${f}`] = canonicalJson(board[f]);
