@@ -7,7 +7,7 @@
  *   deno test -A tests/e2e/kernel_boot_test.ts
  */
 import assert from "node:assert/strict";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { type Board, loadBoard } from "../../lib/board.ts";
 import { defaultDownloadDir } from "../../lib/fetch/mod.ts";
 import { SilentProgress } from "../../lib/progress.ts";
@@ -16,6 +16,7 @@ import { build, type StageResult } from "../../lib/runner.ts";
 import { defaultStoreDir, Store } from "../../lib/store.ts";
 import { loadStages, ROOT } from "../../tasks/registry.ts";
 import { e2eBoards } from "./_boards.ts";
+import { provenBefore, recordProof } from "./_proof.ts";
 
 const INIT_C = join(ROOT, "tests/e2e/kernel_boot_init.c");
 
@@ -130,9 +131,9 @@ Deno.test("kernel for zima is bit-identical when built again in another director
   const board = await loadBoard(ROOT, "zima");
   const first = await buildKernel(board);
   // A second kernel build costs minutes: once proven for a key, the proof is kept
-  // (ICENET_RECHECK=1 proves it again), so a warm e2e run stays cheap.
-  const proof = join(defaultStoreDir(), "checks", `kernel-repro-${first.key}`);
-  if (!Deno.env.get("ICENET_RECHECK") && await exists(proof)) {
+  // (tests/e2e/_proof.ts), so a warm e2e run stays cheap.
+  const proof = await provenBefore("kernel-repro", first.key);
+  if (proof) {
     console.log(`kernel repro: already proven for key ${first.key?.slice(0, 12)}`);
     return;
   }
@@ -142,18 +143,8 @@ Deno.test("kernel for zima is bit-identical when built again in another director
     assert.equal(second.outcome, "built");
     assert.equal(second.key, first.key);
     assert.equal(second.outputHash, first.outputHash);
-    await Deno.mkdir(dirname(proof), { recursive: true });
-    await Deno.writeTextFile(proof, `${first.outputHash}\n`);
+    await recordProof("kernel-repro", first.key!, first.outputHash!);
   } finally {
     await Deno.remove(store, { recursive: true });
   }
 });
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
