@@ -51,3 +51,23 @@ export function packageIn(out: string): string {
 }
 
 export { ROOT };
+
+/** bubblewrap "chroot" into `tree` with /dev, /proc and tmpfs /run, /tmp. */
+export function inRoot(tree: string, argv: string[]): string[] {
+  return [
+    "--bind",
+    tree,
+    "/",
+    "--dev",
+    "/dev",
+    "--proc",
+    "/proc",
+    "--tmpfs",
+    "/run",
+    "--tmpfs",
+    "/tmp",
+    "--unshare-pid",
+    "--die-with-parent",
+    ...argv,
+  ];
+}

@@ -7,33 +7,13 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { buildReal, packageIn, unpackPackages } from "./_real.ts";
+import { buildReal, inRoot, packageIn, unpackPackages } from "./_real.ts";
 
 const dec = new TextDecoder();
 
 async function run(cmd: string, args: string[], env: Record<string, string> = {}) {
   const r = await new Deno.Command(cmd, { args, env, stdin: "null" }).output();
   return { code: r.code, out: dec.decode(r.stdout), err: dec.decode(r.stderr) };
-}
-
-/** bubblewrap "chroot" into `tree` with /dev, /proc and tmpfs /run, /tmp. */
-function inRoot(tree: string, argv: string[]): string[] {
-  return [
-    "--bind",
-    tree,
-    "/",
-    "--dev",
-    "/dev",
-    "--proc",
-    "/proc",
-    "--tmpfs",
-    "/run",
-    "--tmpfs",
-    "/tmp",
-    "--unshare-pid",
-    "--die-with-parent",
-    ...argv,
-  ];
 }
 
 function freePort(): number {
