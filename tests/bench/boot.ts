@@ -4,6 +4,8 @@
  *   bench: boot_to_login_zima <s> s   kernel start to login prompt, guest clock
  *   bench: idle_mem_zima <MB> MB      MemTotal - MemAvailable 10 s after login
  *   bench: image_size_<board> <B> B   the image file (rpi, rpi32, zima)
+ *   bench: image_xz_<board> <B> B     the image as published: xz -9 (the free space of
+ *                                     its partitions is zeros, so this is what is downloaded)
  *   bench: root_size_<board> <B> B    the root squashfs
  *   bench: boot_to_login_rpi <s> s    raspi3b, emulated (rpi32: raspi2b)
  *   bench: idle_mem_<board> <MB> MB   likewise for the Pi boards
@@ -16,6 +18,19 @@ import { partitionOffsets } from "../../lib/qemu/board_vm.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 
+/** The size of `file` compressed with xz -9 (streamed, not written anywhere). */
+async function xzBytes(file: string): Promise<number> {
+  const xz = new Deno.Command("xz", {
+    args: ["-9", "-T2", "-c", file],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  let bytes = 0;
+  for await (const chunk of xz.stdout) bytes += chunk.length;
+  if (!(await xz.status).success) throw new Error(`xz -9 ${file} failed`);
+  return bytes;
+}
+
 export default async function bench(): Promise<void> {
   Deno.env.set("ICENET_IMAGE", join(ROOT, "tests/e2e/fixtures/test-image.yaml"));
   const login = { user: "root", password: "icenet-test" };
@@ -25,6 +40,7 @@ export default async function bench(): Promise<void> {
     const board = await loadBoard(ROOT, name);
     const image = await buildImage(ROOT, board, true);
     console.log(`bench: image_size_${name} ${(await Deno.stat(image)).size} B`);
+    console.log(`bench: image_xz_${name} ${await xzBytes(image)} B`);
     const root = await squashfsBytesAt(image, (await partitionOffsets(image))[1]);
     console.log(`bench: root_size_${name} ${root} B`);
     const work = await Deno.makeTempDir({ prefix: `icenet-bench-${name}-` });
