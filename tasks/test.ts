@@ -6,7 +6,8 @@
  * Tiers: unit = everything outside tests/e2e/ (seconds to minutes); e2e = builds
  * real images and boots them in QEMU (uses the store: slow cold, quick warm); all =
  * both (the default); hermetic = two clean builds of the zima image, sandboxed and
- * in the build container, compared byte for byte (always cold: ~30 min).
+ * in the build container, compared byte for byte, and the Pi images' stages rebuilt
+ * under the sandbox (about an hour cold; seconds when tests/e2e/_proof.ts has proofs).
  */
 Deno.chdir(new URL("..", import.meta.url).pathname);
 const [tierArg, ...rest] = Deno.args;
@@ -26,10 +27,14 @@ function testFiles(dir: string): string[] {
 
 const all = [...testFiles("lib"), ...testFiles("tests")];
 const isE2e = (f: string) => f.startsWith("tests/e2e/");
-// Two clean builds of the zima image (sandbox and container), and musl/busybox in
-// Podman: ~40 min on 2 cores.
-const isHermetic = (f: string) =>
-  ["tests/e2e/hermetic_test.ts", "tests/e2e/podman_test.ts"].includes(f);
+// Two clean builds of the zima image (sandbox and container), musl/busybox in Podman
+// and the Pi images' stages under the sandbox: ~65 min on 2 cores, unless proven.
+const HERMETIC = [
+  "tests/e2e/hermetic_test.ts",
+  "tests/e2e/podman_test.ts",
+  "tests/e2e/sandbox_boards_test.ts",
+];
+const isHermetic = (f: string) => HERMETIC.includes(f);
 const unit = all.filter((f) => !isE2e(f));
 const e2e = all.filter((f) => isE2e(f) && !isHermetic(f));
 const paths = {
