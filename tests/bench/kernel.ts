@@ -15,7 +15,8 @@ import { SilentProgress } from "../../lib/progress.ts";
 import { build } from "../../lib/runner.ts";
 import { defaultStoreDir, Store } from "../../lib/store.ts";
 import { loadStages, ROOT } from "../../tasks/registry.ts";
-import { kernelStage, lsmFromEnv } from "../../tasks/kernel.ts";
+import { lsmFromEnv } from "../../tasks/kernel.ts";
+import { stagesWithLsm } from "../e2e/_build.ts";
 import type { Board } from "../../lib/board.ts";
 import type { Stage } from "../../lib/stage.ts";
 
@@ -52,8 +53,7 @@ export default async function bench(): Promise<void> {
     console.log(`bench: kernel_size_${name} ${base.bytes} B`);
     console.log(`bench: kernel_build_${name} ${base.seconds.toFixed(1)} s`);
     for (const lsm of lsms) {
-      const withLsm = stages.map((s) => s.name === "kernel" ? kernelStage(board, [lsm]) : s);
-      const f = await kernelFigures(board, withLsm, store);
+      const f = await kernelFigures(board, await stagesWithLsm(board, [lsm]), store);
       console.log(`bench: kernel_size_${name}_${lsm} ${f.bytes} B (+${f.bytes - base.bytes} B)`);
     }
   }

@@ -2,11 +2,20 @@
  * Build real stages for the e2e tests through the runner and the shared store (so a
  * second run of the tests is cheap), failing the test with the stage's log tail.
  */
-import { loadBoard } from "../../lib/board.ts";
+import { type Board, loadBoard } from "../../lib/board.ts";
 import { makeProgress } from "../../lib/progress.ts";
 import { build, type BuildOptions, type StageResult } from "../../lib/runner.ts";
 import { defaultStoreDir, Store } from "../../lib/store.ts";
 import { loadStages, ROOT } from "../../tasks/registry.ts";
+import { kernelStage, type Lsm } from "../../tasks/kernel.ts";
+import type { Stage } from "../../lib/stage.ts";
+
+/** `board`'s stages, with its kernel built with the opt-in `lsm` fragments. */
+export async function stagesWithLsm(board: Board, lsm: Lsm[], root = ROOT): Promise<Stage[]> {
+  const stages = await loadStages(board, root);
+  if (!lsm.length) return stages;
+  return stages.map((s) => s.name === "kernel" ? kernelStage(board, lsm, root) : s);
+}
 
 /** Build `targets` for `board`; returns each stage's result. Throws on failure. */
 export async function buildStages(

@@ -16,9 +16,10 @@ import { SilentProgress } from "../../lib/progress.ts";
 import { startQemu } from "../../lib/qemu/machine.ts";
 import { build, type StageResult } from "../../lib/runner.ts";
 import { defaultStoreDir, Store } from "../../lib/store.ts";
-import { loadStages, ROOT } from "../../tasks/registry.ts";
-import { kernelStage, type Lsm } from "../../tasks/kernel.ts";
+import { ROOT } from "../../tasks/registry.ts";
+import type { Lsm } from "../../tasks/kernel.ts";
 import { e2eBoards } from "./_boards.ts";
+import { stagesWithLsm } from "./_build.ts";
 import { provenBefore, recordProof } from "./_proof.ts";
 
 const INIT_C = join(ROOT, "tests/e2e/kernel_boot_init.c");
@@ -32,13 +33,10 @@ async function buildKernel(
   storeDir = defaultStoreDir(),
   lsm: Lsm[] = [],
 ): Promise<StageResult> {
-  const stages = (await loadStages(board, ROOT)).map((s) =>
-    s.name === "kernel" && lsm.length ? kernelStage(board, lsm) : s
-  );
   const r = await build({
     root: ROOT,
     board,
-    stages,
+    stages: await stagesWithLsm(board, lsm),
     targets: ["kernel"],
     store: new Store(storeDir),
     downloadDir: defaultDownloadDir(defaultStoreDir()),
@@ -146,10 +144,9 @@ for (const name of ["zima", "rpi", "rpi32"]) {
     const board = await loadBoard(ROOT, name);
     const k = await buildKernel(board);
     const b = await bootToMarker(board, k.out!);
+    const wall = b.wall.toFixed(1);
     console.log(
-      `kernel boot ${name}: userspace at ${b.uptime} s guest uptime, ${
-        b.wall.toFixed(1)
-      } s wall, ` +
+      `kernel boot ${name}: userspace at ${b.uptime} s guest uptime, ${wall} s wall, ` +
         `${b.compressedBytes} B compressed kernel`,
     );
   });
