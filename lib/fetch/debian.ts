@@ -6,6 +6,7 @@
  * and no mirror host is named here: the URIs come from the host's own sources.
  */
 import { join } from "node:path";
+import { lockFile } from "../file_lock.ts";
 import { $ } from "../shell.ts";
 import type { DebianBinary, DebianSource } from "./source.ts";
 import type { z } from "zod";
@@ -18,6 +19,7 @@ const ARCHES = ["amd64", "arm64"];
 const COMPONENTS = ["main", "non-free-firmware"];
 /** Refresh the private package lists when older than this. */
 const LISTS_MAX_AGE_MS = 24 * 3600 * 1000;
+const UPDATE_ATTEMPTS = 3;
 
 /** Parse the host's apt sources (one-line and deb822 formats) into deb822 stanzas. */
 export function hostSources(
@@ -61,10 +63,34 @@ export function hostSources(
   return out;
 }
 
-/** The private apt setup under `<store>/apt`; returns the APT_CONFIG environment. */
-export async function privateApt(
+/**
+ * Run `fn` with the private apt setup under `<store>/apt` (its APT_CONFIG environment).
+ * Concurrent fetches share it: writing the configuration and `apt-get update` happen
+ * under an exclusive lock, once per day, and the queries run under a shared one, so no
+ * query ever sees lists that another process is rewriting.
+ */
+export async function withPrivateApt<T>(
   storeDir: string,
   log: (l: string) => void,
+  fn: (env: Record<string, string>) => Promise<T>,
+  /** The host's apt configuration directory the sources are derived from. */
+  hostEtc = "/etc/apt",
+): Promise<T> {
+  const lock = join(storeDir, "apt", "lock");
+  let env: Record<string, string>;
+  {
+    using _exclusive = await lockFile(lock, true);
+    env = await preparePrivateApt(storeDir, log, hostEtc);
+  }
+  using _shared = await lockFile(lock, false);
+  return await fn(env);
+}
+
+/** Write the private configuration and refresh its lists when stale (caller holds the lock). */
+async function preparePrivateApt(
+  storeDir: string,
+  log: (l: string) => void,
+  hostEtc: string,
 ): Promise<Record<string, string>> {
   const dir = join(storeDir, "apt");
   const etc = join(dir, "etc");
@@ -72,10 +98,10 @@ export async function privateApt(
   await Deno.mkdir(join(etc, "preferences.d"), { recursive: true });
   await Deno.mkdir(join(dir, "state", "lists", "partial"), { recursive: true });
   await Deno.mkdir(join(dir, "cache", "archives", "partial"), { recursive: true });
-  const sources = hostSources();
+  const sources = hostSources(hostEtc);
   if (sources.length === 0) {
     throw new Error(
-      "debian provider: the host has no apt sources (/etc/apt/sources.list*) to derive from",
+      `debian provider: the host has no apt sources (${hostEtc}/sources.list*) to derive from`,
     );
   }
   const stanzas = sources.map((s) =>
@@ -87,7 +113,6 @@ export async function privateApt(
       s.signedBy ? `Signed-By: ${s.signedBy}` : "",
     ].filter(Boolean).join("\n")
   ).join("\n\n") + "\n";
-  await Deno.writeTextFile(join(etc, "sources.list.d", "icenet.sources"), stanzas);
   const conf = [
     `Dir::Etc::SourceList "${join(etc, "sources.list")}";`,
     `Dir::Etc::SourceParts "${join(etc, "sources.list.d")}";`,
@@ -100,23 +125,46 @@ export async function privateApt(
     `APT::Sandbox::User "root";`,
     `Acquire::Languages "none";`,
   ].join("\n") + "\n";
-  await Deno.writeTextFile(join(etc, "apt.conf"), conf);
-  await Deno.writeTextFile(join(etc, "sources.list"), "");
-  await Deno.writeTextFile(join(dir, "state", "status"), "").catch(() => {});
-  const env = { APT_CONFIG: join(etc, "apt.conf") };
   const stamp = join(dir, "state", "updated");
+  // New sources (the host's changed) make the lists stale.
+  const changed = await writeIfChanged(join(etc, "sources.list.d", "icenet.sources"), stanzas);
+  await writeIfChanged(join(etc, "apt.conf"), conf);
+  await writeIfChanged(join(etc, "sources.list"), "");
+  await writeIfChanged(join(dir, "state", "status"), "");
+  const env = { APT_CONFIG: join(etc, "apt.conf") };
   const age = await Deno.stat(stamp).then((s) => Date.now() - s.mtime!.getTime()).catch(() =>
     Infinity
   );
-  if (age > LISTS_MAX_AGE_MS) {
+  if (changed || age > LISTS_MAX_AGE_MS) {
     log("debian: apt-get update (private configuration)");
-    // A mirror mid-sync fails one index now and then; what we need is usually in the
-    // others, and a missing package is reported precisely later.
-    const r = await $`apt-get -q update`.env(env).stdout("piped").stderr("piped").noThrow();
-    if (r.code !== 0) log(`debian: apt-get update: ${r.stderr.trim().split("\n")[0]} (continuing)`);
-    else await Deno.writeTextFile(stamp, new Date().toISOString());
+    await Deno.remove(stamp).catch(() => {});
+    // A mirror mid-sync fails an index now and then: try again before giving up.
+    let r;
+    for (let attempt = 1; attempt <= UPDATE_ATTEMPTS; attempt++) {
+      r = await $`apt-get -q update --error-on=any`.env(env).stdout("piped").stderr("piped")
+        .noThrow();
+      if (r.code === 0) break;
+      if (attempt < UPDATE_ATTEMPTS) await new Promise((ok) => setTimeout(ok, 2000 * attempt));
+    }
+    if (r!.code !== 0) {
+      const lines = r!.stderr.trim().split("\n");
+      const why = lines.filter((l) => /^(E|W):/.test(l)).slice(0, 4);
+      throw new Error(
+        `debian provider: apt-get update of the private apt configuration (${dir}) failed ` +
+          `(exit ${r!.code}, ${UPDATE_ATTEMPTS} attempts): ${why.join("; ") || lines.pop()}`,
+      );
+    }
+    await Deno.writeTextFile(stamp, new Date().toISOString());
   }
   return env;
+}
+
+/** Write `text` to `path` unless it already holds it; true when written. */
+async function writeIfChanged(path: string, text: string): Promise<boolean> {
+  const old = await Deno.readTextFile(path).catch(() => undefined);
+  if (old === text) return false;
+  await Deno.writeTextFile(path, text);
+  return true;
 }
 
 /** Download a Debian binary package and extract `member` (or keep the .deb) to `dest`. */
@@ -126,7 +174,15 @@ export async function fetchDebianBinary(
   dest: string,
   log: (l: string) => void,
 ): Promise<void> {
-  const env = await privateApt(storeDir, log);
+  await withPrivateApt(storeDir, log, (env) => downloadBinary(spec, dest, env, log));
+}
+
+async function downloadBinary(
+  spec: Binary,
+  dest: string,
+  env: Record<string, string>,
+  log: (l: string) => void,
+): Promise<void> {
   const work = await Deno.makeTempDir({ prefix: "icenet-deb-" });
   try {
     const arch = spec.arch ?? "all";
@@ -162,7 +218,15 @@ export async function fetchDebianSource(
   dest: string,
   log: (l: string) => void,
 ): Promise<void> {
-  const env = await privateApt(storeDir, log);
+  await withPrivateApt(storeDir, log, (env) => downloadSourceFile(spec, dest, env, log));
+}
+
+async function downloadSourceFile(
+  spec: SourcePkg,
+  dest: string,
+  env: Record<string, string>,
+  log: (l: string) => void,
+): Promise<void> {
   const work = await Deno.makeTempDir({ prefix: "icenet-debsrc-" });
   try {
     log(`debian: apt-get source --download-only ${spec.source}=${spec.version}`);

@@ -6,6 +6,7 @@
  * sha256 before it is moved into the download dir; a mismatch names both hashes.
  */
 import { join } from "node:path";
+import { lockFile } from "../file_lock.ts";
 import { sha256File } from "../hash.ts";
 import { fetchDebianBinary, fetchDebianSource } from "./debian.ts";
 import { fetchNpmPackage } from "./npm.ts";
@@ -46,11 +47,30 @@ export function envMirrors(): string[] {
   return (Deno.env.get("ICENET_MIRRORS") ?? "").split(",").map((s) => s.trim()).filter(Boolean);
 }
 
-/** Fetch one source; returns its path in the download dir. */
+/**
+ * Fetch one source; returns its path in the download dir. One fetch per file at a
+ * time, in this process and across processes sharing the download dir: a second
+ * caller waits for the first and then finds the file in place.
+ */
 export async function fetchSource(src: Source, opts: FetchOptions): Promise<string> {
   const log = opts.log ?? (() => {});
   const name = sourceFilename(src);
-  await Deno.mkdir(opts.downloadDir, { recursive: true });
+  const waiting = setTimeout(() => log(`waiting for another fetch of ${name}`), 1000);
+  try {
+    using _lock = await lockFile(join(opts.downloadDir, ".locks", `${name}.lock`), true);
+    clearTimeout(waiting);
+    return await fetchLocked(src, name, opts, log);
+  } finally {
+    clearTimeout(waiting);
+  }
+}
+
+async function fetchLocked(
+  src: Source,
+  name: string,
+  opts: FetchOptions,
+  log: (line: string) => void,
+): Promise<string> {
   const dest = join(opts.downloadDir, name);
   if (await isFile(dest)) {
     const have = await sha256File(dest);

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { sha256 } from "../../lib/hash.ts";
 import { fetchSource, HashMismatchError } from "../../lib/fetch/mod.ts";
-import { hostSources } from "../../lib/fetch/debian.ts";
+import { hostSources, withPrivateApt } from "../../lib/fetch/debian.ts";
 
 const payload = new TextEncoder().encode("icenet source payload\n".repeat(1000));
 const good = sha256(payload);
@@ -66,7 +66,7 @@ Deno.test("fetchSource() refuses a sha256 mismatch, names both hashes and keeps 
   );
   assert.ok(err instanceof HashMismatchError);
   assert.match(err.message, new RegExp(`expected ${good}, got ${sha256("tampered")}`));
-  assert.deepEqual([...Deno.readDirSync(d.dl)], []);
+  assert.deepEqual([...Deno.readDirSync(d.dl)].filter((e) => e.name !== ".locks"), []);
   await Deno.remove(d.base, { recursive: true });
 });
 
@@ -98,4 +98,23 @@ Deno.test("hostSources() reads deb822 and one-line apt sources", async () => {
     { uris: "http://example.invalid/sec", suites: "bookworm-security", signedBy: undefined },
   ]);
   await Deno.remove(etc, { recursive: true });
+});
+
+Deno.test("withPrivateApt() reports a failed apt-get update as such and keeps no stamp", async () => {
+  const base = await Deno.makeTempDir({ prefix: "icenet-apt-" });
+  const etc = join(base, "etc");
+  await Deno.mkdir(etc);
+  // A trusted but dead archive: the update fails, and must say so.
+  await Deno.writeTextFile(
+    join(etc, "sources.list"),
+    "deb [trusted=yes] http://127.0.0.1:9/debian bookworm main\n",
+  );
+  const err: Error = await withPrivateApt(join(base, "store"), () => {}, () => {
+    throw new Error("must not run");
+  }, etc).then(() => new Error("no error"), (e) => e);
+  assert.match(err.message, /^debian provider: apt-get update of the private apt configuration/);
+  assert.match(err.message, /failed \(exit 100, 3 attempts\)/);
+  assert.match(err.message, /127\.0\.0\.1/);
+  await assert.rejects(Deno.stat(join(base, "store", "apt", "state", "updated")));
+  await Deno.remove(base, { recursive: true });
 });
