@@ -22,11 +22,33 @@ import type { Board } from "../lib/board.ts";
 import { runStandalone } from "../lib/cli.ts";
 import type { Source } from "../lib/fetch/source.ts";
 import { defineStage, type Stage, type StageContext } from "../lib/stage.ts";
-import { denoDir } from "../lib/sandbox.ts";
 
 const DENO_VERSION = "2.9.6";
 const LIBC6 = "2.36-9+deb12u14";
 const LIBGCC = "12.2.0-14+deb12u1";
+/**
+ * The esbuild that `deno bundle` of DENO_VERSION runs. Deno downloads it into
+ * `$DENO_DIR/dl/esbuild-<version>-1/` on first use; the stage puts the pinned copy
+ * there instead, so bundling needs no network and no cache of the caller's.
+ */
+const ESBUILD_VERSION = "0.25.5";
+const ESBUILD: Record<string, { npm: string; sha256: string }> = {
+  x86_64: {
+    npm: "@esbuild/linux-x64",
+    sha256: "95a928d8187c6f7ad632a3f3bbf01f66dfd5b5adb724b8bfeec5fff73ff2d91a",
+  },
+  aarch64: {
+    npm: "@esbuild/linux-arm64",
+    sha256: "ae5a580130af1a7c7b8760466c9ae85a25782e63330b8c2855cc15ed007dd30d",
+  },
+};
+/** npm packages the device program imports, as resolved in deno.lock (sha512 checked too). */
+export const BUNDLED_NPM: Record<string, { version: string; sha256: string }> = {
+  zod: {
+    version: "4.6.7",
+    sha256: "84efd155bed93270286e793fc951be270b536cbd5b0eeb111f0fa3967201d698",
+  },
+};
 
 /** What differs per target architecture. */
 interface Target {
@@ -84,6 +106,16 @@ function debSource(pkg: string, version: string, t: Target, sha256: string): Sou
   };
 }
 
+/** An npm package tarball (`npm pack`) as a pinned source. */
+function npmSource(pkg: string, version: string, sha256: string): Source {
+  return {
+    url: `npm:${pkg}@${version}`,
+    filename: `${pkg.replace(/^@/, "").replace("/", "-")}-${version}.tgz`,
+    sha256,
+    npm: { package: pkg, version },
+  };
+}
+
 /** The launcher: runs the bundle with the private deno (no config, no network). */
 function launcher(compiled: boolean): string {
   const run = compiled
@@ -110,6 +142,53 @@ async function duBytes(dir: string): Promise<number> {
   return n;
 }
 
+/**
+ * The program ready for `deno bundle` or `deno compile`, from declared sources only:
+ * a copy of lib/ice-pkg, its npm packages unpacked into a node_modules beside it, and
+ * a private DENO_DIR holding the pinned esbuild. Returns the entry module and the
+ * environment; a file the program needs but the stage did not declare fails here.
+ */
+async function stageProgram(
+  ctx: StageContext,
+): Promise<{ main: string; cwd: string; env: Record<string, string> }> {
+  const { $, tmp } = ctx;
+  if (Deno.version.deno !== DENO_VERSION) {
+    throw new Error(
+      `the host's deno is ${Deno.version.deno}; the bundler's esbuild pin is for deno ` +
+        `${DENO_VERSION} (run ./setup.sh)`,
+    );
+  }
+  const src = join(tmp, "program");
+  for (const [rel, abs] of Object.entries(ctx.inputs)) {
+    if (!rel.startsWith("lib/ice-pkg/")) continue;
+    await Deno.mkdir(join(src, rel, ".."), { recursive: true });
+    await Deno.copyFile(abs, join(src, rel));
+  }
+  const imports: Record<string, string> = {};
+  for (const [name, pin] of Object.entries(BUNDLED_NPM)) {
+    const dir = join(src, "node_modules", name);
+    await Deno.mkdir(dir, { recursive: true });
+    await $`tar -xzf ${ctx.sources[`npm-${name}`]} -C ${dir} --strip-components=1`;
+    imports[name] = `npm:${name}@${pin.version}`;
+  }
+  await Deno.writeTextFile(
+    join(src, "deno.json"),
+    JSON.stringify({ imports, nodeModulesDir: "manual" }),
+  );
+  const denoDir = join(tmp, "deno-dir");
+  const esbuildDir = join(denoDir, "dl", `esbuild-${ESBUILD_VERSION}-1`);
+  await Deno.mkdir(esbuildDir, { recursive: true });
+  await $`tar -xzf ${ctx.sources.esbuild} -C ${tmp} package/bin/esbuild`;
+  const platform = ESBUILD[Deno.build.arch].npm.split("/")[1];
+  await Deno.rename(join(tmp, "package/bin/esbuild"), join(esbuildDir, `esbuild-${platform}`));
+  await Deno.remove(join(tmp, "package"), { recursive: true });
+  return {
+    main: join(src, "lib/ice-pkg/main.ts"),
+    cwd: src,
+    env: { DENO_DIR: denoDir, DENO_NO_UPDATE_CHECK: "1" },
+  };
+}
+
 async function build(ctx: StageContext, t: Target): Promise<void> {
   const { $, out, tmp } = ctx;
   const dest = join(out, PREFIX);
@@ -130,17 +209,19 @@ async function build(ctx: StageContext, t: Target): Promise<void> {
   // 2. The program: bundle + deno, or one binary from deno compile. The running deno
   // by its path: in the build container, only that file is mounted, not a `deno` on PATH.
   const deno = Deno.execPath();
-  const compiled = Boolean(Deno.env.get("DENORT_BIN"));
-  const main = join(ctx.root, "lib/ice-pkg/main.ts");
+  const denort = Deno.env.get("DENORT_BIN");
+  const compiled = Boolean(denort);
+  const program = await stageProgram(ctx);
   let exe: string;
   if (compiled) {
     exe = join(dest, "ice-pkg");
-    await $`${deno} compile -A --no-check --target ${t.triple} -o ${exe} ${main}`.cwd(ctx.root)
-      .env({ DENORT_BIN: Deno.env.get("DENORT_BIN")! });
+    await $`${deno} compile -A --no-check --target ${t.triple} -o ${exe} ${program.main}`
+      .cwd(program.cwd).env({ ...program.env, DENORT_BIN: denort! });
   } else {
-    // The caller's DENO_DIR holds zod and esbuild already (the stage HOME is empty).
-    await $`${deno} bundle --minify --platform=deno -o ${join(dest, "ice-pkg.js")} ${main}`
-      .cwd(ctx.root).env({ DENO_DIR: denoDir() });
+    await $`${deno} bundle --quiet --minify --platform=deno -o ${
+      join(dest, "ice-pkg.js")
+    } ${program.main}`
+      .cwd(program.cwd).env(program.env);
     // The target's deno from npm (fetched and checked by sha256 before the stage).
     const tgz = ctx.sources.deno;
     await $`tar -xzf ${tgz} -C ${tmp}`;
@@ -168,17 +249,27 @@ export function icePkgStage(board: Pick<Board, "arch">): Stage[] {
   return [defineStage({
     name: "ice-pkg",
     description: "the ice-pkg device program: bundled JS + the target's deno + private glibc",
-    inputs: ["lib/ice-pkg/**/*.ts", "deno.json", "deno.lock"],
+    // DENORT_BIN (the runtime `deno compile` embeds) is an input when set.
+    inputs: [
+      "lib/ice-pkg/**/*.ts",
+      ...(Deno.env.get("DENORT_BIN") ? [Deno.env.get("DENORT_BIN")!] : []),
+    ],
     tools: ["deno", "patchelf", "dpkg-deb", "tar"],
     sources: {
       libc6: debSource("libc6", LIBC6, t, t.libc6Sha256),
       libgcc: debSource("libgcc-s1", LIBGCC, t, t.libgccSha256),
-      deno: {
-        url: `npm:${t.npm}@${DENO_VERSION}`,
-        filename: `${t.npm.slice(1).replace("/", "-")}-${DENO_VERSION}.tgz`,
-        sha256: t.npmSha256,
-        npm: { package: t.npm, version: DENO_VERSION },
-      },
+      deno: npmSource(t.npm, DENO_VERSION, t.npmSha256),
+      // Run on the build host: its architecture's esbuild.
+      esbuild: npmSource(
+        ESBUILD[Deno.build.arch].npm,
+        ESBUILD_VERSION,
+        ESBUILD[Deno.build.arch].sha256,
+      ),
+      ...Object.fromEntries(
+        Object.entries(BUNDLED_NPM).map((
+          [name, pin],
+        ) => [`npm-${name}`, npmSource(name, pin.version, pin.sha256)]),
+      ),
     },
     params: {
       deno: DENO_VERSION,
