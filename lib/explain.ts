@@ -4,8 +4,7 @@
  * with those of its last build on this store.
  */
 import type { Board } from "./board.ts";
-import { FileHashCache } from "./hash_cache.ts";
-import { stageKey } from "./key.ts";
+import { KeyCaches, stageKey } from "./key.ts";
 import { planStages } from "./runner.ts";
 import type { Stage } from "./stage.ts";
 import type { Store } from "./store.ts";
@@ -25,7 +24,7 @@ export async function explain(
   root: string,
   store: Store,
 ): Promise<Explanation> {
-  const files = FileHashCache.inStore(store.dir);
+  const caches = KeyCaches.inStore(store.dir);
   const outputs = new Map<string, string | undefined>();
   let result: Explanation | undefined;
   for (const s of planStages(stages, [target], board.name)) {
@@ -44,7 +43,7 @@ export async function explain(
       continue;
     }
     const deps = Object.fromEntries(s.needs.map((d) => [d, outputs.get(d)!]));
-    const key = await stageKey(s, board, root, deps, files);
+    const key = await stageKey(s, board, root, deps, caches);
     const rec = await store.lookup(key.key);
     outputs.set(s.name, rec?.outputHash);
     if (s.name !== target) continue;
@@ -79,7 +78,7 @@ export async function explain(
     }
     result = { stage: target, rebuild: true, reasons };
   }
-  await files.save();
+  await caches.save();
   return result!;
 }
 

@@ -8,19 +8,18 @@
 import { join } from "node:path";
 import type { Board } from "./board.ts";
 import { defaultDownloadDir, envMirrors, fetchSource } from "./fetch/mod.ts";
-import { FileHashCache } from "./hash_cache.ts";
-import { stageKey } from "./key.ts";
+import { KeyCaches, stageKey } from "./key.ts";
 import { killDescendants } from "./proc.ts";
 import { makeProgress, type Outcome, type Progress } from "./progress.ts";
 import { stageShell } from "./shell.ts";
+import { stageEnv } from "./stage_env.ts";
 import type { Stage, StageContext } from "./stage.ts";
 import { defaultStoreDir, type Store } from "./store.ts";
 import { bwrapArgs, denoDir, type SandboxRequest } from "./sandbox.ts";
 import { type Container, containerArgs } from "./container.ts";
 import { MissingToolError, which } from "./tools.ts";
 
-/** The fixed epoch of every build (2025-01-01T00:00:00Z). */
-export const SOURCE_DATE_EPOCH = "1735689600";
+export { SOURCE_DATE_EPOCH, stageEnv } from "./stage_env.ts";
 
 /** Options of one build. */
 export interface BuildOptions {
@@ -110,7 +109,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   if (!opts.dryRun && !opts.container) checkTools(plan);
   const progress = opts.progress ?? makeProgress();
   const jobs = Math.max(1, opts.jobs ?? navigator.hardwareConcurrency);
-  const files = FileHashCache.inStore(opts.store.dir);
+  const caches = KeyCaches.inStore(opts.store.dir);
   const results = new Map<string, StageResult>();
   const abort = new AbortController();
   const onAbort = () => {
@@ -153,7 +152,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
       }
       if (running.size >= jobs) break;
       pending.delete(name);
-      const p = runOne(stage, opts, results, files, progress, abort.signal, cleanups).then((r) => {
+      const p = runOne(stage, opts, results, caches, progress, abort.signal, cleanups).then((r) => {
         results.set(name, r);
         if (r.outcome === "failed") failed = true;
         running.delete(name);
@@ -163,7 +162,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     if (running.size > 0) await Promise.race(running.values());
   }
   await Promise.all(cleanups);
-  await files.save();
+  await caches.save();
   await opts.store.sync();
   opts.signal?.removeEventListener("abort", onAbort);
   const ok = [...results.values()].every((r) => r.outcome !== "failed" && r.outcome !== "skipped");
@@ -179,7 +178,7 @@ async function runOne(
   stage: Stage,
   opts: BuildOptions,
   results: Map<string, StageResult>,
-  files: FileHashCache,
+  caches: KeyCaches,
   progress: Progress,
   signal: AbortSignal,
   cleanups: Promise<void>[],
@@ -201,7 +200,7 @@ async function runOne(
   }
   let key;
   try {
-    key = await stageKey(stage, opts.board, opts.root, depHashes, files, opts.container?.image);
+    key = await stageKey(stage, opts.board, opts.root, depHashes, caches, opts.container?.image);
   } catch (e) {
     const error = (e as Error).message;
     progress.message(`${sid}: FAILED: ${error}`);
@@ -378,9 +377,9 @@ async function runSandboxed(
     reqFile: string,
   ) => { cmd: string; args: string[]; env: Record<string, string> },
 ): Promise<void> {
-  if (!stage.code[0]) throw new Error(`--sandbox: stage ${stage.name} has no defining module`);
+  if (!stage.module) throw new Error(`--sandbox: stage ${stage.name} has no defining module`);
   const req: SandboxRequest = {
-    module: stage.code[0],
+    module: stage.module,
     stage: stage.name,
     board: ctx.board,
     root: ctx.root,
@@ -434,24 +433,6 @@ async function runSandboxed(
     throw new Error(`(sandboxed) ${why}`);
   }
   Object.assign(info, JSON.parse(await Deno.readTextFile(req.result)).info);
-}
-
-/** The environment of every stage: reproducible, and nothing else from the caller. */
-export function stageEnv(home: string): Record<string, string> {
-  return {
-    PATH: Deno.env.get("PATH") ?? "/usr/local/bin:/usr/bin:/bin",
-    HOME: home,
-    TMPDIR: home,
-    TZ: "UTC",
-    LC_ALL: "C",
-    LANG: "C",
-    SOURCE_DATE_EPOCH,
-    // So tools that stamp a user/host (kernel, busybox) don't stamp ours.
-    KBUILD_BUILD_USER: "icenet",
-    KBUILD_BUILD_HOST: "icenet",
-    KBUILD_BUILD_TIMESTAMP: new Date(Number(SOURCE_DATE_EPOCH) * 1000).toUTCString(),
-    KCONFIG_NOTIMESTAMP: "1",
-  };
 }
 
 /** The last 40 lines of a failed stage's log and where the whole log is. */

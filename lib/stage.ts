@@ -17,6 +17,12 @@ import type { Board } from "./board.ts";
 import type { Source } from "./fetch/source.ts";
 import type { Shell } from "./shell.ts";
 
+// What every run() executes besides its own module: the environment and the shell a
+// stage gets. Re-exported so that they are part of every stage's code, hence key
+// (lib/code_graph.ts follows this module's imports).
+export { SOURCE_DATE_EPOCH, stageEnv } from "./stage_env.ts";
+export { stageShell } from "./shell.ts";
+
 /** JSON-like values allowed as stage parameters (they enter the cache key). */
 export type Param = string | number | boolean | null | Param[] | { [k: string]: Param };
 
@@ -76,8 +82,11 @@ export interface StageDef {
   boardFields?: (keyof Board)[];
   /** Boards this stage applies to (default: all). */
   boards?: string[];
-  /** Extra source files whose content is the stage's code (default: the defining module). */
-  code?: string[];
+  /**
+   * The module that exports the stage (a sandbox imports it to find the stage) and whose
+   * import graph is the stage's code, hence its key. Default: the caller of defineStage.
+   */
+  module?: string;
   /** Fill `ctx.out`. Throw to fail; the output is then discarded. */
   run(ctx: StageContext): Promise<void>;
 }
@@ -89,27 +98,25 @@ export interface Stage extends StageDef {
   tools: string[];
   sources: Record<string, Source>;
   params: Record<string, Param>;
-  code: string[];
   /** The run function's text, used for the key when no module file is known. */
   codeText: string;
 }
 
-/** Declare a stage. The calling module's file becomes part of the stage's cache key. */
+/** Declare a stage. The calling module and all it imports become part of the stage's key. */
 export function defineStage(def: StageDef): Stage {
   if (!/^[a-z0-9][a-z0-9:._-]*$/.test(def.name)) {
     throw new Error(
       `stage name ${JSON.stringify(def.name)}: use lowercase letters, digits, ":._-"`,
     );
   }
-  const caller = callerModule();
   return {
     ...def,
+    module: def.module ?? callerModule(),
     needs: def.needs ?? [],
     inputs: def.inputs ?? [],
     tools: def.tools ?? [],
     sources: def.sources ?? {},
     params: def.params ?? {},
-    code: def.code ?? (caller ? [caller] : []),
     codeText: def.run.toString(),
   };
 }

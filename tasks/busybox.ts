@@ -10,7 +10,6 @@
  *   deno run -A tasks/busybox.ts --board rpi
  */
 import { dirname, join, relative } from "node:path";
-import { fileURLToPath } from "node:url";
 import type { Board } from "../lib/board.ts";
 import { runStandalone } from "../lib/cli.ts";
 import type { Source } from "../lib/fetch/source.ts";
@@ -42,12 +41,9 @@ export function busyboxStage(board: Pick<Board, "cross">): Stage {
     tools: ["make", "tar", "bzip2", `${board.cross}gcc`, `${board.cross}strip`],
     sources: { busybox: BUSYBOX_SOURCE },
     boardFields: ["arch", "triple", "cross", "cflags"],
-    code: [fileURLToPath(import.meta.url), fileURLToPath(TOOLCHAIN)],
     run: buildBusybox,
   });
 }
-
-const TOOLCHAIN = new URL("../lib/toolchain.ts", import.meta.url);
 
 async function buildBusybox(ctx: StageContext): Promise<void> {
   const { board, $, out } = ctx;

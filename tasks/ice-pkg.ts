@@ -276,7 +276,7 @@ export function icePkgStage(board: Pick<Board, "arch">): Stage[] {
       compile: Boolean(Deno.env.get("DENORT_BIN")),
     },
     boardFields: ["arch"],
-    code: [fileURLToPath(import.meta.url)],
+    module: fileURLToPath(import.meta.url),
     run: (ctx) => build(ctx, t),
   })];
 }

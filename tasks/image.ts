@@ -14,7 +14,6 @@
  * but is not packaged in Debian 12, and these tools are small enough to drive directly.
  */
 import { basename, dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import type { Board } from "../lib/board.ts";
 import { runStandalone } from "../lib/cli.ts";
 import { sha256File } from "../lib/hash.ts";
@@ -29,15 +28,6 @@ import type { Source } from "../lib/fetch/source.ts";
 import { loadImageDef } from "../lib/image_def.ts";
 import { defineStage, type Stage, type StageContext } from "../lib/stage.ts";
 import { imageFile } from "./rootfs.ts";
-
-const HERE = dirname(fileURLToPath(import.meta.url));
-const LIB = join(HERE, "..", "lib", "image");
-const CODE = [
-  join(HERE, "image.ts"),
-  ...["deb.ts", "disk.ts", "ext4.ts", "fat.ts", "layout.ts", "partition_table.ts"]
-    .map((f) => join(LIB, f)),
-  ...["rpi_boot.ts", "systemd_boot.ts", "mke2fs.conf"].map((f) => join(LIB, f)),
-];
 
 /**
  * Raspberry Pi GPU firmware (bootcode.bin, start*.elf, fixup*.dat), as Debian ships it
@@ -223,7 +213,8 @@ export function imageStage(board: Board, partitionSizes: Record<string, string> 
     tools: ["sfdisk", "mkfs.fat", "mcopy", "mmd", "mkfs.ext4", "debugfs", "dpkg-deb", "tar"],
     sources,
     params: { partitionSizes },
-    code: CODE,
+    // Read by lib/image/ext4.ts beside its code: not a module, so declared.
+    inputs: ["lib/image/mke2fs.conf"],
     run: (ctx) =>
       run({
         ...ctx,

@@ -10,7 +10,6 @@
  *   deno run -A tasks/init.ts --board rpi
  */
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import type { Board } from "../lib/board.ts";
 import { runStandalone } from "../lib/cli.ts";
 import { defineStage, type Stage, type StageContext } from "../lib/stage.ts";
@@ -29,12 +28,9 @@ export function initStage(board: Pick<Board, "cross">): Stage {
     // The musl wrapper runs Debian's gcc and binutils: their identity is part of the key.
     tools: ["make", `${board.cross}gcc`],
     boardFields: ["arch", "triple", "cross", "cflags"],
-    code: [fileURLToPath(import.meta.url), fileURLToPath(TOOLCHAIN)],
     run: buildInit,
   });
 }
-
-const TOOLCHAIN = new URL("../lib/toolchain.ts", import.meta.url);
 
 async function buildInit(ctx: StageContext): Promise<void> {
   const { board, $, out } = ctx;

@@ -57,13 +57,11 @@ export function kernelStage(board: Board, lsm: Lsm[] = [], root = ROOT): Stage {
     // Not the partitions, the QEMU section or the userland flags: changing those
     // must not rebuild a kernel. `boot` names the output file.
     boardFields: ["arch", "cross", "kernel", "boot"],
-    code: [fileURLToPath(import.meta.url), fileURLToPath(CONFIG_CODE)],
     run: (ctx) => buildKernel(ctx, fragments, patches),
   });
 }
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
-const CONFIG_CODE = new URL("../lib/kernel_config.ts", import.meta.url);
 
 async function buildKernel(ctx: StageContext, fragments: string[], patches: string[]) {
   const { board, $, out } = ctx;

@@ -11,7 +11,6 @@
  *   deno run -A tasks/musl.ts --board rpi
  */
 import { join, relative } from "node:path";
-import { fileURLToPath } from "node:url";
 import type { Board } from "../lib/board.ts";
 import { runStandalone } from "../lib/cli.ts";
 import type { Source } from "../lib/fetch/source.ts";
@@ -30,8 +29,6 @@ export const MUSL_SOURCE: Source = {
   debian: { source: "musl", version: "1.2.3-1", file: "musl_1.2.3.orig.tar.gz" },
 };
 
-const TOOLCHAIN = new URL("../lib/toolchain.ts", import.meta.url);
-
 /** The musl stage for one board (host tools differ per architecture). */
 export function muslStage(board: Pick<Board, "cross">): Stage {
   return defineStage({
@@ -44,7 +41,6 @@ export function muslStage(board: Pick<Board, "cross">): Stage {
     // Boards of one architecture share the output (rpi and a future CM board).
     boardFields: ["arch", "triple", "cross", "cflags"],
     // The wrapper and specs text come from lib/toolchain.ts.
-    code: [fileURLToPath(import.meta.url), fileURLToPath(TOOLCHAIN)],
     run: buildMusl,
   });
 }

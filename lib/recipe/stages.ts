@@ -19,16 +19,11 @@ import type { Recipe } from "./schema.ts";
 import { boardVars, expandRecipeVars } from "./vars.ts";
 import { repoKey } from "./repo_key.ts";
 import { defineStage, type Stage } from "../stage.ts";
-import { SOURCE_DATE_EPOCH } from "../runner.ts";
+import { SOURCE_DATE_EPOCH } from "../stage_env.ts";
 
 const LIB = dirname(fileURLToPath(import.meta.url));
-/** tasks/pkgs.ts comes first: it is the module a sandbox imports to find the stage. */
+/** The module that exports these stages (a sandbox imports it to find them). */
 const TASK = join(LIB, "..", "..", "tasks", "pkgs.ts");
-/** The code of every package stage: the task file and the recipe machinery. */
-const CODE = [
-  TASK,
-  ...["stages.ts", "build.ts", "load.ts", "schema.ts", "vars.ts"].map((f) => join(LIB, f)),
-];
 
 /** The package architecture: arch-independent kinds make "noarch" packages. */
 export function packageArch(r: Recipe, board: Board): string {
@@ -53,7 +48,7 @@ export function recipeStage(raw: Recipe, board: Board): Stage {
     sources: r.sources,
     // A noarch package is the same for every board; others follow the toolchain.
     boardFields: r.kind === "files" ? [] : ["arch", "triple", "cflags", "cross"],
-    code: CODE,
+    module: TASK,
     async run(ctx) {
       const tree = join(ctx.tmp, "pkg");
       await buildTree(r, ctx, tree);
@@ -94,7 +89,7 @@ export function repoStage(
     inputs: [keyPath],
     params: { keyId, time: Number(Deno.env.get("ICENET_REPO_TIME") ?? SOURCE_DATE_EPOCH) },
     boardFields: ["arch"],
-    code: [TASK, join(LIB, "stages.ts"), join(LIB, "repo_key.ts")],
+    module: TASK,
     async run(ctx) {
       const packages: string[] = [];
       for (const n of needs) {

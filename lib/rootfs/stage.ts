@@ -21,7 +21,7 @@ import { enableServices, Generated, writeUsers } from "./generate.ts";
 import { defineStage, type Param, type Stage } from "../stage.ts";
 
 const HERE = new URL(".", import.meta.url).pathname;
-/** tasks/rootfs.ts comes first: it is the module a sandbox imports to find the stage. */
+/** The module that exports the stage (a sandbox imports it to find the stage). */
 const TASK = join(HERE, "..", "..", "tasks", "rootfs.ts");
 
 /** Packages of the image that this board builds; the others must be board-excluded. */
@@ -81,12 +81,7 @@ export function rootfsStage(
     tools: ["mksquashfs"],
     params: { image: def as unknown as Param, notForBoard },
     boardFields: ["name", "arch"],
-    code: [
-      TASK,
-      join(HERE, "stage.ts"),
-      join(HERE, "generate.ts"),
-      join(HERE, "../image_def.ts"),
-    ],
+    module: TASK,
     async run(ctx) {
       const repo = join(ctx.deps["repo"], "repo");
       const tree = join(ctx.tmp, "root");

@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
 import { loadBoard } from "../../lib/board.ts";
 import { SourceSchema } from "../../lib/fetch/source.ts";
-import { FileHashCache } from "../../lib/hash_cache.ts";
 import { KERNEL_SOURCE, KERNEL_VERSION } from "../../lib/kernel_source.ts";
-import { stageKey } from "../../lib/key.ts";
+import { KeyCaches, stageKey } from "../../lib/key.ts";
 import headersStage, { KERNEL_ARCH } from "../../tasks/kernel-headers.ts";
 import { kernelStage, lsmFromEnv } from "../../tasks/kernel.ts";
 
@@ -39,9 +38,9 @@ Deno.test("kernelStage() declares the board fragment, LSM fragments and the pin"
 
 Deno.test("kernel stage key ignores board fields the kernel does not use", async () => {
   const board = await loadBoard(root, "rpi");
-  const files = new FileHashCache();
+  const caches = new KeyCaches();
   const key = async (b: typeof board, lsm: ("apparmor" | "selinux")[] = []) =>
-    (await stageKey(kernelStage(b, lsm, root), b, root, {}, files)).key;
+    (await stageKey(kernelStage(b, lsm, root), b, root, {}, caches)).key;
   const k0 = await key(board);
   const other = structuredClone(board);
   other.qemu.memory = "512M";
