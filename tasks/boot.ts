@@ -11,7 +11,7 @@ import { parseArgs } from "node:util";
 import { loadBoard } from "../lib/board.ts";
 import { buildImage } from "../lib/qemu/build_image.ts";
 import { boardVm } from "../lib/qemu/board_vm.ts";
-import { qemuArgv } from "../lib/qemu/machine.ts";
+import { qemuArgv, type QemuSpec } from "../lib/qemu/machine.ts";
 import { bootReport } from "../lib/qemu/report.ts";
 import { ROOT } from "./registry.ts";
 
@@ -51,18 +51,31 @@ async function main(args: string[]): Promise<number> {
     const spec = await boardVm(board, image, work, {
       forwards: [{ host: Number(Deno.env.get("ICENET_SSH_PORT") ?? 2222), guest: 22 }],
     });
-    const argv = qemuArgv({ ...spec, interactive: true });
-    console.error(`${spec.system} ${argv.join(" ")}\n(Ctrl-A X quits QEMU)`);
-    const status = await new Deno.Command(spec.system, {
-      args: argv,
-      stdin: "inherit",
-      stdout: "inherit",
-      stderr: "inherit",
-    }).spawn().status;
-    return status.code;
+    let code = await runInteractive(spec);
+    if (code.early && spec.accel === "kvm") {
+      console.error(
+        "boot: QEMU failed at once under KVM; retrying under TCG (ICENET_ACCEL=tcg skips KVM)",
+      );
+      code = await runInteractive({ ...spec, accel: "tcg" });
+    }
+    return code.code;
   } finally {
     await Deno.remove(work, { recursive: true });
   }
+}
+
+/** Run QEMU on this terminal; `early` when it failed within its first seconds. */
+async function runInteractive(spec: QemuSpec): Promise<{ code: number; early: boolean }> {
+  const argv = qemuArgv({ ...spec, interactive: true });
+  console.error(`${spec.system} ${argv.join(" ")}\n(Ctrl-A X quits QEMU)`);
+  const t0 = performance.now();
+  const status = await new Deno.Command(spec.system, {
+    args: argv,
+    stdin: "inherit",
+    stdout: "inherit",
+    stderr: "inherit",
+  }).spawn().status;
+  return { code: status.code, early: status.code !== 0 && performance.now() - t0 < 5000 };
 }
 
 if (import.meta.main) {

@@ -80,7 +80,7 @@ export async function boardVm(
     machine: board.qemu.machine,
     memory: board.qemu.memory,
     cpu: board.qemu.cpu,
-    accel: await chooseAccel(board.qemu.system),
+    accel: await chooseAccel(board.qemu),
     noReboot: opts.noReboot,
   };
   if (board.boot.loader === "systemd-boot") {

@@ -1,32 +1,52 @@
 /**
- * KVM probe. /dev/kvm can exist and still not run guests (nested virtualisation
- * without support, wrong permissions), so the probe boots a real one-sector guest
- * under KVM that writes "K" to the first serial port, and uses KVM only if "K" arrives.
+ * Accelerator probe. /dev/kvm can exist and still not run guests (nested virtualisation
+ * without support, wrong permissions), so the probe starts a real guest with the
+ * boot's own machine and CPU whose firmware writes "K" to the first serial port, and
+ * the accelerator counts as working only if "K" arrives.
  */
-import { join } from "node:path";
+import { basename, join } from "node:path";
 
-/** A 512-byte boot sector: mov dx,0x3f8; mov al,'K'; out dx,al; hlt; jmp $-1. */
-function probeSector(): Uint8Array {
-  const s = new Uint8Array(512);
-  s.set([0xba, 0xf8, 0x03, 0xb0, 0x4b, 0xee, 0xf4, 0xeb, 0xfd]);
-  s[510] = 0x55;
-  s[511] = 0xaa;
-  return s;
+/**
+ * A 64 KiB x86 "BIOS": the reset vector jumps to mov dx,0x3f8; mov al,'K'; out dx,al;
+ * hlt; jmp $-1. As the firmware itself it needs no boot device, so it runs the same on
+ * every PC machine type.
+ */
+export function probeRom(): Uint8Array {
+  const rom = new Uint8Array(65536).fill(0xf4);
+  rom.set([0xba, 0xf8, 0x03, 0xb0, 0x4b, 0xee, 0xf4, 0xeb, 0xfd], 0xff00);
+  const rel = (0xff00 - (0xfff0 + 3)) & 0xffff; // jmp near 0xff00 from the reset vector
+  rom.set([0xe9, rel & 0xff, rel >> 8], 0xfff0);
+  return rom;
+}
+
+/** The QEMU options a boot will use, which the probe repeats exactly. */
+export interface AccelTarget {
+  system: string;
+  machine: string;
+  /** The CPU model; under KVM the default is `host`. */
+  cpu?: string;
 }
 
 const cache = new Map<string, Promise<boolean>>();
 
 /**
- * Whether `qemu-system-x86_64` can run guests with `-accel <accel>` here (checked once
- * per process). Only x86_64 hosts are probed for KVM; anything else answers false.
+ * Whether `target` runs guests with `-accel <accel>` here (checked once per process and
+ * target). Nested virtualisation can run a plain `-M pc` guest and still abort a q35 one
+ * with `-cpu host` ("failed to set MSR"), so the probe uses the boot's own machine and
+ * CPU. Only x86_64 PC machines on x86_64 hosts are probed for KVM; others answer false.
  */
-export function acceleratorWorks(accel: "kvm" | "tcg", timeoutMs = 8000): Promise<boolean> {
-  const key = accel;
-  if (!cache.has(key)) cache.set(key, probe(accel, timeoutMs));
+export function acceleratorWorks(
+  accel: "kvm" | "tcg",
+  target: AccelTarget = { system: "qemu-system-x86_64", machine: "pc" },
+  timeoutMs = 8000,
+): Promise<boolean> {
+  const key = `${accel} ${target.system} ${target.machine} ${target.cpu ?? ""}`;
+  if (!cache.has(key)) cache.set(key, probe(accel, target, timeoutMs));
   return cache.get(key)!;
 }
 
-async function probe(accel: string, timeoutMs: number): Promise<boolean> {
+async function probe(accel: string, target: AccelTarget, timeoutMs: number): Promise<boolean> {
+  if (basename(target.system) !== "qemu-system-x86_64") return accel === "tcg";
   if (accel === "kvm") {
     if (Deno.build.arch !== "x86_64") return false;
     try {
@@ -35,25 +55,29 @@ async function probe(accel: string, timeoutMs: number): Promise<boolean> {
       return false;
     }
   }
+  const cpu = target.cpu ?? (accel === "kvm" ? "host" : undefined);
   const dir = await Deno.makeTempDir({ prefix: "icenet-kvm-probe-" });
   try {
-    const disk = join(dir, "probe.img");
-    await Deno.writeFile(disk, probeSector());
-    const child = new Deno.Command("qemu-system-x86_64", {
+    const rom = join(dir, "probe.rom");
+    await Deno.writeFile(rom, probeRom());
+    const child = new Deno.Command(target.system, {
       args: [
         "-accel",
         accel,
         "-M",
-        "pc",
+        target.machine,
+        ...(cpu ? ["-cpu", cpu] : []),
         "-m",
-        "16M",
+        "64M",
         "-nodefaults",
         "-display",
         "none",
         "-serial",
         "stdio",
-        "-drive",
-        `file=${disk},format=raw,if=ide`,
+        "-monitor",
+        "none",
+        "-bios",
+        rom,
       ],
       stdin: "null",
       stdout: "piped",
@@ -78,9 +102,19 @@ async function probe(accel: string, timeoutMs: number): Promise<boolean> {
   }
 }
 
-/** The accelerator to use for a QEMU system binary: KVM when it works for this host. */
-export async function chooseAccel(system: string): Promise<"kvm" | "tcg"> {
+/**
+ * The accelerator for a boot: ICENET_ACCEL=kvm|tcg when set, else KVM when the probe
+ * boots a guest with the same machine and CPU, else TCG.
+ */
+export async function chooseAccel(target: AccelTarget): Promise<"kvm" | "tcg"> {
+  const forced = Deno.env.get("ICENET_ACCEL");
+  if (forced) {
+    if (forced !== "kvm" && forced !== "tcg") {
+      throw new Error(`ICENET_ACCEL=${forced}: use kvm or tcg`);
+    }
+    return forced;
+  }
   const native = Deno.build.arch === "x86_64" ? "qemu-system-x86_64" : "qemu-system-aarch64";
-  if (system === native && await acceleratorWorks("kvm")) return "kvm";
+  if (basename(target.system) === native && await acceleratorWorks("kvm", target)) return "kvm";
   return "tcg";
 }

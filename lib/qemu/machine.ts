@@ -20,6 +20,8 @@ export interface QemuSpec {
   accel: "kvm" | "tcg";
   /** UEFI firmware (zima); without it QEMU boots `kernel` directly. */
   firmware?: Ovmf;
+  /** A BIOS image instead of QEMU's own (PC machines; the accelerator probe's ROM). */
+  bios?: string;
   kernel?: string;
   dtb?: string;
   initrd?: string;
@@ -52,6 +54,7 @@ export function qemuArgv(spec: QemuSpec): string[] {
       `if=pflash,format=raw,unit=1,file=${spec.firmware.vars}`,
     );
   }
+  if (spec.bios) a.push("-bios", spec.bios);
   if (spec.kernel) a.push("-kernel", spec.kernel);
   if (spec.dtb) a.push("-dtb", spec.dtb);
   if (spec.initrd) a.push("-initrd", spec.initrd);
@@ -77,6 +80,8 @@ export function qemuArgv(spec: QemuSpec): string[] {
 /** A running guest. */
 export interface Qemu {
   console: SerialConsole;
+  /** The accelerator it runs under. */
+  accel: "kvm" | "tcg";
   /** The QEMU process exit status. */
   status: Promise<Deno.CommandStatus>;
   /** QEMU's own error output, once it has exited. */
@@ -87,7 +92,41 @@ export interface Qemu {
   waitExit(timeoutMs: number): Promise<Deno.CommandStatus>;
 }
 
-/** Start QEMU with the guest console on pipes; `tee` sees everything it prints. */
+/** How long a KVM boot may stay silent before it counts as running (see startGuest). */
+const KVM_FALLBACK_WINDOW_MS = 20_000;
+
+/**
+ * Start a guest like startQemu, but a KVM boot that dies before printing anything (KVM
+ * that passes the probe yet cannot run this guest) is started again under TCG, with a
+ * one-line warning naming QEMU's error. The returned guest's `accel` says which ran.
+ */
+export async function startGuest(
+  spec: QemuSpec,
+  tee?: (chunk: string) => void,
+  warn: (line: string) => void = (l) => console.error(l),
+): Promise<Qemu> {
+  const vm = startQemu(spec, tee);
+  if (spec.accel !== "kvm") return vm;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const silent = new Promise<"silent">((r) => {
+    timer = setTimeout(() => r("silent"), KVM_FALLBACK_WINDOW_MS);
+  });
+  const first = await Promise.race([
+    vm.console.firstOutput.then((any) => any ? "output" as const : "exit" as const),
+    silent,
+  ]);
+  clearTimeout(timer);
+  if (first !== "exit") return vm;
+  const why = (await vm.stderr).trim().split("\n").find((l) => l.trim()) ??
+    `exit ${(await vm.status).code}`;
+  warn(`qemu: the KVM boot died before any output (${why}); retrying under TCG`);
+  return startQemu({ ...spec, accel: "tcg" }, tee);
+}
+
+/**
+ * Start QEMU with the guest console on pipes; `tee` sees everything it prints. Console
+ * failures (a timeout, the console closing) say how QEMU exited and quote its stderr.
+ */
 export function startQemu(spec: QemuSpec, tee?: (chunk: string) => void): Qemu {
   const child = new Deno.Command(spec.system, {
     args: qemuArgv({ ...spec, interactive: false }),
@@ -96,10 +135,25 @@ export function startQemu(spec: QemuSpec, tee?: (chunk: string) => void): Qemu {
     stderr: "piped",
   }).spawn();
   const console = new SerialConsole(child.stdout, child.stdin, tee);
-  const stderr = new Response(child.stderr).text();
+  let errText = "";
+  const stderr = (async () => {
+    const dec = new TextDecoder();
+    for await (const chunk of child.stderr) errText += dec.decode(chunk, { stream: true });
+    return errText;
+  })();
   const status = child.status;
   let exited = false;
   status.then(() => exited = true);
+  console.setDiagnostics(async () => {
+    // The console closes just before QEMU's exit is reported: give it a moment.
+    const code = await Promise.race([
+      status.then((s) => s.signal ? `signal ${s.signal}` : `code ${s.code}`),
+      new Promise<undefined>((r) => setTimeout(() => r(undefined), 2000)),
+    ]);
+    const err = errText.trim().split("\n").slice(-8).join("\n");
+    return (code ? `\nQEMU (${spec.accel}) exited with ${code}` : "") +
+      (err ? `\nQEMU's stderr:\n${err}` : "");
+  });
   const kill = (sig: Deno.Signal) => {
     try {
       if (!exited) child.kill(sig);
@@ -107,6 +161,7 @@ export function startQemu(spec: QemuSpec, tee?: (chunk: string) => void): Qemu {
   };
   return {
     console,
+    accel: spec.accel,
     status,
     stderr,
     async stop(graceMs = 5000) {

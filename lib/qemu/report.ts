@@ -8,7 +8,7 @@
  */
 import type { Board } from "../board.ts";
 import { boardVm, partitionOffsets } from "./board_vm.ts";
-import { type Qemu, startQemu } from "./machine.ts";
+import { type Qemu, startGuest } from "./machine.ts";
 import { GuestShell } from "./shell.ts";
 
 /** One service line of `icenetctl status`. */
@@ -114,7 +114,7 @@ export async function bootReport(
 ): Promise<BootReport> {
   const spec = await boardVm(board, image, work, { noReboot: true });
   const t0 = performance.now();
-  const vm = startQemu(spec, tee);
+  const vm = await startGuest(spec, tee);
   try {
     const sh = await GuestShell.login(vm.console, { ...login, timeoutMs: 300_000 });
     const uptime = Number((await sh.check("cat /proc/uptime")).split(/\s+/)[0]);
@@ -125,7 +125,7 @@ export async function bootReport(
     const rootOffset = (await partitionOffsets(image))[1];
     const report: BootReport = {
       board: board.name,
-      accel: spec.accel,
+      accel: vm.accel,
       bootToLoginSeconds: Math.round(bootToLogin * 1000) / 1000,
       wallToLoginSeconds: Math.round(sh.promptSeenAt - t0) / 1000,
       idleMemoryMiB: Math.round(used / 1024 * 10) / 10,

@@ -42,8 +42,12 @@ export class SerialConsole {
   #wake: (() => void)[] = [];
   #writer: WritableStreamDefaultWriter<Uint8Array>;
   #encoder = new TextEncoder();
+  #diagnose: () => Promise<string> = () => Promise.resolve("");
+  #firstOutput = Promise.withResolvers<boolean>();
   /** Resolves when the output stream ends (the guest or QEMU went away). */
   readonly done: Promise<void>;
+  /** Resolves to true at the first byte of output, to false if the stream ends without any. */
+  readonly firstOutput = this.#firstOutput.promise;
 
   /**
    * @param output the guest's console output
@@ -62,6 +66,7 @@ export class SerialConsole {
         let pending = "";
         for await (const chunk of output) {
           const s = decoder.decode(chunk, { stream: true });
+          this.#firstOutput.resolve(true);
           tee?.(s);
           // Serial lines end in \r\n and carry terminal escapes (firmware screen
           // clears, the shell's cursor queries); patterns see plain text with \n.
@@ -74,9 +79,18 @@ export class SerialConsole {
         // The stream broke because the process died: same as closing.
       } finally {
         this.#closed = true;
+        this.#firstOutput.resolve(false);
         this.#notify();
       }
     })();
+  }
+
+  /**
+   * What to add to every expect() failure, e.g. how the emulator exited and its own
+   * error output (a guest that never printed a byte is usually an emulator's failure).
+   */
+  setDiagnostics(diagnose: () => Promise<string>): void {
+    this.#diagnose = diagnose;
   }
 
   /** Everything received so far (without \r). */
@@ -110,10 +124,17 @@ export class SerialConsole {
         this.#cursor = m.index + m[0].length;
         return m;
       }
-      if (this.#closed) throw new Error(`console closed while waiting for ${what}${this.#tail()}`);
+      if (this.#closed) {
+        throw new Error(
+          `console closed while waiting for ${what}${this.#tail()}${await this.#diagnose()}`,
+        );
+      }
       const left = deadline - Date.now();
       if (left <= 0) {
-        throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}${this.#tail()}`);
+        throw new Error(
+          `timed out after ${timeoutMs / 1000} s waiting for ${what}${this.#tail()}${await this
+            .#diagnose()}`,
+        );
       }
       await new Promise<void>((resolve) => {
         const t = setTimeout(done, left);

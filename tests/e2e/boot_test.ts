@@ -9,7 +9,7 @@ import $ from "dax";
 import { type Board, loadBoard } from "../../lib/board.ts";
 import { buildImage, buildStage } from "../../lib/qemu/build_image.ts";
 import { boardVm } from "../../lib/qemu/board_vm.ts";
-import { type Qemu, startQemu } from "../../lib/qemu/machine.ts";
+import { type Qemu, startGuest } from "../../lib/qemu/machine.ts";
 import { parseStatus, powerOff } from "../../lib/qemu/report.ts";
 import { GuestShell } from "../../lib/qemu/shell.ts";
 
@@ -98,7 +98,7 @@ async function boot(board: Board, work: string, forwards: { host: number; guest:
   const image = Deno.env.get(`ICENET_E2E_IMAGE_${board.name.toUpperCase()}`) ??
     await buildTestImage(board);
   const spec = await boardVm(board, image, work, { forwards });
-  const vm = startQemu(spec, consoleLog(work));
+  const vm = await startGuest(spec, consoleLog(work));
   return { vm, image };
 }
 

@@ -79,7 +79,7 @@ Deno.test("GuestShell.login() reports a refused login", async () => {
   await con.close();
 });
 
-Deno.test("acceleratorWorks() boots the probe sector under TCG", async () => {
+Deno.test("acceleratorWorks() boots the probe ROM under TCG", async () => {
   assert.equal(await acceleratorWorks("tcg"), true);
   const kvmUsable = await Deno.open("/dev/kvm", { read: true, write: true }).then((f) => {
     f.close();
