@@ -30,6 +30,7 @@ const isE2e = (f: string) => f.startsWith("tests/e2e/");
 // Two clean builds of the zima image (sandbox and container), musl/busybox in Podman
 // and the Pi images' stages under the sandbox: ~65 min on 2 cores, unless proven.
 const HERMETIC = [
+  "tests/e2e/fresh_clone_test.ts",
   "tests/e2e/hermetic_test.ts",
   "tests/e2e/podman_test.ts",
   "tests/e2e/sandbox_boards_test.ts",

@@ -8,7 +8,7 @@
  */
 import { join } from "node:path";
 import { buildStages } from "../e2e/_build.ts";
-import { parseStatus, ROOT, rssKb, Sandbox, waitFor } from "../init/_harness.ts";
+import { buildInit, parseStatus, ROOT, rssKb, Sandbox, waitFor } from "../init/_harness.ts";
 
 async function staticInit(): Promise<string> {
   try {
@@ -51,6 +51,8 @@ async function run(
 }
 
 export default async function bench(): Promise<void> {
+  // icenetctl talks to the measured init: the host build (a fresh clone has none yet).
+  await buildInit();
   const binary = await staticInit();
   console.log(`bench: init_binary_size ${(await Deno.stat(binary)).size} B`);
 

@@ -17,27 +17,10 @@ import { ensureBuildImage } from "../../lib/container.ts";
 import { sha256File } from "../../lib/hash.ts";
 import { defaultDownloadDir } from "../../lib/fetch/mod.ts";
 import { defaultStoreDir } from "../../lib/store.ts";
-import { ROOT } from "../../tasks/registry.ts";
 import { startDockerd } from "../container/_dockerd.ts";
+import { copyCheckout } from "../_checkout.ts";
 import { buildStages } from "./_build.ts";
 import { digestOf, provenBefore, recordProof, storeDigest } from "./_proof.ts";
-
-/** Copy the tracked files of the checkout into a fresh directory. */
-async function copyCheckout(): Promise<string> {
-  const dir = await Deno.makeTempDir({ prefix: "icenet-checkout-" });
-  const files = new TextDecoder().decode(
-    (await new Deno.Command("git", { args: ["ls-files", "-z"], cwd: ROOT, stdout: "piped" })
-      .output()).stdout,
-  ).split("\0").filter(Boolean);
-  for (const f of files) {
-    await Deno.mkdir(join(dir, f, ".."), { recursive: true });
-    const st = await Deno.lstat(join(ROOT, f)).catch(() => undefined);
-    if (!st) continue; // deleted in the work tree
-    if (st.isSymlink) await Deno.symlink(await Deno.readLink(join(ROOT, f)), join(dir, f));
-    else await Deno.copyFile(join(ROOT, f), join(dir, f));
-  }
-  return dir;
-}
 
 Deno.test({
   name:

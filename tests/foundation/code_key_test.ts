@@ -5,7 +5,7 @@
  * (lib/ice-pkg/package.ts writes every .ice file but was in no package stage's key).
  */
 import assert from "node:assert/strict";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { loadBoard } from "../../lib/board.ts";
 import { explain } from "../../lib/explain.ts";
@@ -13,6 +13,7 @@ import { KeyCaches, stageKey } from "../../lib/key.ts";
 import { SilentProgress } from "../../lib/progress.ts";
 import { build } from "../../lib/runner.ts";
 import type { Stage } from "../../lib/stage.ts";
+import { copyCheckout } from "../_checkout.ts";
 import { testProject } from "./_project.ts";
 
 const STAGE_API = new URL("../../lib/stage.ts", import.meta.url).href;
@@ -94,19 +95,7 @@ Deno.test("stage key: imported modules count, others do not; explain names the m
 });
 
 Deno.test("stage key: on a copy of this checkout, ice-pkg's package writer is in the package stages' keys", async () => {
-  const copy = await Deno.makeTempDir({ prefix: "icenet-codekey-" });
-  const files = new TextDecoder().decode(
-    (await new Deno.Command("git", {
-      args: ["ls-files", "--cached", "--others", "--exclude-standard"],
-      cwd: ROOT,
-      stdout: "piped",
-    }).output())
-      .stdout,
-  ).split("\n").filter(Boolean);
-  for (const f of files) {
-    await Deno.mkdir(dirname(join(copy, f)), { recursive: true });
-    await Deno.copyFile(join(ROOT, f), join(copy, f));
-  }
+  const copy = await copyCheckout();
   const { loadStages } = await import(pathToFileURL(join(copy, "tasks/registry.ts")).href);
   const board = await loadBoard(copy, "rpi");
   const stages: Stage[] = await loadStages(board, copy);
