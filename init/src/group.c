@@ -115,19 +115,13 @@ void group_signal(const struct sup *sup, const struct svc *s, pid_t pgid, pid_t 
 	char p[600];
 	int r;
 	if (s->incg && !group_path(sup, s, p, sizeof p - 16)) {
-		size_t l = strlen(p);
-		int done = 0;
-		if (sig == SIGKILL) { /* cgroup.kill (Linux 5.14) also gets what forks meanwhile */
-			strcpy(p + l, "/cgroup.kill");
-			int fd = open(p, O_WRONLY | O_CLOEXEC);
-			done = fd >= 0 && write(fd, "1", 1) == 1;
-			if (!done && errno != ENOENT) /* ENOENT: an older kernel, read the pids */
-				warnx("%s: unable to write %s: %s", s->c->name, p, strerror(errno));
-			if (fd >= 0) close(fd);
-		}
-		strcpy(p + l, "/cgroup.procs");
+		/* Not cgroup.kill: after it, Linux (seen on 6.18) kills every process later
+		 * created in that cgroup by clone3(CLONE_INTO_CGROUP), as spawn.c does. A second
+		 * round of SIGKILL gets what was forked meanwhile. */
+		strcat(p, "/cgroup.procs");
+		int seen = cgroup_signal(s, p, sig, main);
+		if (sig == SIGKILL) seen |= cgroup_signal(s, p, sig, main);
 		/* The main process is signalled by pid too until it has joined its cgroup. */
-		int seen = !done && cgroup_signal(s, p, sig, main);
 		if (!seen && main > 0 && kill(main, sig) && errno != ESRCH)
 			warnx("%s: unable to send signal %d to %d: %s", s->c->name, sig, (int)main,
 			      strerror(errno));

@@ -181,8 +181,8 @@ static void log_open(struct sup *sup, struct svc *s)
 	s->log_rd = p[0], s->log_wr = p[1], s->log_fd = fd, s->log_size = st.st_size;
 }
 
-/* Its own cgroup (made at its first start): the path of its cgroup.procs into buf (0),
- * or -1 (then its process group stands in). */
+/* Its own cgroup (made at its first start): its path into buf (0), or -1 (then its
+ * process group stands in). */
 static int cgroup(struct sup *sup, struct svc *s, char *buf, size_t cap)
 {
 	if (group_path(sup, s, buf, cap - sizeof "/cgroup.procs")) return -1;
@@ -191,8 +191,30 @@ static int cgroup(struct sup *sup, struct svc *s, char *buf, size_t cap)
 		      strerror(errno));
 		return -1;
 	}
-	strcat(buf, "/cgroup.procs");
 	return 0;
+}
+
+/* fork() straight into the cgroup `dir`: clone3 with CLONE_INTO_CGROUP (Linux 5.7). Moving
+ * the child there afterwards (cgroup.procs) makes every other fork wait for an RCU grace
+ * period. The child returns 0 as from fork: nothing of libc's thread state is used in it
+ * that a single-threaded fork would have to reset. -1 if the kernel cannot. */
+static pid_t fork_into(const char *dir)
+{
+#ifdef SYS_clone3
+	struct { unsigned long long flags, pidfd, child_tid, parent_tid, exit_signal, stack,
+		 stack_size, tls, set_tid, set_tid_size, cgroup; } a = {0};
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) return -1;
+	a.flags = 0x200000000ULL; /* CLONE_INTO_CGROUP */
+	a.exit_signal = SIGCHLD;
+	a.cgroup = (unsigned)fd;
+	long pid = syscall(SYS_clone3, &a, sizeof a);
+	if (pid) close(fd);
+	return (pid_t)pid;
+#else
+	(void)dir;
+	return -1;
+#endif
 }
 
 pid_t spawn_service(struct sup *sup, struct svc *s)
@@ -207,9 +229,12 @@ pid_t spawn_service(struct sup *sup, struct svc *s)
 		return -1;
 	}
 	if (s->c->ready == RD_NOTIFY_FD && pipe2(p, O_CLOEXEC)) return -1;
-	s->incg = !cgroup(sup, s, cg, sizeof cg);
-	pid_t pid = fork();
-	if (pid == 0) child(sup, s, p[1], s->incg ? cg : 0);
+	pid_t pid = -1;
+	const char *join = 0; /* the child joins its cgroup itself (clone3 failed) */
+	if ((s->incg = !cgroup(sup, s, cg, sizeof cg)) && (pid = fork_into(cg)) < 0)
+		join = strcat(cg, "/cgroup.procs");
+	if (pid < 0) pid = fork();
+	if (pid == 0) child(sup, s, p[1], join);
 	if (p[1] >= 0) close(p[1]);
 	if (pid < 0) {
 		if (p[0] >= 0) close(p[0]);

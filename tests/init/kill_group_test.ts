@@ -115,6 +115,19 @@ for (const mode of ["cgroup", "process group"] as const) {
         await init.waitStates(["stopme"], ["stopped"]);
         await gone(all, "stopme's children");
       });
+      await step(t, init, "started again, it runs in the same group", async () => {
+        assert.equal((await init.ctl("start", "stopme")).code, 0);
+        const pid = (await init.waitStates(["stopme"], ["ready"])).get("stopme")!.pid;
+        await box.at("stopme", "forked");
+        await new Promise((r) => setTimeout(r, 300));
+        const s = (await init.status()).get("stopme")!;
+        assert.deepEqual([s.state, s.pid, s.restarts], ["ready", pid, 0], "it stays up");
+        if (cg) {
+          const procs = await Deno.readTextFile(join(cgdir!, "stopme", "cgroup.procs"));
+          assert.ok(procs.split("\n").includes(String(pid)), `${pid} not in ${procs}`);
+        }
+        leftovers.push(...await pids(box, "stopme.setsid")); // killed when init stops
+      });
     }, mode === "cgroup" ? {} : { wrap: NO_CGROUP });
     for (const p of leftovers) {
       try {
