@@ -37,9 +37,11 @@ int ctl_open(struct ctl *ctl, const char *path)
 		*slash = 0;
 		if (mkdir(dir, 0755) && errno != EEXIST) return -1;
 	}
+	struct stat st; /* replace a stale socket, never another kind of file */
+	if (!lstat(path, &st) && !S_ISSOCK(st.st_mode)) return errno = EEXIST, -1;
+	if (unlink(path) && errno != ENOENT) return -1;
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) return -1;
-	unlink(path);
 	/* Created 0600 from the start: there is no window where others may connect. */
 	mode_t old = umask(0177);
 	int r = bind(fd, (struct sockaddr *)&a, sizeof a);

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { INIT, type Init, step, withInit } from "./_harness.ts";
+import { INIT, type Init, step, waitFor, withInit } from "./_harness.ts";
 
 async function ctlAs(init: Init, pre: string[], ...args: string[]) {
   const [cmd, ...rest] = [...pre, INIT, "ctl", "-s", init.box.control, ...args];
@@ -91,5 +91,18 @@ Deno.test("icenetctl refuses extra arguments with its usage", async (t) => {
         assert.equal(now.get(n)!.pid, st.get(n)!.pid);
       }
     });
+  });
+});
+
+Deno.test("icenet-init never deletes a file that is not a socket at its control path", async () => {
+  let file = "";
+  await withInit(async (box) => {
+    file = box.control;
+    await Deno.writeTextFile(file, "precious\n");
+    await box.service("web", { command: await box.script("web", "exec sleep 100") });
+  }, async (init) => {
+    await waitFor("the warning", () => init.output.includes("unable to open the control socket"));
+    assert.match(init.output, /warning: unable to open the control socket .*: File exists/);
+    assert.equal(await Deno.readTextFile(file), "precious\n");
   });
 });
