@@ -201,11 +201,12 @@ static void parse_names(struct ctx *x, const char *key, const char *v, char **li
 
 static const char *const keys[] = {"command", "cwd", "user", "group", "type", "restart",
 				   "ready", "stop_timeout", "backoff", "backoff_max",
-				   "backoff_reset", "log", "log_max", "activate", "env",
-				   "depends", "after", "listen", 0};
+				   "backoff_reset", "log", "log_max", "activate", "start_timeout",
+				   "trigger_limit", "env", "depends", "after", "listen", 0};
 enum { K_COMMAND, K_CWD, K_USER, K_GROUP, K_TYPE, K_RESTART, K_READY, K_STOP_TIMEOUT,
        K_BACKOFF, K_BACKOFF_MAX, K_BACKOFF_RESET, K_LOG, K_LOG_MAX, K_ACTIVATE,
-       K_ENV, K_DEPENDS, K_AFTER, K_LISTEN, K_SINGLE_END = K_ENV };
+       K_START_TIMEOUT, K_TRIGGER_LIMIT, K_ENV, K_DEPENDS, K_AFTER, K_LISTEN,
+       K_SINGLE_END = K_ENV };
 
 static void parse_line(struct ctx *x, char *line)
 {
@@ -283,6 +284,17 @@ static void parse_line(struct ctx *x, char *line)
 		else c->ready = (enum ready)i;
 		break;
 	case K_STOP_TIMEOUT: dur = &c->stop_timeout_ms; break;
+	case K_START_TIMEOUT: dur = &c->start_timeout_ms; break;
+	case K_TRIGGER_LIMIT: {
+		/* "20/2s": at most 20 starts by connections within 2 s */
+		char *end;
+		long n = strtol(v, &end, 10);
+		if (end == v || *end != '/' || n < 1 || n > 1000000 ||
+		    duration(end + 1, &c->trigger_interval_ms) || !c->trigger_interval_ms)
+			err(x, "trigger_limit: bad value '%s' (starts/interval, like 20/2s)", v);
+		else c->trigger_burst = (int)n;
+		break;
+	}
 	case K_BACKOFF: dur = &c->backoff_ms; break;
 	case K_BACKOFF_MAX: dur = &c->backoff_max_ms; break;
 	case K_BACKOFF_RESET: dur = &c->backoff_reset_ms; break;
@@ -320,6 +332,9 @@ struct svc_conf *conf_parse_buf(const char *file, const char *name, const char *
 	struct svc_conf *c = calloc(1, sizeof *c);
 	if (!c) return 0;
 	c->stop_timeout_ms = 5000;
+	c->start_timeout_ms = -1; /* the default depends on the type */
+	c->trigger_burst = 20; /* systemd's TriggerLimitBurst and ...IntervalSec */
+	c->trigger_interval_ms = 2000;
 	c->backoff_ms = 100;
 	c->backoff_max_ms = 30000;
 	c->backoff_reset_ms = 10000;
@@ -358,6 +373,8 @@ struct svc_conf *conf_parse_buf(const char *file, const char *name, const char *
 		err(&x, "activate = connect needs a 'listen' line");
 	}
 	if ((int)c->restart == -1) c->restart = c->oneshot ? R_NEVER : R_ALWAYS;
+	/* A oneshot may legitimately run long (as in systemd): no timeout unless asked. */
+	if (c->start_timeout_ms < 0) c->start_timeout_ms = c->oneshot ? 0 : 90000;
 	if (c->backoff_max_ms < c->backoff_ms) c->backoff_max_ms = c->backoff_ms;
 	return c;
 }

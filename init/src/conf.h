@@ -41,6 +41,9 @@ struct svc_conf {
 	enum restart restart;
 	enum ready ready;
 	long stop_timeout_ms, backoff_ms, backoff_max_ms, backoff_reset_ms;
+	long start_timeout_ms; /* 0: none */
+	int trigger_burst; /* activate = connect: at most this many starts ... */
+	long trigger_interval_ms; /* ... within this time, or it fails */
 	enum logto log;
 	long log_max;
 	struct listen_conf listen[MAXLISTEN];

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,9 +37,11 @@ int ctl_open(struct ctl *ctl, const char *path)
 		*slash = 0;
 		if (mkdir(dir, 0755) && errno != EEXIST) return -1;
 	}
+	struct stat st; /* replace a stale socket, never another kind of file */
+	if (!lstat(path, &st) && !S_ISSOCK(st.st_mode)) return errno = EEXIST, -1;
+	if (unlink(path) && errno != ENOENT) return -1;
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) return -1;
-	unlink(path);
 	/* Created 0600 from the start: there is no window where others may connect. */
 	mode_t old = umask(0177);
 	int r = bind(fd, (struct sockaddr *)&a, sizeof a);
@@ -79,7 +82,10 @@ void ctl_accept(struct ctl *ctl)
 		ctl->cl[i].fd = fd;
 		return;
 	}
-	close(fd); /* busy: the client sees EOF and reports it */
+	static const char busy[] =
+		"error: busy: " CTL_MAXCLIENTS_S " clients are connected, try again\n";
+	if (write(fd, busy, sizeof busy - 1) < 0) { /* the client is gone anyway */ }
+	close(fd);
 }
 
 short ctl_client_events(const struct ctl_client *c)
@@ -101,6 +107,10 @@ static int run(struct sup *sup, struct ctl_client *c, char *line)
 	static const char *const power[] = {"poweroff", "reboot", "halt"};
 	static const int cmds[] = {RB_POWER_OFF, RB_AUTOBOOT, RB_HALT_SYSTEM};
 	if (!verb) return reply(c, "error: empty command\n", "");
+	if (strtok(0, " \t")) return reply(c, "error: %s: too many arguments\n", verb);
+	for (int i = 0; i < 4; i++) /* the verbs that take no name */
+		if (name && !strcmp(verb, i < 3 ? power[i] : "reload"))
+			return reply(c, "error: %s takes no arguments\n", verb);
 	for (int i = 0; i < 3; i++) {
 		if (strcmp(verb, power[i])) continue;
 		sup_shutdown(sup, cmds[i]);
@@ -170,17 +180,47 @@ void ctl_client_io(struct ctl *ctl, struct sup *sup, struct ctl_client *c, short
 	}
 }
 
+static int usage(const char *verb, const char *why)
+{
+	if (verb) fprintf(stderr, "icenetctl: fatal: %s: %s\n", verb, why);
+	fputs("usage: icenetctl [-s socket] status [name] | start name | stop name | restart name | "
+	      "reload | poweroff | reboot | halt\n",
+	      stderr);
+	return EXIT_USAGE;
+}
+
+/* Refuse a known verb with the wrong number of arguments before sending anything. */
+static int check_args(const char *verb, int nargs)
+{
+	static const char *const why[] = {"takes one service name", "takes no arguments",
+					  "takes at most one service name"};
+	static const struct { const char *verb; int max; } v[] = {
+		{"start", -1}, {"stop", -1},    {"restart", -1}, {"reload", 0},
+		{"poweroff", 0}, {"reboot", 0}, {"halt", 0},     {"status", 1},
+	}; /* max -1: exactly one */
+	for (size_t i = 0; i < sizeof v / sizeof *v; i++) {
+		if (strcmp(verb, v[i].verb)) continue;
+		int bad = v[i].max < 0 ? nargs != 1 : nargs > v[i].max;
+		return bad ? usage(verb, why[v[i].max + 1]) : 0;
+	}
+	return 0; /* unknown: init answers */
+}
+
 int ctl_main(int argc, char **argv)
 {
 	const char *path = getenv("ICENET_CONTROL");
 	int i = 1;
-	if (i + 1 < argc && !strcmp(argv[i], "-s")) path = argv[i + 1], i += 2;
+	if (i < argc && !strcmp(argv[i], "-s")) {
+		if (i + 1 >= argc) return usage("-s", "needs the socket's path");
+		path = argv[i + 1], i += 2;
+	}
 	if (!path || !*path) path = CTL_DEFAULT;
-	if (i >= argc) {
-		fputs("usage: icenetctl [-s socket] status [name] | start name | stop name | "
-		      "restart name | reload | poweroff | reboot | halt\n",
-		      stderr);
-		return EXIT_USAGE;
+	if (i >= argc) return usage(0, 0);
+	if (check_args(argv[i], argc - i - 1)) return EXIT_USAGE;
+	/* A refused or busy socket closes early: say so rather than die of SIGPIPE. */
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
+		fprintf(stderr, "icenetctl: fatal: unable to ignore SIGPIPE: %s\n", strerror(errno));
+		return EXIT_SYS;
 	}
 	char line[256] = "";
 	for (; i < argc; i++) {
@@ -197,25 +237,37 @@ int ctl_main(int argc, char **argv)
 		fprintf(stderr, "icenetctl: fatal: unable to connect to %s: %s\n", path, strerror(errno));
 		return EXIT_SYS;
 	}
-	if (write(fd, line, strlen(line)) < 0) {
-		fprintf(stderr, "icenetctl: fatal: unable to write to %s: %s\n", path, strerror(errno));
-		return EXIT_SYS;
+	/* If init refused us it wrote why before closing: read that even if writing failed. */
+	int werr = 0;
+	for (size_t off = 0, len = strlen(line); off < len && !werr;) {
+		ssize_t w = write(fd, line + off, len - off);
+		if (w < 0 && errno != EINTR) werr = errno;
+		else if (w > 0) off += (size_t)w;
 	}
-	shutdown(fd, SHUT_WR);
+	if (!werr && shutdown(fd, SHUT_WR)) werr = errno;
 	char buf[4096];
 	ssize_t r, total = 0;
 	int error = 0;
-	while ((r = read(fd, buf, sizeof buf)) > 0) {
+	while ((r = read(fd, buf, sizeof buf)) > 0 || (r < 0 && errno == EINTR)) {
+		if (r < 0) continue;
 		if (total == 0 && r >= 6 && !memcmp(buf, "error:", 6)) error = 1;
-		if (fwrite(buf, 1, (size_t)r, stdout) != (size_t)r) return EXIT_SYS;
+		if (fwrite(buf, 1, (size_t)r, stdout) != (size_t)r) break;
 		total += r;
 	}
-	if (r < 0) {
-		fprintf(stderr, "icenetctl: fatal: unable to read from %s: %s\n", path, strerror(errno));
+	int rerr = r < 0 ? errno : 0;
+	if (fflush(stdout) || ferror(stdout)) {
+		fprintf(stderr, "icenetctl: fatal: unable to write to stdout: %s\n", strerror(errno));
+		return EXIT_SYS;
+	}
+	/* Init closes a refused connection with our command unread: a reset after its answer. */
+	if (rerr && !(total && rerr == ECONNRESET)) {
+		fprintf(stderr, "icenetctl: fatal: unable to read from %s: %s\n", path, strerror(rerr));
 		return EXIT_SYS;
 	}
 	if (total == 0) {
-		fprintf(stderr, "icenetctl: fatal: %s closed the connection (busy?)\n", path);
+		if (werr) fprintf(stderr, "icenetctl: fatal: unable to write to %s: %s\n", path,
+				  strerror(werr));
+		else fprintf(stderr, "icenetctl: fatal: %s closed the connection\n", path);
 		return EXIT_SYS;
 	}
 	return error;

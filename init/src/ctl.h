@@ -8,6 +8,7 @@
 
 #define CTL_DEFAULT "/run/icenet/control"
 #define CTL_MAXCLIENTS 8
+#define CTL_MAXCLIENTS_S "8" /* the same, for messages */
 
 struct ctl_client {
 	int fd; /* -1: free slot */

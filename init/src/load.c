@@ -31,44 +31,55 @@ static struct svc *svc_new(struct svc_conf *c)
 	s->backoff_ms = c->backoff_ms;
 	s->ready_ms = -1;
 	s->notify_rd = s->notify_sock = s->log_rd = s->log_wr = s->log_fd = -1;
+	for (int i = 0; i < MAXLISTEN; i++) s->lfd[i] = -1;
 	return s;
 }
 
 static void close_sockets(struct svc *s)
 {
-	for (int i = 0; i < s->nlfd; i++) close(s->lfd[i]);
-	s->nlfd = 0;
+	for (int i = 0; i < MAXLISTEN; i++)
+		if (s->lfd[i] >= 0) close(s->lfd[i]), s->lfd[i] = -1;
 }
 
-/* Bind the listening sockets; on failure the service is marked bad. */
+/* Bind the listen lines that have no socket yet; on failure the service is marked bad
+ * (the others stay bound, the next reload tries again). */
 static void bind_sockets(struct svc *s)
 {
 	for (int i = 0; i < s->c->nlisten; i++) {
 		const char *what;
-		int fd = sock_listen(&s->c->listen[i], &what);
-		if (fd < 0) {
+		if (s->lfd[i] >= 0) continue;
+		if ((s->lfd[i] = sock_listen(&s->c->listen[i], &what)) < 0) {
 			snprintf(s->bad, sizeof s->bad, "unable to %s %s: %s", what,
 				 s->c->listen[i].addr, strerror(errno));
 			msg("error", "%s: %s", s->c->name, s->bad);
-			close_sockets(s);
 			return;
 		}
-		s->lfd[s->nlfd++] = fd;
 	}
 }
 
-/* Same sockets declared: keep the bound ones (a child between fork and exec may still
- * hold them, so closing and binding again could fail with EADDRINUSE). */
-static int same_listen(const struct svc_conf *a, const struct svc_conf *b)
+/* A new file for a known service: lfd[i] must be the socket of its listen[i]. A line
+ * with the type and address of an old one keeps that socket (its name may change, a unix
+ * socket gets the new mode): closing and binding again could fail while the running
+ * service or a child between fork and exec holds it. The sockets of dropped lines are
+ * closed (a running service keeps its own copies until it stops); new lines are bound
+ * by bind_sockets. */
+static void carry_sockets(struct svc *s, const struct svc_conf *old, const struct svc_conf *c)
 {
-	if (a->nlisten != b->nlisten) return 0;
-	for (int i = 0; i < a->nlisten; i++) {
-		const struct listen_conf *x = &a->listen[i], *y = &b->listen[i];
-		if (x->type != y->type || x->mode != y->mode || strcmp(x->addr, y->addr) ||
-		    strcmp(x->name, y->name))
-			return 0;
+	int lfd[MAXLISTEN];
+	for (int i = 0; i < MAXLISTEN; i++) lfd[i] = -1;
+	for (int i = 0; i < c->nlisten; i++) {
+		const struct listen_conf *x = &c->listen[i];
+		for (int j = 0; j < old->nlisten && lfd[i] < 0; j++) {
+			const struct listen_conf *y = &old->listen[j];
+			if (s->lfd[j] < 0 || x->type != y->type || strcmp(x->addr, y->addr)) continue;
+			lfd[i] = s->lfd[j];
+			s->lfd[j] = -1;
+			if (x->type == L_UNIX && x->mode != y->mode && chmod(x->addr, x->mode))
+				warnx("%s: unable to chmod %s: %s", c->name, x->addr, strerror(errno));
+		}
 	}
-	return 1;
+	close_sockets(s);
+	memcpy(s->lfd, lfd, sizeof lfd);
 }
 
 static int rebuild_graph(struct sup *sup)
@@ -91,7 +102,7 @@ static int rebuild_graph(struct sup *sup)
 		s->bad[0] = 0;
 		if (s->c->errors) snprintf(s->bad, sizeof s->bad, "invalid service file %s", s->c->file);
 		else if (g[i].bad[0]) snprintf(s->bad, sizeof s->bad, "%s", g[i].bad);
-		else if (s->c->nlisten && !s->nlfd) bind_sockets(s);
+		else bind_sockets(s);
 	}
 	return 0;
 }
@@ -139,10 +150,13 @@ int sup_load(struct sup *sup)
 				conf_free(c);
 				continue;
 			}
-			if (!s->pid && !same_listen(s->c, c)) close_sockets(s); /* rebound below */
+			carry_sockets(s, s->c, c);
 			conf_free(s->c);
 			s->c = c;
-			if (s->state == ST_FAILED) s->state = ST_STOPPED; /* may work now */
+			if (s->state == ST_FAILED) { /* may work now */
+				s->state = ST_STOPPED;
+				s->trig_count = 0;
+			}
 			continue;
 		}
 		struct svc **v = realloc(sup->v, ((size_t)sup->n + 1) * sizeof *v);
@@ -168,6 +182,7 @@ void sup_gc(struct sup *sup)
 		struct svc *s = sup->v[i];
 		if (s->removed && (s->state == ST_STOPPED || s->state == ST_FAILED || s->state == ST_DONE)) {
 			close_sockets(s);
+			group_remove(sup, s);
 			int fds[] = {s->notify_rd, s->notify_sock, s->log_rd, s->log_wr, s->log_fd};
 			for (size_t k = 0; k < sizeof fds / sizeof *fds; k++)
 				if (fds[k] >= 0) close(fds[k]);

@@ -59,7 +59,8 @@ static void build(struct loop *l, int sfd, struct ctl *ctl, struct sup *sup)
 		if (s->notify_rd >= 0) add(l, s->notify_rd, POLLIN, T_NFD, s);
 		if (s->notify_sock >= 0) add(l, s->notify_sock, POLLIN, T_NSOCK, s);
 		if (s->armed && s->want && s->state == ST_STOPPED && !sup->shutdown)
-			for (int k = 0; k < s->nlfd; k++) add(l, s->lfd[k], POLLIN, T_LISTEN, s);
+			for (int k = 0; k < s->c->nlisten; k++)
+				if (s->lfd[k] >= 0) add(l, s->lfd[k], POLLIN, T_LISTEN, s);
 	}
 }
 
@@ -132,6 +133,7 @@ int main(int argc, char **argv)
 	}
 	if (mkdir_p(sup.rundir, 0755)) warnx("unable to create %s: %s", sup.rundir, strerror(errno));
 	if (mkdir_p(sup.logdir, 0755)) warnx("unable to create %s: %s", sup.logdir, strerror(errno));
+	group_setup(&sup);
 	struct ctl ctl;
 	if (ctl_open(&ctl, ctlpath)) warnx("unable to open the control socket %s: %s", ctlpath, strerror(errno));
 	if (sup_load(&sup)) {
@@ -166,12 +168,7 @@ int main(int argc, char **argv)
 			case T_LOG: svc_log_readable(&sup, p); break;
 			case T_NFD: if (((struct svc *)p)->notify_rd >= 0) svc_notify_fd_readable(&sup, p); break;
 			case T_NSOCK: svc_notify_sock_readable(&sup, p); break;
-			case T_LISTEN:
-				if (((struct svc *)p)->state == ST_STOPPED) {
-					infox("%s: connection: starting", ((struct svc *)p)->c->name);
-					sup_event(&sup, p, EV_UP);
-				}
-				break;
+			case T_LISTEN: sup_event(&sup, p, EV_CONNECT); break;
 			}
 		}
 	}
@@ -179,7 +176,8 @@ int main(int argc, char **argv)
 	for (int i = 0; i < sup.n; i++)
 		if (sup.v[i]->log_rd >= 0) svc_log_readable(&sup, sup.v[i]);
 	infox("all services stopped");
-	if (ctl.fd >= 0) unlink(ctlpath);
+	group_remove(&sup, 0);
+	if (ctl.fd >= 0 && unlink(ctlpath)) warnx("unable to remove %s: %s", ctlpath, strerror(errno));
 	if (sup.pid1) pid1_finish(sup.shutdown, boot);
 	return 0;
 }

@@ -119,6 +119,8 @@ void pid1_setup(void)
 {
 	mnt("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, 0);
 	mnt("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, 0);
+	/* Services get a cgroup each under /sys/fs/cgroup/icenet (group.c). */
+	mnt("cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, 0);
 	mnt("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755");
 	/* The kernel found no /dev/console before devtmpfs: give ourselves stdio now. */
 	if (fcntl(2, F_GETFD) < 0) {

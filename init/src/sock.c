@@ -60,7 +60,15 @@ int sock_listen(const struct listen_conf *l, const char **what)
 	int one = 1;
 	if (l->type != L_UNIX && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one))
 		return fail(fd, what, "setsockopt");
-	if (l->type == L_UNIX && unlink(l->addr) && errno != ENOENT) return fail(fd, what, "unlink");
+	if (l->type == L_UNIX) { /* replace a stale socket, never another kind of file */
+		struct stat st;
+		if (lstat(l->addr, &st)) {
+			if (errno != ENOENT) return fail(fd, what, "stat");
+		} else if (!S_ISSOCK(st.st_mode)) {
+			errno = EEXIST;
+			return fail(fd, what, "bind");
+		} else if (unlink(l->addr)) return fail(fd, what, "unlink");
+	}
 	if (bind(fd, &a.sa, len)) return fail(fd, what, "bind");
 	if (l->type == L_UNIX && chmod(l->addr, l->mode)) return fail(fd, what, "chmod");
 	if (type == SOCK_STREAM && listen(fd, 128)) return fail(fd, what, "listen");

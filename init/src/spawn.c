@@ -7,8 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -50,29 +52,50 @@ static void drop_privileges(const struct svc *s)
 	if (s->c->user && setuid(uid)) child_fail(s, "setuid", s->c->user);
 }
 
-/* Runs in the child: never returns. */
-static void child(struct sup *sup, struct svc *s, int notify_wr)
+/* Close every fd from `lo` up: what init inherited when it started is not the service's. */
+static void close_from(const struct svc *s, int lo)
+{
+#ifdef SYS_close_range
+	if (!syscall(SYS_close_range, (unsigned)lo, ~0U, 0)) return;
+	if (errno != ENOSYS) child_fail(s, "close", "inherited fds");
+#endif
+	struct rlimit r; /* kernels before 5.9 (getrlimit, as sysconf costs 1 KB here) */
+	if (getrlimit(RLIMIT_NOFILE, &r) || r.rlim_max == RLIM_INFINITY || r.rlim_max > 1 << 20)
+		r.rlim_max = 1 << 20;
+	for (int fd = lo; fd < (int)r.rlim_max; fd++) close(fd);
+	(void)s;
+}
+
+/* Runs in the child: never returns. `cg`: the cgroup.procs file to join, or 0. */
+static void child(struct sup *sup, struct svc *s, int notify_wr, const char *cg)
 {
 	sigset_t none;
 	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, 0);
-	signal(SIGPIPE, SIG_DFL);
-	setsid();
+	if (sigprocmask(SIG_SETMASK, &none, 0) || signal(SIGPIPE, SIG_DFL) == SIG_ERR)
+		child_fail(s, "reset", "signals");
+	if (setsid() < 0) child_fail(s, "create", "a session");
+	if (cg) { /* before exec: everything it forks is in the cgroup too */
+		int fd = open(cg, O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || write(fd, "0", 1) != 1) child_fail(s, "join", cg);
+		close(fd);
+	}
 
 	/* Target layout: 0 /dev/null, 1-2 log, 3.. listening sockets, then the notify fd.
 	 * Copy every source above the targets first so no dup2 clobbers a source. */
-	int top = 3 + s->nlfd + 1, src[3 + MAXLISTEN + 1], tgt[3 + MAXLISTEN + 1], n = 0;
+	int nl = s->c->nlisten, top = 3 + nl + 1, n = 0;
+	int src[3 + MAXLISTEN + 1], tgt[3 + MAXLISTEN + 1];
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (null < 0) child_fail(s, "open", "/dev/null");
 	int out = s->c->log == LOG_NONE ? null : s->log_wr >= 0 ? s->log_wr : -1;
 	src[n] = null, tgt[n++] = 0;
 	if (out >= 0) src[n] = out, tgt[n++] = 1, src[n] = out, tgt[n++] = 2;
-	for (int i = 0; i < s->nlfd; i++) src[n] = s->lfd[i], tgt[n++] = 3 + i;
-	if (notify_wr >= 0) src[n] = notify_wr, tgt[n++] = 3 + s->nlfd;
+	for (int i = 0; i < nl; i++) src[n] = s->lfd[i], tgt[n++] = 3 + i;
+	if (notify_wr >= 0) src[n] = notify_wr, tgt[n++] = 3 + nl;
 	for (int i = 0; i < n; i++)
 		if ((src[i] = fcntl(src[i], F_DUPFD_CLOEXEC, top)) < 0) child_fail(s, "dup", "fd");
 	for (int i = 0; i < n; i++)
 		if (dup2(src[i], tgt[i]) < 0) child_fail(s, "dup2", "fd");
+	close_from(s, 3 + nl + (notify_wr >= 0));
 
 	static const char *const drop[] = {"LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES",
 					   "NOTIFY_SOCKET", "ICENET_NOTIFY_FD", 0};
@@ -80,19 +103,19 @@ static void child(struct sup *sup, struct svc *s, int notify_wr)
 	if (!getenv("PATH")) setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", 1);
 	for (int i = 0; i < s->c->nenv; i++) putenv(s->c->env[i]);
 	char num[32], names[MAXLISTEN * 64 + 1] = "";
-	if (s->nlfd) {
-		snprintf(num, sizeof num, "%d", s->nlfd);
+	if (nl) {
+		snprintf(num, sizeof num, "%d", nl);
 		setenv("LISTEN_FDS", num, 1);
 		snprintf(num, sizeof num, "%d", (int)getpid());
 		setenv("LISTEN_PID", num, 1);
-		for (int i = 0; i < s->nlfd; i++) {
+		for (int i = 0; i < nl; i++) {
 			if (i) strcat(names, ":");
 			strcat(names, s->c->listen[i].name);
 		}
 		setenv("LISTEN_FDNAMES", names, 1);
 	}
 	if (notify_wr >= 0) {
-		snprintf(num, sizeof num, "%d", 3 + s->nlfd);
+		snprintf(num, sizeof num, "%d", 3 + nl);
 		setenv("ICENET_NOTIFY_FD", num, 1);
 	}
 	if (s->c->ready == RD_SD_NOTIFY) {
@@ -118,10 +141,12 @@ static int notify_socket(struct sup *sup, struct svc *s)
 	if ((size_t)snprintf(a.sun_path, sizeof a.sun_path, "%s/%s", dir, s->c->name) >=
 	    sizeof a.sun_path)
 		return errno = ENAMETOOLONG, -1;
-	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	int one = 1, fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) return -1;
-	unlink(a.sun_path);
-	if (bind(fd, (struct sockaddr *)&a, sizeof a) || chmod(a.sun_path, 0666)) {
+	/* Any user may send (services drop privileges): the sender's pid, which comes with
+	 * SO_PASSCRED, says whether it is the service's main process. */
+	if ((unlink(a.sun_path) && errno != ENOENT) || bind(fd, (struct sockaddr *)&a, sizeof a) ||
+	    chmod(a.sun_path, 0666) || setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof one)) {
 		int e = errno;
 		close(fd);
 		return errno = e, -1;
@@ -151,27 +176,72 @@ static void log_open(struct sup *sup, struct svc *s)
 		close(fd);
 		return;
 	}
-	fcntl(p[0], F_SETFL, O_NONBLOCK);
+	if (fcntl(p[0], F_SETFL, O_NONBLOCK))
+		warnx("%s: unable to make its log pipe non-blocking: %s", s->c->name, strerror(errno));
 	s->log_rd = p[0], s->log_wr = p[1], s->log_fd = fd, s->log_size = st.st_size;
+}
+
+/* Its own cgroup (made at its first start): its path into buf (0), or -1 (then its
+ * process group stands in). */
+static int cgroup(struct sup *sup, struct svc *s, char *buf, size_t cap)
+{
+	if (group_path(sup, s, buf, cap - sizeof "/cgroup.procs")) return -1;
+	if (mkdir(buf, 0755) && errno != EEXIST) {
+		warnx("%s: unable to create %s: %s; using its process group", s->c->name, buf,
+		      strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* fork() straight into the cgroup `dir`: clone3 with CLONE_INTO_CGROUP (Linux 5.7). Moving
+ * the child there afterwards (cgroup.procs) makes every other fork wait for an RCU grace
+ * period. The child returns 0 as from fork: nothing of libc's thread state is used in it
+ * that a single-threaded fork would have to reset. -1 if the kernel cannot. */
+static pid_t fork_into(const char *dir)
+{
+#ifdef SYS_clone3
+	struct { unsigned long long flags, pidfd, child_tid, parent_tid, exit_signal, stack,
+		 stack_size, tls, set_tid, set_tid_size, cgroup; } a = {0};
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) return -1;
+	a.flags = 0x200000000ULL; /* CLONE_INTO_CGROUP */
+	a.exit_signal = SIGCHLD;
+	a.cgroup = (unsigned)fd;
+	long pid = syscall(SYS_clone3, &a, sizeof a);
+	if (pid) close(fd);
+	return (pid_t)pid;
+#else
+	(void)dir;
+	return -1;
+#endif
 }
 
 pid_t spawn_service(struct sup *sup, struct svc *s)
 {
 	int p[2] = {-1, -1};
+	char cg[600];
+	for (int i = 0; i < s->c->nlisten; i++)
+		if (s->lfd[i] < 0) return errno = EBADF, -1; /* not bound: the scheduler says why */
 	if (s->c->log == LOG_FILE) log_open(sup, s);
 	if (s->c->ready == RD_SD_NOTIFY && notify_socket(sup, s)) {
 		warnx("%s: unable to create its NOTIFY_SOCKET: %s", s->c->name, strerror(errno));
 		return -1;
 	}
 	if (s->c->ready == RD_NOTIFY_FD && pipe2(p, O_CLOEXEC)) return -1;
-	pid_t pid = fork();
-	if (pid == 0) child(sup, s, p[1]);
+	pid_t pid = -1;
+	const char *join = 0; /* the child joins its cgroup itself (clone3 failed) */
+	if ((s->incg = !cgroup(sup, s, cg, sizeof cg)) && (pid = fork_into(cg)) < 0)
+		join = strcat(cg, "/cgroup.procs");
+	if (pid < 0) pid = fork();
+	if (pid == 0) child(sup, s, p[1], join);
 	if (p[1] >= 0) close(p[1]);
 	if (pid < 0) {
 		if (p[0] >= 0) close(p[0]);
 		return -1;
 	}
-	if (p[0] >= 0) fcntl(p[0], F_SETFL, O_NONBLOCK);
+	if (p[0] >= 0 && fcntl(p[0], F_SETFL, O_NONBLOCK))
+		warnx("%s: unable to make its notify pipe non-blocking: %s", s->c->name, strerror(errno));
 	s->notify_rd = p[0];
 	return pid;
 }

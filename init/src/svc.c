@@ -37,6 +37,7 @@ static void a_none(struct sup *sup, struct svc *s)
 static void a_ready(struct sup *sup, struct svc *s)
 {
 	xclose(&s->notify_rd);
+	s->deadline = 0;
 	s->ready_ms = now_ms() - sup->t0;
 	set_state(sup, s, ST_READY);
 	infox("%s: ready after %lld ms", s->c->name, s->ready_ms - s->start_ms);
@@ -48,6 +49,7 @@ static void a_spawn(struct sup *sup, struct svc *s)
 {
 	s->deadline = 0;
 	s->reason[0] = 0;
+	s->notify_warned = 0;
 	s->start_ms = now_ms() - sup->t0;
 	s->ready_ms = -1;
 	pid_t pid = spawn_service(sup, s);
@@ -62,6 +64,25 @@ static void a_spawn(struct sup *sup, struct svc *s)
 	set_state(sup, s, ST_STARTING);
 	infox("%s: started, pid %d", s->c->name, (int)pid);
 	if (s->c->ready == RD_STARTED && !s->c->oneshot) a_ready(sup, s);
+	else if (s->c->start_timeout_ms) s->deadline = now_ms() + s->c->start_timeout_ms;
+}
+
+/* activate = connect: a connection starts it, within its trigger limit. */
+static void a_trigger(struct sup *sup, struct svc *s)
+{
+	long long now = now_ms();
+	if (now - s->trig_start >= s->c->trigger_interval_ms) s->trig_start = now, s->trig_count = 0;
+	if (++s->trig_count > s->c->trigger_burst) {
+		snprintf(s->reason, sizeof s->reason,
+			 "trigger limit hit: %d starts within %ld ms (trigger_limit)", s->c->trigger_burst,
+			 s->c->trigger_interval_ms);
+		set_state(sup, s, ST_FAILED);
+		warnx("%s: %s", s->c->name, s->reason);
+		return;
+	}
+	if (s->have_status) s->restarts++; /* it ran before: this start is a restart */
+	infox("%s: connection: starting", s->c->name);
+	a_spawn(sup, s);
 }
 
 static void describe(int st, char *buf, size_t cap)
@@ -76,7 +97,10 @@ static void a_exited(struct sup *sup, struct svc *s)
 	char how[48];
 	int ok = WIFEXITED(s->status) && WEXITSTATUS(s->status) == 0;
 	xclose(&s->notify_rd);
+	/* Whatever the main process leaves behind goes with it, before any restart. */
+	if (s->pid > 0) group_signal(sup, s, s->pid, 0, SIGKILL);
 	s->pid = 0;
+	s->deadline = 0;
 	describe(s->status, how, sizeof how);
 	if (!s->want) {
 		set_state(sup, s, ST_STOPPED);
@@ -103,25 +127,27 @@ static void a_exited(struct sup *sup, struct svc *s)
 
 static void a_retry(struct sup *sup, struct svc *s)
 {
-	s->restarts++;
-	if (s->c->lazy) {
+	/* A lazy service waits for a connection (that start counts as the restart); a file
+	 * that became invalid meanwhile is reported by the scheduler. */
+	if (s->c->lazy || s->bad[0]) {
 		s->deadline = 0;
 		set_state(sup, s, ST_STOPPED);
-	} else a_spawn(sup, s);
+		return;
+	}
+	s->restarts++;
+	a_spawn(sup, s);
 }
 
-static void signal_group(struct svc *s, int sig)
+/* The service leads its own session (setsid), so its process group id is its pid. */
+static void signal_all(struct sup *sup, struct svc *s, int sig)
 {
-	/* The service leads its own session (setsid), so its group id is its pid. */
-	if (kill(-s->pid, sig) && kill(s->pid, sig) && errno != ESRCH)
-		warnx("%s: unable to send signal %d to %d: %s", s->c->name, sig, (int)s->pid,
-		      strerror(errno));
+	group_signal(sup, s, s->pid, s->pid, sig);
 }
 
 static void a_term(struct sup *sup, struct svc *s)
 {
-	signal_group(s, SIGTERM);
-	signal_group(s, SIGCONT);
+	signal_all(sup, s, SIGTERM);
+	signal_all(sup, s, SIGCONT);
 	s->deadline = now_ms() + s->c->stop_timeout_ms;
 	s->stop_sent = now_ms() - sup->t0;
 	set_state(sup, s, ST_STOPPING);
@@ -129,24 +155,33 @@ static void a_term(struct sup *sup, struct svc *s)
 
 static void a_kill(struct sup *sup, struct svc *s)
 {
-	(void)sup;
 	warnx("%s: still running %ld ms after SIGTERM, sending SIGKILL", s->c->name,
 	      s->c->stop_timeout_ms);
-	signal_group(s, SIGKILL);
+	signal_all(sup, s, SIGKILL);
 	s->deadline = 0;
+}
+
+/* Not ready within start_timeout: stopped, then failed (a_stopped, as reason is set). */
+static void a_timeout(struct sup *sup, struct svc *s)
+{
+	snprintf(s->reason, sizeof s->reason, "not ready within %ld ms (start_timeout)",
+		 s->c->start_timeout_ms);
+	warnx("%s: %s, stopping it", s->c->name, s->reason);
+	a_term(sup, s);
 }
 
 static void a_stopped(struct sup *sup, struct svc *s)
 {
-	pid_t pgid = s->pid;
 	xclose(&s->notify_rd);
+	group_signal(sup, s, s->pid, 0, SIGKILL); /* leftovers; usually none */
 	s->pid = 0;
 	s->deadline = 0;
-	kill(-pgid, SIGKILL); /* leftovers of its process group; ESRCH is the usual answer */
-	set_state(sup, s, ST_STOPPED);
+	int failed = s->reason[0] && s->want;
+	set_state(sup, s, failed ? ST_FAILED : ST_STOPPED);
 	char how[48];
 	describe(s->status, how, sizeof how);
-	infox("%s: stopped (%s)", s->c->name, how);
+	if (failed) warnx("%s: failed: %s (%s)", s->c->name, s->reason, how);
+	else infox("%s: stopped (%s)", s->c->name, how);
 }
 
 static void a_tostopped(struct sup *sup, struct svc *s)
@@ -162,14 +197,14 @@ static void a_depfail(struct sup *sup, struct svc *s)
 }
 
 static action *const table[NSTATES][NEVENTS] = {
-	/*               UP       DOWN         READY    EXIT       TIMER    DEPFAIL */
-	[ST_STOPPED] = {a_spawn, a_none, a_none, a_none, a_none, a_depfail},
-	[ST_STARTING] = {a_none, a_term, a_ready, a_exited, a_none, a_none},
-	[ST_READY] = {a_none, a_term, a_none, a_exited, a_none, a_none},
-	[ST_BACKOFF] = {a_none, a_tostopped, a_none, a_none, a_retry, a_depfail},
-	[ST_FAILED] = {a_none, a_none, a_none, a_none, a_none, a_none},
-	[ST_DONE] = {a_none, a_none, a_none, a_none, a_none, a_none},
-	[ST_STOPPING] = {a_none, a_none, a_none, a_stopped, a_kill, a_none},
+	/*               UP       DOWN         READY    EXIT       TIMER      DEPFAIL    CONNECT */
+	[ST_STOPPED] = {a_spawn, a_none, a_none, a_none, a_none, a_depfail, a_trigger},
+	[ST_STARTING] = {a_none, a_term, a_ready, a_exited, a_timeout, a_none, a_none},
+	[ST_READY] = {a_none, a_term, a_none, a_exited, a_none, a_none, a_none},
+	[ST_BACKOFF] = {a_none, a_tostopped, a_none, a_none, a_retry, a_depfail, a_none},
+	[ST_FAILED] = {a_none, a_none, a_none, a_none, a_none, a_none, a_none},
+	[ST_DONE] = {a_none, a_none, a_none, a_none, a_none, a_none, a_none},
+	[ST_STOPPING] = {a_none, a_none, a_none, a_stopped, a_kill, a_none, a_none},
 };
 
 void sup_event(struct sup *sup, struct svc *s, enum event ev)
@@ -290,7 +325,10 @@ int sup_timers(struct sup *sup)
 	long long now = now_ms(), next = -1;
 	for (int i = 0; i < sup->n; i++) {
 		struct svc *s = sup->v[i];
-		if (s->deadline && s->deadline <= now) sup_event(sup, s, EV_TIMER);
+		if (s->deadline && s->deadline <= now) {
+			s->deadline = 0; /* an action that needs another sets it */
+			sup_event(sup, s, EV_TIMER);
+		}
 		if (s->deadline && (next < 0 || s->deadline < next)) next = s->deadline;
 	}
 	if (next < 0) return -1;
@@ -316,8 +354,10 @@ int sup_start(struct sup *sup, struct svc *s)
 {
 	if (s->state == ST_FAILED || s->state == ST_DONE) {
 		s->backoff_ms = s->c->backoff_ms;
+		s->trig_count = 0;
 		set_state(sup, s, ST_STOPPED);
 	}
+	if (s->state == ST_STOPPING) s->reason[0] = 0; /* stopping after a timeout: start again */
 	s->want = 1;
 	return 0;
 }
@@ -397,15 +437,42 @@ void svc_notify_fd_readable(struct sup *sup, struct svc *s)
 	else if (r == 0) xclose(&s->notify_rd); /* closed without a line: not ready yet */
 }
 
+/* sd_notify: only the main process may say READY=1 (systemd's NotifyAccess=main). The
+ * socket is open to all (services drop privileges); SO_PASSCRED gives the sender's pid. */
 void svc_notify_sock_readable(struct sup *sup, struct svc *s)
 {
 	char buf[4097];
-	ssize_t r = recv(s->notify_sock, buf, sizeof buf - 1, MSG_DONTWAIT);
-	if (r <= 0) return;
+	/* Room for the credentials only: fds sent along are then never installed here. */
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(sizeof(struct ucred))];
+	} cm;
+	struct iovec iov = {buf, sizeof buf - 1};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = &cm,
+			    .msg_controllen = sizeof cm};
+	ssize_t r = recvmsg(s->notify_sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	if (r < 0) {
+		if (errno != EAGAIN && errno != EINTR)
+			warnx("%s: unable to read its NOTIFY_SOCKET: %s", s->c->name, strerror(errno));
+		return;
+	}
+	pid_t from = 0;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS) {
+			struct ucred u;
+			memcpy(&u, CMSG_DATA(c), sizeof u);
+			from = u.pid;
+		}
 	buf[r] = 0;
 	for (char *line = buf, *nl; line; line = nl) {
 		nl = strchr(line, '\n');
 		if (nl) *nl++ = 0;
-		if (!strcmp(line, "READY=1")) sup_event(sup, s, EV_READY);
+		if (strcmp(line, "READY=1")) continue;
+		if (from > 0 && from == s->pid) sup_event(sup, s, EV_READY);
+		else if (!s->notify_warned) { /* once per run: others must not flood the log */
+			s->notify_warned = 1;
+			warnx("%s: ignoring READY=1 from pid %d, not its main process %d", s->c->name,
+			      (int)from, (int)s->pid);
+		}
 	}
 }

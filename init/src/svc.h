@@ -12,7 +12,8 @@
 
 enum state { ST_STOPPED, ST_STARTING, ST_READY, ST_BACKOFF, ST_FAILED, ST_DONE, ST_STOPPING,
 	     NSTATES };
-enum event { EV_UP, EV_DOWN, EV_READY, EV_EXIT, EV_TIMER, EV_DEPFAIL, NEVENTS };
+/* EV_CONNECT: a connection (or datagram) on the sockets of an `activate = connect` service. */
+enum event { EV_UP, EV_DOWN, EV_READY, EV_EXIT, EV_TIMER, EV_DEPFAIL, EV_CONNECT, NEVENTS };
 
 extern const char *const state_name[NSTATES];
 
@@ -27,11 +28,15 @@ struct svc {
 	int status, have_status; /* last wait(2) status */
 	long long start_ms, ready_ms, deadline, stop_sent;
 	long backoff_ms; /* next backoff delay */
+	long long trig_start; /* trigger limit: start of the current window ... */
+	int trig_count; /* ... and the starts by connections within it */
 	int notify_rd; /* ICENET_NOTIFY_FD pipe, read end, while starting */
 	int notify_sock; /* NOTIFY_SOCKET datagram socket (ready = sd-notify) */
+	int notify_warned; /* a foreign READY=1 was reported for this run */
+	int incg; /* its processes are in its own cgroup (else: its process group) */
 	int log_rd, log_wr, log_fd; /* log = file: pipe kept across restarts, and the file */
 	long log_size;
-	int lfd[MAXLISTEN], nlfd; /* bound listening sockets */
+	int lfd[MAXLISTEN]; /* socket of c->listen[i], -1 while not bound */
 	char bad[200]; /* non-empty: cannot start (bad file, socket, graph) */
 	char reason[240]; /* why it is failed, for status */
 };
@@ -48,6 +53,7 @@ struct sup {
 	int changed; /* set by actions: the scheduler runs again */
 	long long t0;
 	unsigned orphans; /* reaped processes that were no service's */
+	char *cg; /* cgroup v2 directory holding one cgroup per service, or 0 */
 };
 
 /* Scan sup->dir and (re)load the services; binds new listening sockets. */
@@ -81,5 +87,17 @@ void svc_notify_sock_readable(struct sup *sup, struct svc *s);
 
 /* spawn.c: prepare fds and fork the service. Returns the pid or -1. */
 pid_t spawn_service(struct sup *sup, struct svc *s);
+
+/* group.c: a service's processes as one group, a cgroup v2 when one is mounted (and
+ * writable), else its process group (it leads its own session). */
+/* Find cgroup2 and make init's directory in it (sup->cg); else say process groups. */
+void group_setup(struct sup *sup);
+/* The service's cgroup path into buf (0), or -1 when it has none (process group). */
+int group_path(const struct sup *sup, const struct svc *s, char *buf, size_t cap);
+/* Signal every process of the service. `main` is its main pid while that one is not
+ * reaped yet (signalled even before it made its group), else 0. */
+void group_signal(const struct sup *sup, const struct svc *s, pid_t pgid, pid_t main, int sig);
+/* Remove the service's cgroup (once its processes are gone); all of them with s = 0. */
+void group_remove(struct sup *sup, struct svc *s);
 
 #endif

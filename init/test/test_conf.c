@@ -33,7 +33,8 @@ static void test_good(void)
 		"listen = tcp 127.0.0.1:8080 name=http\n"
 		"listen = udp [::1]:53\n"
 		"listen = unix /run/web.sock mode=0660\n"
-		"activate = connect\n   \n\t# indented comment\n");
+		"activate = connect\nstart_timeout = 1m\ntrigger_limit = 5/10s\n"
+		"   \n\t# indented comment\n");
 	CHECK(nerrs == 0 && c->errors == 0, "good file: %d errors, first: %s", nerrs, errs[0]);
 	CHECK(c->argc == 6, "argc %d", c->argc);
 	CHECK_STR(c->argv[3], "80 81", "double quotes");
@@ -56,17 +57,28 @@ static void test_good(void)
 	CHECK_STR(c->listen[0].name, "http", "listen name");
 	CHECK_STR(c->listen[1].name, "web", "default listen name");
 	CHECK(c->lazy == 1, "activate = connect");
+	CHECK(c->start_timeout_ms == 60000, "start_timeout %ld", c->start_timeout_ms);
+	CHECK(c->trigger_burst == 5 && c->trigger_interval_ms == 10000, "trigger_limit %d/%ld",
+	      c->trigger_burst, c->trigger_interval_ms);
 	conf_free(c);
 
 	c = parse("command = /bin/true\ntype = oneshot\n");
 	CHECK(c->errors == 0 && c->oneshot && c->restart == R_NEVER && c->ready == RD_STARTED &&
 		      c->stop_timeout_ms == 5000 && c->backoff_ms == 100 &&
 		      c->backoff_max_ms == 30000 && c->backoff_reset_ms == 10000 &&
-		      c->log == LOG_FILE && c->log_max == 1048576,
-	      "defaults");
+		      c->log == LOG_FILE && c->log_max == 1048576 && c->start_timeout_ms == 0 &&
+		      c->trigger_burst == 20 && c->trigger_interval_ms == 2000,
+	      "defaults (a oneshot has no start_timeout)");
 	conf_free(c);
 	c = parse("command = /bin/true\n");
 	CHECK(c->restart == R_ALWAYS && !c->oneshot, "longrun restarts always by default");
+	CHECK(c->start_timeout_ms == 90000, "longrun start_timeout %ld", c->start_timeout_ms);
+	conf_free(c);
+	c = parse("command = /bin/true\ntype = oneshot\nstart_timeout = 2s\n");
+	CHECK(c->start_timeout_ms == 2000, "oneshot with start_timeout %ld", c->start_timeout_ms);
+	conf_free(c);
+	c = parse("command = /bin/true\nstart_timeout = 0\n");
+	CHECK(c->errors == 0 && c->start_timeout_ms == 0, "start_timeout = 0: none");
 	conf_free(c);
 }
 
@@ -87,6 +99,14 @@ static void test_bad(void)
 		{"command = /bin/true\ntype = daemon\n", "svc/web:2: type: 'daemon' is not longrun or oneshot"},
 		{"command = /bin/true\nstop_timeout = 5h\n",
 		 "svc/web:2: stop_timeout: bad duration '5h' (like 500ms, 5s, 1m)"},
+		{"command = /bin/true\nstart_timeout = soon\n",
+		 "svc/web:2: start_timeout: bad duration 'soon' (like 500ms, 5s, 1m)"},
+		{"command = /bin/true\ntrigger_limit = 20\n",
+		 "svc/web:2: trigger_limit: bad value '20' (starts/interval, like 20/2s)"},
+		{"command = /bin/true\ntrigger_limit = 0/2s\n",
+		 "svc/web:2: trigger_limit: bad value '0/2s' (starts/interval, like 20/2s)"},
+		{"command = /bin/true\ntrigger_limit = 5/0\n",
+		 "svc/web:2: trigger_limit: bad value '5/0' (starts/interval, like 20/2s)"},
 		{"command = /bin/true\nbackoff = -1\n",
 		 "svc/web:2: backoff: bad duration '-1' (like 500ms, 5s, 1m)"},
 		{"command = /bin/true\nlog = syslog\n", "svc/web:2: log: 'syslog' is not file, console or none"},

@@ -5,10 +5,17 @@
  *   init_rss          VmRSS of init as PID 1 of a PID namespace supervising 20 services
  *   init_start_50     50 trivial services in dependency chains 5 deep: ms from init's
  *                     start until the last is ready (init's own clock, from status)
+ * Size and RSS are followed by `<name>_prev` lines: the figures of PREVIOUS.
  */
 import { join } from "node:path";
 import { buildStages } from "../e2e/_build.ts";
 import { buildInit, parseStatus, ROOT, rssKb, Sandbox, waitFor } from "../init/_harness.ts";
+
+/**
+ * The figures before issue 16 (reload, activation limit, notify sender, start_timeout,
+ * cgroups, fds), printed next to the current ones: this bench at commit e85cb3e.
+ */
+const PREVIOUS = { init_binary_size: 83576, init_rss: 192 };
 
 async function staticInit(): Promise<string> {
   try {
@@ -55,6 +62,7 @@ export default async function bench(): Promise<void> {
   await buildInit();
   const binary = await staticInit();
   console.log(`bench: init_binary_size ${(await Deno.stat(binary)).size} B`);
+  console.log(`bench: init_binary_size_prev ${PREVIOUS.init_binary_size} B`);
 
   await run(binary, async (box) => {
     const names = Array.from({ length: 20 }, (_, i) => `s${String(i).padStart(2, "0")}`);
@@ -63,6 +71,7 @@ export default async function bench(): Promise<void> {
   }, async (pid) => {
     await new Promise((r) => setTimeout(r, 300)); // let the first log lines settle
     console.log(`bench: init_rss ${await rssKb(pid)} kB`);
+    console.log(`bench: init_rss_prev ${PREVIOUS.init_rss} kB`);
   });
 
   await run(binary, async (box) => {

@@ -163,8 +163,11 @@ export class Sandbox {
     return e.t;
   }
 
-  /** Start init on this sandbox (`binary`: another build, e.g. the static one). */
-  start(opts: { pid1?: boolean; binary?: string } = {}): Init {
+  /**
+   * Start init on this sandbox (`binary`: another build, e.g. the static one; `wrap`: a
+   * command prefix that ends by exec'ing init, e.g. to give it an inherited fd).
+   */
+  start(opts: { pid1?: boolean; binary?: string; wrap?: string[] } = {}): Init {
     const bin = opts.binary ?? INIT;
     const args = [
       "--supervise",
@@ -174,13 +177,13 @@ export class Sandbox {
       "--run-dir",
       join(this.dir, "run"),
     ];
-    const cmd = opts.pid1
-      ? new Deno.Command("unshare", {
-        args: ["--fork", "--pid", "--mount-proc", bin, ...args],
-        stdout: "piped",
-        stderr: "piped",
-      })
-      : new Deno.Command(bin, { args, stdout: "piped", stderr: "piped" });
+    const [prog, ...rest] = [
+      ...(opts.wrap ?? []),
+      ...(opts.pid1 ? ["unshare", "--fork", "--pid", "--mount-proc"] : []),
+      bin,
+      ...args,
+    ];
+    const cmd = new Deno.Command(prog, { args: rest, stdout: "piped", stderr: "piped" });
     return new Init(this, cmd.spawn(), !!opts.pid1);
   }
 
@@ -319,4 +322,40 @@ export async function step(
       throw e;
     }
   });
+}
+
+/** A process exists and is not a zombie. */
+export async function running(pid: number): Promise<boolean> {
+  try {
+    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Make a sandbox, let `setup` write services into it, start init (`opts` as in
+ * Sandbox.start), run `body`; init's output is printed if anything throws. Init is
+ * stopped and the sandbox removed in any case.
+ */
+export async function withInit(
+  setup: (box: Sandbox) => Promise<void>,
+  body: (init: Init, box: Sandbox) => Promise<void>,
+  opts: { pid1?: boolean; wrap?: string[] } = {},
+): Promise<void> {
+  await buildInit();
+  const box = await Sandbox.create();
+  let init: Init | undefined;
+  try {
+    await setup(box);
+    init = box.start(opts);
+    await body(init, box);
+  } catch (e) {
+    if (init) console.error(`--- icenet-init output ---\n${init.output}`);
+    throw e;
+  } finally {
+    await init?.stop();
+    await box.remove();
+  }
 }

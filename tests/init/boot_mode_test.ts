@@ -85,6 +85,7 @@ Deno.test("icenet-init in boot mode mounts, names the host, runs services and po
         const want of [
           "proc /proc proc",
           "sysfs /sys sysfs",
+          "cgroup2 /sys/fs/cgroup cgroup2",
           "devtmpfs /dev devtmpfs",
           "devpts /dev/pts devpts",
           "tmpfs /run tmpfs",
@@ -94,6 +95,11 @@ Deno.test("icenet-init in boot mode mounts, names the host, runs services and po
       ) assert.ok(mounts.includes(want), `${want} not in\n${mounts.join("\n")}`);
       assert.ok(!mounts.some((m) => m.includes("/mnt/never")), "noauto was mounted");
       assert.equal((await Deno.stat(inRoot("/mnt/a b"))).mode! & 0o777, 0o700);
+    });
+    await t.step("the probe service runs in its own cgroup", async () => {
+      const probe = parseStatus(await ctl("status")).get("probe")!.pid;
+      const cg = await Deno.readTextFile(inRoot(`/proc/${probe}/cgroup`));
+      assert.ok(cg.split("\n").includes("0::/icenet/probe"), cg);
     });
     await t.step("poweroff stops the services and ends the namespace", async () => {
       assert.equal(await ctl("poweroff"), "ok: poweroff\n");

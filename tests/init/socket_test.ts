@@ -6,50 +6,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { buildInit, freePort, Init, PYTHON, Sandbox, step, waitFor } from "./_harness.ts";
-
-const SERVER = `import json, os, selectors, socket, sys
-n = int(os.environ["LISTEN_FDS"])
-names = os.environ["LISTEN_FDNAMES"].split(":")
-socks = [socket.socket(fileno=3 + i) for i in range(n)]
-info = {k: os.environ.get(k) for k in ("LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES")}
-info["pid"] = os.getpid()
-info["types"] = [("udp" if s.type == socket.SOCK_DGRAM else "unix" if s.family == socket.AF_UNIX else "tcp") for s in socks]
-tmp = sys.argv[1] + ".tmp"
-open(tmp, "w").write(json.dumps(info))
-os.rename(tmp, sys.argv[1])
-sel = selectors.DefaultSelector()
-for s, name in zip(socks, names):
-    sel.register(s, selectors.EVENT_READ, name)
-while True:
-    for key, _ in sel.select():
-        s = key.fileobj
-        if s.type == socket.SOCK_STREAM:
-            c, _ = s.accept()
-            c.sendall(("hello from %s\\n" % key.data).encode())
-            c.close()
-        else:
-            data, addr = s.recvfrom(512)
-`;
-
-interface Info {
-  LISTEN_FDS: string;
-  LISTEN_PID: string;
-  LISTEN_FDNAMES: string;
-  pid: number;
-  types: string[];
-}
-
-async function readAll(conn: Deno.Conn): Promise<string> {
-  const chunks: Uint8Array[] = [];
-  const buf = new Uint8Array(256);
-  for (;;) {
-    const n = await conn.read(buf);
-    if (n === null) break;
-    chunks.push(buf.slice(0, n));
-  }
-  conn.close();
-  return new TextDecoder().decode(new Uint8Array(chunks.flatMap((c) => [...c])));
-}
+import { readAll, readInfo, server } from "./_server.ts";
 
 async function withServer(
   keys: Record<string, string | string[]>,
@@ -58,13 +15,8 @@ async function withServer(
   await buildInit();
   const box = await Sandbox.create();
   const init = (async () => {
-    await Deno.writeTextFile(join(box.dir, "bin", "server.py"), SERVER);
-    const info = join(box.dir, "info.json");
-    await box.service("srv", {
-      command: `${PYTHON} ${join(box.dir, "bin", "server.py")} ${info}`,
-      backoff: "50ms",
-      ...keys,
-    });
+    const { command, info } = await server(box);
+    await box.service("srv", { command, backoff: "50ms", ...keys });
     return { init: box.start(), info };
   })();
   const { init: i, info } = await init;
@@ -78,15 +30,6 @@ async function withServer(
     await box.remove();
   }
 }
-
-const readInfo = (path: string) =>
-  waitFor("the server's info", async () => {
-    try {
-      return JSON.parse(await Deno.readTextFile(path)) as Info;
-    } catch {
-      return undefined;
-    }
-  });
 
 Deno.test("icenet-init passes listening sockets with LISTEN_* at boot", async (t) => {
   const port = freePort();
@@ -164,4 +107,83 @@ Deno.test("icenet-init starts a socket-activated service on the first connection
       assert.notEqual((await readInfo(infoPath)).pid, old);
     });
   });
+});
+
+/** Start lines ("srv: started, pid N") in init's output. */
+const starts = (out: string) => out.split("srv: started, pid").length - 1;
+
+Deno.test("icenet-init stops a socket-activated service that exits without accepting", async (t) => {
+  const rows: { name: string; keys: Record<string, string>; max: number }[] = [
+    { name: "default limit: 20 starts in 2 s", keys: {}, max: 20 },
+    { name: "trigger_limit = 3/10s", keys: { trigger_limit: "3/10s" }, max: 3 },
+  ];
+  for (const row of rows) {
+    const port = freePort();
+    await withServer({
+      // exits 0 at once: the connection stays pending and would trigger it again
+      command: "/bin/true",
+      listen: `tcp 127.0.0.1:${port}`,
+      activate: "connect",
+      ...row.keys,
+    }, async (init) => {
+      await init.waitStates(["srv"], ["stopped"]);
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      try {
+        await step(t, init, `${row.name}: failed with the reason in status`, async () => {
+          const st = await init.waitStates(["srv"], ["failed"], 5000);
+          const srv = st.get("srv")!;
+          assert.match(
+            srv.reason,
+            new RegExp(`^trigger limit hit: ${row.max} starts within \\d+ ms \\(trigger_limit\\)$`),
+          );
+          assert.equal(srv.restarts, row.max - 1, "each start after the first is a restart");
+        });
+        await step(t, init, `${row.name}: no start after that`, async () => {
+          const n = starts(init.output);
+          assert.equal(n, row.max);
+          await new Promise((r) => setTimeout(r, 2500));
+          assert.equal(starts(init.output), n);
+          assert.equal((await init.status()).get("srv")!.state, "failed");
+        });
+        await step(t, init, `${row.name}: icenetctl start arms it again`, async () => {
+          assert.equal((await init.ctl("start", "srv")).code, 0);
+          await waitFor("more starts", () => starts(init.output) > row.max);
+          await init.waitStates(["srv"], ["failed"], 5000);
+        });
+      } finally {
+        conn.close();
+      }
+    });
+  }
+});
+
+Deno.test("icenet-init replaces a stale unix socket but never another file", async (t) => {
+  const dir = await Deno.makeTempDir({ prefix: "icenet-init-unix-" });
+  const file = join(dir, "data"), stale = join(dir, "stale.sock");
+  await Deno.writeTextFile(file, "precious\n");
+  // A socket file whose listener is gone, as a crashed daemon leaves it.
+  const py = `import socket; socket.socket(socket.AF_UNIX).bind(${JSON.stringify(stale)})`;
+  assert.ok((await new Deno.Command(PYTHON, { args: ["-c", py] }).output()).success);
+  assert.ok((await Deno.lstat(stale)).isSocket, "the stale socket file exists");
+  try {
+    await withServer({ listen: [`unix ${stale} name=s`, `unix ${file} name=f`] }, async (init) => {
+      const st = await init.waitStates(["srv"], ["failed"]);
+      await step(t, init, "the service fails with the reason", () => {
+        assert.equal(st.get("srv")!.reason, `unable to bind ${file}: File exists`);
+        assert.match(init.output, new RegExp(`error: srv: unable to bind ${file}: File exists`));
+      });
+      await step(t, init, "the file is untouched", async () => {
+        assert.equal(await Deno.readTextFile(file), "precious\n");
+      });
+    });
+    await withServer({ listen: `unix ${stale} name=s` }, async (init) => {
+      await step(t, init, "a stale socket is replaced", async () => {
+        await init.waitStates(["srv"], ["ready"]);
+        const conn = await Deno.connect({ transport: "unix", path: stale });
+        assert.equal(await readAll(conn), "hello from s\n");
+      });
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
