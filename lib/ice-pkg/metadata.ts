@@ -15,14 +15,13 @@ import { integrityError } from "./errors.ts";
 export const META_NAME = ".ice-meta.json";
 
 const depList = z.array(
-  z.string().refine((s) => {
+  z.string().superRefine((s, ctx) => {
     try {
       parseDep(s);
-      return true;
-    } catch {
-      return false;
+    } catch (e) {
+      ctx.addIssue({ code: "custom", message: (e as Error).message });
     }
-  }, "expected name[>=|<=|<|>|=version]"),
+  }),
 ).default([]);
 
 const sha = z.string().regex(/^[0-9a-f]{64}$/, "expected 64 hex digits");
