@@ -8,8 +8,12 @@
  * ```
  */
 import { dirname, normalizeRelative } from "./_path.ts";
+import { checkPathLimits, checkTargetLimit } from "./limits.ts";
 
-/** Throw unless `p` is a canonical relative path (no `..`, `.`, empty parts, leading `/`). */
+/**
+ * Throw unless `p` is a canonical relative path (no `..`, `.`, empty parts, leading
+ * `/`) whose names and length fit the kernel's NAME_MAX and PATH_MAX.
+ */
 export function checkEntryPath(p: string): void {
   if (p === "" || p.includes("\0")) throw new Error(`${JSON.stringify(p)}: empty path or NUL byte`);
   if (p.startsWith("/")) throw new Error(`${JSON.stringify(p)}: absolute path`);
@@ -17,6 +21,7 @@ export function checkEntryPath(p: string): void {
     if (part === "..") throw new Error(`${JSON.stringify(p)}: path leaves the root ("..")`);
     if (part === "" || part === ".") throw new Error(`${JSON.stringify(p)}: path is not canonical`);
   }
+  checkPathLimits(p);
 }
 
 /**
@@ -25,6 +30,7 @@ export function checkEntryPath(p: string): void {
  */
 export function checkSymlinkTarget(path: string, target: string): void {
   if (target.includes("\0")) throw new Error(`${JSON.stringify(path)}: NUL byte in symlink target`);
+  checkTargetLimit(path, target);
   const parts = target.split("/");
   if (target.startsWith("/")) {
     if (parts.includes("..")) {

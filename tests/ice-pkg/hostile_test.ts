@@ -22,6 +22,11 @@ import { buildRepo } from "../../lib/ice-pkg/repo.ts";
 const MAIN = new URL("../../lib/ice-pkg/main.ts", import.meta.url).pathname;
 const hello = { meta: { name: "hello" }, files: { "usr/bin/hello": "hi\n" } };
 
+/** The root's tree, but for ice-pkg's cache directory (made on the first download). */
+function tree(root: string): string[] {
+  return treeOf(root).filter((p) => p !== "var/cache");
+}
+
 /** The root still works: list, verify and a normal install all succeed. */
 async function assertHealthy(root: string): Promise<void> {
   assert.equal(journalOf(root), undefined, "a journal was left behind");
@@ -45,14 +50,14 @@ Deno.test("a file name longer than NAME_MAX is refused before anything is writte
       ]),
     }]);
     assert.equal((await cli(f.root, "update")).code, 0);
-    const before = treeOf(f.root);
+    const before = tree(f.root);
     const r = await cli(f.root, "install", "longname");
     assert.equal(r.code, 4, r.err);
     assert.match(
       r.err,
       /longname-1\.0-r0\.ice: .*a{20}.*: name of 300 bytes, more than NAME_MAX \(255\)/,
     );
-    assert.deepEqual(treeOf(f.root), before);
+    assert.deepEqual(tree(f.root), before);
     await assertHealthy(f.root);
   });
 });
@@ -102,17 +107,36 @@ Deno.test("a symlink and a file below it in one transaction are refused as a con
     const f = await fixture(dir, [
       hello,
       { meta: { name: "link" }, files: { "usr/evil": { link: "/tmp" } } },
-      { meta: { name: "below" }, files: { "usr/evil/x": "x\n" } },
+      // Built from a tree, "below" lists usr/evil as a directory: a plain path conflict.
+      { meta: { name: "tidy" }, files: { "usr/evil/x": "x\n" } },
     ]);
-    const before = treeOf(f.root);
-    for (const order of [["link", "below"], ["below", "link"]]) {
+    // Hand-made, "below" does not list its parent directory at all.
+    await publishRaw(f, [{
+      name: "below",
+      bytes: await craftPackage({ name: "below" }, [
+        { path: "usr", type: "dir" },
+        { path: "usr/evil/x", type: "file", text: "x\n" },
+      ]),
+    }]);
+    assert.equal((await cli(f.root, "update")).code, 0);
+    const before = tree(f.root);
+    const cases: [string[], RegExp][] = [
+      [
+        ["link", "below"],
+        /conflict: usr\/evil\/x of below needs usr\/evil to be a directory, but link installs a symlink there/,
+      ],
+      [
+        ["below", "link"],
+        /conflict: usr\/evil\/x of below needs usr\/evil to be a directory, but link installs a symlink there/,
+      ],
+      [["link", "tidy"], /conflict: usr\/evil is in both (link and tidy|tidy and link)/],
+    ];
+    for (const [order, re] of cases) {
       const r = await cli(f.root, "install", ...order);
       assert.equal(r.code, 3, r.err);
-      assert.match(
-        r.err,
-        /conflict: usr\/evil\/x of below needs usr\/evil to be a directory, but link installs a symlink there/,
-      );
-      assert.deepEqual(treeOf(f.root), before);
+      assert.match(r.err, re);
+      assert.deepEqual(tree(f.root), before);
+      assert.equal(journalOf(f.root), undefined);
     }
     // One at a time: the second is refused against what is on disk.
     assert.equal((await cli(f.root, "install", "link")).code, 0);
@@ -270,6 +294,7 @@ Deno.test("world-writable directories: sticky 1777 is accepted, 0777 refused", a
         mode: 0o777,
       }]),
     }]);
+    assert.equal((await cli(f.root, "update")).code, 0);
     const r = await cli(f.root, "install", "open");
     assert.equal(r.code, 4, r.err);
     assert.match(

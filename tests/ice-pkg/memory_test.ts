@@ -1,6 +1,7 @@
 /**
- * Bounded memory: ice-pkg runs as its own process under GNU time, and its peak RSS
- * (the largest of it and its xz child) must stay under 64 MB whatever the package:
+ * Bounded memory: ice-pkg runs as its own process (as the device runs it, with
+ * runtime.ts's flags) under GNU time, and its peak RSS (the largest of it and its xz
+ * child) must stay under 64 MB whatever the package:
  * xz bombs are refused as soon as the stream departs from the metadata, a download
  * stops at the size the signed index gives, and a package bigger than any old limit
  * installs. ICE_PKG_BIG_MIB sets the big package's size (default 600).
@@ -11,6 +12,7 @@ import { cli, fixture, publishRaw, withTempDir } from "./_helpers.ts";
 import { writeTar } from "../../lib/ice-pkg/format/tar.ts";
 import { sha256Hex } from "../../lib/ice-pkg/hash.ts";
 import { writePackage } from "../../lib/ice-pkg/package.ts";
+import { DENO_FLAGS } from "../../lib/ice-pkg/runtime.ts";
 
 const MAIN = new URL("../../lib/ice-pkg/main.ts", import.meta.url).pathname;
 const LIMIT_KIB = 64 * 1000;
@@ -23,7 +25,20 @@ async function measured(root: string, ...args: string[]) {
   const rss = await Deno.makeTempFile();
   try {
     const p = await new Deno.Command("/usr/bin/time", {
-      args: ["-f", "%M", "-o", rss, Deno.execPath(), "run", "-A", MAIN, "--root", root, ...args],
+      args: [
+        "-f",
+        "%M",
+        "-o",
+        rss,
+        Deno.execPath(),
+        "run",
+        ...DENO_FLAGS,
+        "-A",
+        MAIN,
+        "--root",
+        root,
+        ...args,
+      ],
       stdout: "piped",
       stderr: "piped",
     }).output();
@@ -212,6 +227,7 @@ Deno.test(`a ${BIG_MIB} MiB package installs within the memory bound`, async () 
     const tree = join(dir, "tree");
     Deno.mkdirSync(join(tree, "usr/share/big"), { recursive: true });
     Deno.writeTextFileSync(join(tree, "usr/share/big/README"), "big\n");
+    Deno.writeFileSync(join(tree, "usr/share/big/zeros"), new Uint8Array());
     Deno.truncateSync(join(tree, "usr/share/big/zeros"), BIG_MIB << 20);
     const ice = join(dir, "big.ice");
     await writePackage(tree, { name: "big", version: "1.0", release: 0, arch: "noarch" }, ice);
