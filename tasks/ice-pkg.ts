@@ -23,6 +23,7 @@ import { runStandalone } from "../lib/cli.ts";
 import type { Source } from "../lib/fetch/source.ts";
 import { defineStage, type Stage, type StageContext } from "../lib/stage.ts";
 import { denoDir } from "../lib/sandbox.ts";
+import { DENO_FLAGS } from "../lib/ice-pkg/runtime.ts";
 
 const DENO_VERSION = "2.9.6";
 const LIBC6 = "2.36-9+deb12u14";
@@ -88,7 +89,9 @@ function debSource(pkg: string, version: string, t: Target, sha256: string): Sou
 function launcher(compiled: boolean): string {
   const run = compiled
     ? `exec "$d/ice-pkg" "$@"`
-    : `exec "$d/deno" run --quiet --no-config --cached-only --no-prompt -A "$d/ice-pkg.js" "$@"`;
+    : `exec "$d/deno" run --quiet --no-config --cached-only --no-prompt ${
+      DENO_FLAGS.join(" ")
+    } -A "$d/ice-pkg.js" "$@"`;
   return `#!/bin/sh
 # ice-pkg: Deno (glibc, with its own loader and libraries in ${PREFIX}/lib)
 # running the bundled package manager. Deno needs /proc, /dev/null and a HOME.
@@ -135,7 +138,8 @@ async function build(ctx: StageContext, t: Target): Promise<void> {
   let exe: string;
   if (compiled) {
     exe = join(dest, "ice-pkg");
-    await $`${deno} compile -A --no-check --target ${t.triple} -o ${exe} ${main}`.cwd(ctx.root)
+    await $`${deno} compile -A ${DENO_FLAGS} --no-check --target ${t.triple} -o ${exe} ${main}`
+      .cwd(ctx.root)
       .env({ DENORT_BIN: Deno.env.get("DENORT_BIN")! });
   } else {
     // The caller's DENO_DIR holds zod and esbuild already (the stage HOME is empty).
