@@ -5,6 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { cli, fixture, withTempDir } from "./_helpers.ts";
+import { checkIndexTimes } from "../../lib/ice-pkg/freshness.ts";
+import { parseAdjtimex } from "../../lib/ice-pkg/clock.ts";
 
 const hello = { meta: { name: "hello" }, files: { "usr/bin/hello": "hi\n" } };
 const DAY = 86400_000;
@@ -68,5 +70,60 @@ Deno.test("an index created in the future or valid for a century is refused", as
         assert.match(ok.err, /accepted because of --allow-expired/);
       });
     });
+  }
+});
+
+Deno.test("a refusal says when the clock is not synchronised", () => {
+  const now = new Date("1970-01-01T00:01:00Z");
+  const index = { created: "2026-12-01T00:00:00Z", expires: "2026-12-31T00:00:00Z" };
+  const refused = (synced: boolean | undefined) => {
+    try {
+      checkIndexTimes(index, "repo/INDEX.json", { now, clockSynchronised: () => synced });
+    } catch (e) {
+      return (e as Error).message;
+    }
+    return "accepted";
+  };
+  assert.match(
+    refused(false),
+    /^repo\/INDEX\.json: created at 2026-12-01T00:00:00Z, in the future: the clock says 1970-01-01T00:01:00\.000Z and is not synchronised \(no time server has answered since boot.*wait for NTP .*\(pass --allow-expired to use it anyway\)$/,
+  );
+  assert.doesNotMatch(refused(true), /synchronised/);
+  assert.doesNotMatch(refused(undefined), /synchronised/);
+});
+
+Deno.test("parseAdjtimex() reads the kernel's NTP state from busybox adjtimex", async (t) => {
+  // Captured from Debian's busybox-static 1.35 adjtimex on an unsynchronised host.
+  const unsynced = `    mode:         0
+-o  offset:       0 us
+-f  freq.adjust:  0 (65536 = 1ppm)
+    maxerror:     16000000
+    esterror:     16000000
+    status:       64 (UNSYNC)
+-p  timeconstant: 2
+    precision:    1 us
+    tolerance:    32768000
+-t  tick:         10000 us
+    time.tv_sec:  1796426481
+    time.tv_usec: 192428
+    return value: 5 (clock not synchronized)
+`;
+  const cases: [string, string, boolean | undefined][] = [
+    ["booted, nobody set it", unsynced, false],
+    // chrony without rtcsync keeps STA_UNSYNC but keeps maxerror low while synchronised.
+    [
+      "chrony synchronised",
+      unsynced.replace("maxerror:     16000000", "maxerror:     52000"),
+      true,
+    ],
+    [
+      "flag cleared (rtcsync, ntpd)",
+      unsynced.replace("status:       64 (UNSYNC)", "status:       1 (PLL)"),
+      true,
+    ],
+    ["not adjtimex output", "adjtimex: applet not found\n", undefined],
+  ];
+  for (const [name, text, want] of cases) {
+    await t.step(name, () => assert.equal(parseAdjtimex(text), want));
   }
 });

@@ -17,6 +17,7 @@ import {
   treeOf,
   withTempDir,
 } from "./_helpers.ts";
+import { DatabaseSync } from "node:sqlite";
 import { buildRepo } from "../../lib/ice-pkg/repo.ts";
 
 const MAIN = new URL("../../lib/ice-pkg/main.ts", import.meta.url).pathname;
@@ -337,5 +338,49 @@ Deno.test("a dependency with a stray '-' is refused, not read as another version
     assert.equal(r.code, 2, r.err);
     assert.match(r.err, /^ice-pkg: bad dependency "hello>=1\.0-2": "1\.0-2" is not a version/);
     assert.equal((await cli(f.root, "list")).out, "");
+  });
+});
+
+Deno.test("a wedged journal left by an older ice-pkg is abandoned, not retried forever", async () => {
+  await withTempDir(async (dir) => {
+    const f = await fixture(dir, [hello]);
+    assert.equal((await cli(f.root, "install", "hello")).code, 0);
+    // What the old ice-pkg left after a rename failed past its commit point.
+    Deno.writeTextFileSync(join(f.root, "usr/bin/.ice-pkg.0ld0ld00.0"), "new\n");
+    Deno.mkdirSync(join(f.root, "usr/bin/stuck/inside"), { recursive: true });
+    const plan = {
+      mkdirs: [],
+      puts: [{
+        path: "usr/bin/stuck",
+        tmp: "usr/bin/.ice-pkg.0ld0ld00.0",
+        type: "file",
+        mode: 0o644,
+        uid: 0,
+        gid: 0,
+      }],
+      dels: ["usr/bin/gone"],
+      rmdirs: [],
+      db: {
+        command: "old",
+        time: "2026-01-01T00:00:00.000Z",
+        remove: [],
+        add: [],
+        takeover: [],
+        changes: [],
+      },
+    };
+    const db = new DatabaseSync(join(f.root, "var/lib/ice-pkg/db.sqlite"));
+    db.prepare("INSERT INTO journal VALUES (1, 'commit', ?)").run(JSON.stringify(plan));
+    db.close();
+    const r = await cli(f.root, "list");
+    assert.equal(r.code, 0, r.err);
+    assert.match(
+      r.out,
+      /could not complete an interrupted transaction of an older ice-pkg \(.*usr\/bin\/stuck.*\): abandoned/,
+    );
+    assert.match(r.out, /^hello-1\.0-r0$/m);
+    assert.equal(journalOf(f.root), undefined);
+    assert.equal(modeOf(join(f.root, "usr/bin/.ice-pkg.0ld0ld00.0")), undefined);
+    await assertHealthy(f.root);
   });
 });
