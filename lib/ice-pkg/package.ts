@@ -10,7 +10,7 @@
  * const meta = await readPackageMeta("foo.ice", { where: "foo-1.0-r0.ice" });
  * ```
  */
-export { createPackage, streamPackage, writePackage } from "./package_write.ts";
+export { createPackage, streamPackage, type WriteOptions, writePackage } from "./package_write.ts";
 export {
   type EntrySink,
   type Expected,

@@ -85,6 +85,30 @@ async function copyFile(
   if (n !== size) throw new Error(`${abs}: changed while it was being packaged`);
 }
 
+/** Options of the writers. */
+export interface WriteOptions {
+  /** Name for messages (default: the directory), e.g. the recipe file. */
+  where?: string;
+  /**
+   * The directories the recipe declares: a world-writable one (sticky, or refused
+   * anyway) must be among them, so none appears by accident from a `make install`.
+   */
+  declaredDirs?: string[];
+}
+
+/** Refuse a world-writable directory that `declared` does not list. */
+function checkDeclared(meta: PackageMeta, declared: string[], where: string): void {
+  for (const f of meta.files) {
+    if (f.type === "dir" && (f.mode & 0o002) && !declared.includes(f.path)) {
+      throw new Error(
+        `${where}: ${f.path}: world-writable directory (mode ${
+          f.mode.toString(8)
+        }) not declared under dirs: (declare it with its mode, or make it not world-writable)`,
+      );
+    }
+  }
+}
+
 /**
  * Build a package from `dir` and hand the compressed bytes to `sink`. `mtime`
  * (seconds) defaults to SOURCE_DATE_EPOCH or 0. Returns the metadata.
@@ -94,11 +118,14 @@ export async function streamPackage(
   input: PackageMetaInput,
   sink: (chunk: Uint8Array) => void | Promise<void>,
   mtime = Number(Deno.env.get("SOURCE_DATE_EPOCH") ?? 0),
+  opts: WriteOptions = {},
 ): Promise<PackageMeta> {
+  const where = opts.where ?? dir;
   const files = await scanTree(dir);
   const installedSize = files.reduce((n, f) => n + (f.size ?? 0), 0);
-  const meta = parseMeta({ format: 1, ...input, installedSize, files }, dir);
-  checkFileList(meta, dir);
+  const meta = parseMeta({ format: 1, ...input, installedSize, files }, where);
+  checkFileList(meta, where);
+  if (opts.declaredDirs) checkDeclared(meta, opts.declaredDirs, where);
   const metaBytes = new TextEncoder().encode(JSON.stringify(meta, null, 1) + "\n");
   await xzEncode(async (write) => {
     const metaEntry: TarWriteEntry = { path: META_NAME, type: "file", mode: 0o644, mtime };
@@ -124,12 +151,19 @@ export async function writePackage(
   input: PackageMetaInput,
   out: string,
   mtime?: number,
+  opts: WriteOptions = {},
 ): Promise<PackageMeta> {
   using f = await Deno.open(out, { write: true, create: true, truncate: true });
-  return await streamPackage(dir, input, async (c) => {
-    let off = 0;
-    while (off < c.length) off += await f.write(c.subarray(off));
-  }, mtime);
+  return await streamPackage(
+    dir,
+    input,
+    async (c) => {
+      let off = 0;
+      while (off < c.length) off += await f.write(c.subarray(off));
+    },
+    mtime,
+    opts,
+  );
 }
 
 /** Build a package from `dir` and return its bytes (small packages, tests). */
@@ -137,11 +171,18 @@ export async function createPackage(
   dir: string,
   input: PackageMetaInput,
   mtime?: number,
+  opts: WriteOptions = {},
 ): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
-  await streamPackage(dir, input, (c) => {
-    parts.push(c);
-  }, mtime);
+  await streamPackage(
+    dir,
+    input,
+    (c) => {
+      parts.push(c);
+    },
+    mtime,
+    opts,
+  );
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let off = 0;
   for (const p of parts) {

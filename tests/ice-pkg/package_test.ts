@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import { createPackage, readPackage } from "../../lib/ice-pkg/package.ts";
 import { readTar, type TarWriteEntry, writeTar } from "../../lib/ice-pkg/format/tar.ts";
 import { xzCompress, xzDecompress } from "../../lib/ice-pkg/format/xz.ts";
@@ -236,4 +237,23 @@ Deno.test("readPackage() refuses hostile packages", async (t) => {
     bad[60] ^= 0xff;
     await assert.rejects(readPackage(bad, { where: "h.ice" }), /h.ice: truncated or corrupt xz/);
   });
+});
+
+Deno.test("a recipe's package may have a world-writable directory only where dirs: declares it", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    Deno.mkdirSync(join(dir, "var/spool"), { recursive: true });
+    Deno.chmodSync(join(dir, "var/spool"), 0o1777);
+    const meta = { name: "spool", version: "1.0", release: 0, arch: "noarch" as const };
+    const where = "pkgs/spool/recipe.yaml";
+    await assert.rejects(
+      createPackage(dir, meta, 0, { where, declaredDirs: ["var"] }),
+      /pkgs\/spool\/recipe\.yaml: var\/spool: world-writable directory \(mode 1777\) not declared under dirs:/,
+    );
+    const ok = await createPackage(dir, meta, 0, { where, declaredDirs: ["var/spool"] });
+    const pkg = await readPackage(ok, { where: "spool.ice" });
+    assert.equal(pkg.meta.files.find((f) => f.path === "var/spool")?.mode, 0o1777);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
