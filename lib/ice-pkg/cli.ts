@@ -10,6 +10,7 @@
 import { ExitCode, IcePkgError } from "./errors.ts";
 import { openEnv, type Options, type Output } from "./env.ts";
 import { ICE_PKG_VERSION } from "./version_info.ts";
+import { ownerLine } from "./owner.ts";
 
 /** Usage text, including the exit codes scripts can rely on. */
 export const USAGE = `ice-pkg ${ICE_PKG_VERSION} — IceNet-OS package manager
@@ -230,7 +231,7 @@ async function dispatch(
     case "owner": {
       need(args, 1, "owner PATH");
       const r = q.owner(env, args[0]);
-      return { text: [`/${r.path} is owned by ${r.owners.join(", ")}`], json: r };
+      return { text: [ownerLine(r.path, r.owners)], json: r };
     }
     case "verify": {
       const r = await q.verify(env, args);

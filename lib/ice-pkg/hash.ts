@@ -13,7 +13,7 @@
  */
 
 /** Bytes buffered before a stream's hash moves to node:crypto. */
-export const SMALL = 1 << 20;
+export const SMALL = 4 << 20;
 
 function hexOf(d: Uint8Array): string {
   let s = "";

@@ -15,7 +15,7 @@ import { loadTrustedKeys } from "./keys.ts";
 import { fullVersion, type IndexEntry, parseIndex } from "./metadata.ts";
 import { repoDownload } from "./fetch.ts";
 import { sha256File } from "./hash.ts";
-import { type Expected, readPackageMeta } from "./package_read.ts";
+import { type Expected, readPackageHead } from "./package_read.ts";
 import { type Candidate, candidateSatisfies, resolve } from "./solver.ts";
 import { type Dep, parseDep } from "./dep.ts";
 import { applyChanges, type Change, type NewPkg } from "./transaction.ts";
@@ -95,7 +95,12 @@ async function universe(env: Env): Promise<{ cands: Candidate[]; avail: Map<stri
  * size, hashed). Its metadata is read and checked; a package refused for its content
  * is deleted from the cache, here or when it is extracted.
  */
-async function obtain(env: Env, a: Available, explicit: boolean): Promise<NewPkg> {
+async function obtain(
+  env: Env,
+  a: Available,
+  explicit: boolean,
+  budget: TarBudget,
+): Promise<NewPkg> {
   const { entry } = a;
   const id = `${entry.name}-${entry.version}`;
   const cached = join(cacheDir(env.opts.root), `${id}.ice`);
@@ -109,8 +114,19 @@ async function obtain(env: Env, a: Available, explicit: boolean): Promise<NewPkg
     await repoDownload(a.url, entry.file, `${cached}.part`, expected, id, !env.opts.json);
     Deno.renameSync(`${cached}.part`, cached);
   }
-  return await fromFile(cached, `${id}.ice`, entry.name, entry.version, explicit, expected);
+  return await fromFile(cached, `${id}.ice`, entry.name, entry.version, explicit, expected, budget);
 }
+
+/**
+ * Bytes of small packages' decompressed tars a transaction may hold in memory (each
+ * at most {@linkcode SMALL_TAR}): they are then decompressed once, not twice.
+ */
+interface TarBudget {
+  left: number;
+}
+
+const SMALL_TAR = 2 << 20;
+const TAR_BUDGET = 8 << 20;
 
 /** A package file whose metadata names `name`-`version`; dropped from the cache if refused. */
 async function fromFile(
@@ -120,16 +136,19 @@ async function fromFile(
   version: string,
   explicit: boolean,
   expected: Expected,
+  budget: TarBudget = { left: 0 },
 ): Promise<NewPkg> {
   try {
-    const meta = await readPackageMeta(file, { where });
+    const keep = Math.min(SMALL_TAR, budget.left);
+    const { meta, tar } = await readPackageHead(file, { where, expected }, keep);
+    budget.left -= tar?.length ?? 0;
     if (meta.name !== name || fullVersion(meta) !== version) {
       throw integrityError(
         `${where}: contains ${meta.name}-${fullVersion(meta)}, expected ${name}-${version}`,
       );
     }
     return {
-      pkg: { meta, file, where, expected, dropOnRefusal: true },
+      pkg: { meta, file, where, expected, dropOnRefusal: true, tar },
       sha256: expected.sha256,
       size: expected.size ?? Deno.statSync(file).size,
       explicit,
@@ -158,11 +177,12 @@ async function changesFrom(
 ): Promise<Change[]> {
   const installed = env.db.installed();
   const changes: Change[] = [];
+  const budget = { left: TAR_BUDGET };
   for (const c of [...chosen.values()].sort((a, b) => (a.name < b.name ? -1 : 1))) {
     const old = installed.get(c.name);
     if (old && old.version === c.version) continue;
     const a = avail.get(`${c.name}-${c.version}`)!;
-    const nw = await obtain(env, a, (old?.explicit ?? false) || isExplicit(c));
+    const nw = await obtain(env, a, (old?.explicit ?? false) || isExplicit(c), budget);
     changes.push({ name: c.name, old, new: nw });
   }
   return changes;

@@ -21,6 +21,7 @@ export {
   type ReadOptions,
   readPackage,
   readPackageFile,
+  readPackageHead,
   readPackageMeta,
   readPackageTar,
 } from "./package_read.ts";

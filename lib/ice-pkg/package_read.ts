@@ -255,6 +255,55 @@ export function readPackageMeta(file: string, opts: ReadOptions): Promise<Packag
   return readPackageFile(file, opts, {}, true);
 }
 
+/**
+ * The metadata of a `.ice` file and, when its whole tar fits in `keep` bytes, that
+ * tar too (the compressed bytes checked against `expected` on the way): a small
+ * package is then decompressed once, by one xz process, instead of once for its
+ * metadata and again to install it. Bigger ones come back without `tar`.
+ */
+export async function readPackageHead(
+  file: string,
+  opts: ReadOptions & { expected?: Expected },
+  keep: number,
+): Promise<{ meta: PackageMeta; tar?: Uint8Array }> {
+  if (keep <= 0 || Deno.statSync(file).size > keep) {
+    return { meta: await readPackageMeta(file, opts) };
+  }
+  const h = new Sha256();
+  let size = 0;
+  const dec = xzDecode({
+    file,
+    onChunk: async (c) => {
+      size += c.length;
+      await h.update(c);
+    },
+  }, opts.where);
+  const parts: Uint8Array[] = [];
+  let n = 0;
+  for await (const c of dec.output) {
+    n += c.length;
+    if (n > keep) {
+      dec.kill();
+      await dec.done();
+      return { meta: await readPackageMeta(file, opts) };
+    }
+    parts.push(c);
+  }
+  await dec.done();
+  const want = opts.expected;
+  const got = await h.hex();
+  if (want && (got !== want.sha256 || (want.size !== undefined && size !== want.size))) {
+    throw integrityError(`${opts.where}: sha256 ${got} (${size} bytes), expected ${want.sha256}`);
+  }
+  const tar = new Uint8Array(n);
+  let off = 0;
+  for (const p of parts) {
+    tar.set(p, off);
+    off += p.length;
+  }
+  return { meta: await readPackageTar(bytesStream(tar), opts, {}, true), tar };
+}
+
 /** A validated package held in memory: metadata and each regular file's bytes. */
 export interface Package {
   meta: PackageMeta;

@@ -13,6 +13,7 @@ import { repoUrls } from "./env.ts";
 import { sha256File } from "./hash.ts";
 import { ExitCode, IcePkgError } from "./errors.ts";
 import { checkIndexTimes, indexLocation } from "./freshness.ts";
+import { ownersOf, relativeOwnerPath } from "./owner.ts";
 import type { FileRow, InstalledPkg } from "./db.ts";
 
 /**
@@ -80,11 +81,8 @@ export function files(env: Env, name: string): FileRow[] {
 
 /** Which package owns a path (absolute on the device, or under --root). */
 export function owner(env: Env, path: string): { path: string; owners: string[] } {
-  let rel = path;
-  const root = env.opts.root.replace(/\/+$/, "");
-  if (root && rel.startsWith(`${root}/`)) rel = rel.slice(root.length);
-  rel = rel.replace(/^\/+/, "").replace(/\/+$/, "");
-  const owners = env.db.ownersOf(rel).map((f) => `${f.package}-${env.db.get(f.package)?.version}`);
+  const rel = relativeOwnerPath(env.opts.root, path);
+  const owners = ownersOf(env.db.sql, rel);
   if (!owners.length) {
     throw new IcePkgError(`${path}: not owned by any package`, ExitCode.Unsatisfiable);
   }

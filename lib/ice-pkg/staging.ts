@@ -12,7 +12,8 @@
  */
 import { dirname, join } from "./_path.ts";
 import type { ApplyContext, Change, Plan, Put } from "./plan.ts";
-import { readPackageFile } from "./package_read.ts";
+import { type ReadHandlers, readPackageFile, readPackageTar } from "./package_read.ts";
+import { bytesStream } from "./format/xz.ts";
 import { ExitCode, IcePkgError } from "./errors.ts";
 import { step } from "./fault.ts";
 import { backupOf, fsyncDir, setOwnerMode } from "./_fs.ts";
@@ -80,7 +81,7 @@ async function extract(
   const pkg = change.new!.pkg;
   let current: Deno.FsFile | undefined;
   try {
-    await readPackageFile(pkg.file, { where: pkg.where, expected: pkg.expected }, {
+    const handlers: ReadHandlers = {
       file(f) {
         const p = puts.get(f.path);
         if (!p) return undefined;
@@ -103,7 +104,9 @@ async function extract(
           },
         };
       },
-    });
+    };
+    if (pkg.tar) await readPackageTar(bytesStream(pkg.tar), { where: pkg.where }, handlers);
+    else await readPackageFile(pkg.file, { where: pkg.where, expected: pkg.expected }, handlers);
   } catch (e) {
     current?.close();
     if (e instanceof IcePkgError && e.code === ExitCode.Integrity && pkg.dropOnRefusal) {
