@@ -89,7 +89,7 @@ function debSource(pkg: string, version: string, t: Target, sha256: string): Sou
 function launcher(compiled: boolean): string {
   const run = compiled
     ? `exec "$d/ice-pkg" "$@"`
-    : `exec "$d/deno" run --quiet --no-config --cached-only --no-prompt ${
+    : `exec "$d/deno" run --quiet --cached-only --no-prompt ${
       DENO_FLAGS.join(" ")
     } -A "$d/ice-pkg.js" "$@"`;
   return `#!/bin/sh

@@ -141,7 +141,7 @@ async function fromFile(
   try {
     const keep = Math.min(SMALL_TAR, budget.left);
     const { meta, tar } = await readPackageHead(file, { where, expected }, keep);
-    budget.left -= tar?.length ?? 0;
+    budget.left -= tar?.reduce((n, c) => n + c.length, 0) ?? 0;
     if (meta.name !== name || fullVersion(meta) !== version) {
       throw integrityError(
         `${where}: contains ${meta.name}-${fullVersion(meta)}, expected ${name}-${version}`,

@@ -265,7 +265,7 @@ export async function readPackageHead(
   file: string,
   opts: ReadOptions & { expected?: Expected },
   keep: number,
-): Promise<{ meta: PackageMeta; tar?: Uint8Array }> {
+): Promise<{ meta: PackageMeta; tar?: Uint8Array[] }> {
   if (keep <= 0 || Deno.statSync(file).size > keep) {
     return { meta: await readPackageMeta(file, opts) };
   }
@@ -278,7 +278,7 @@ export async function readPackageHead(
       await h.update(c);
     },
   }, opts.where);
-  const parts: Uint8Array[] = [];
+  const tar: Uint8Array[] = [];
   let n = 0;
   for await (const c of dec.output) {
     n += c.length;
@@ -287,7 +287,7 @@ export async function readPackageHead(
       await dec.done();
       return { meta: await readPackageMeta(file, opts) };
     }
-    parts.push(c);
+    tar.push(c);
   }
   await dec.done();
   const want = opts.expected;
@@ -295,13 +295,7 @@ export async function readPackageHead(
   if (want && (got !== want.sha256 || (want.size !== undefined && size !== want.size))) {
     throw integrityError(`${opts.where}: sha256 ${got} (${size} bytes), expected ${want.sha256}`);
   }
-  const tar = new Uint8Array(n);
-  let off = 0;
-  for (const p of parts) {
-    tar.set(p, off);
-    off += p.length;
-  }
-  return { meta: await readPackageTar(bytesStream(tar), opts, {}, true), tar };
+  return { meta: await readPackageTar(bytesStream(...tar), opts, {}, true), tar };
 }
 
 /** A validated package held in memory: metadata and each regular file's bytes. */

@@ -34,8 +34,8 @@ export interface PkgFile {
   where: string;
   /** sha256 (and size) the file must have; checked again while it is extracted. */
   expected?: Expected;
-  /** The whole decompressed tar of a small package, already checked against `expected`. */
-  tar?: Uint8Array;
+  /** The whole decompressed tar of a small package (chunks), checked against `expected`. */
+  tar?: Uint8Array[];
   /** Delete `file` if its content is refused (a cached download is worthless then). */
   dropOnRefusal?: boolean;
 }

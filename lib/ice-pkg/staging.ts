@@ -105,7 +105,7 @@ async function extract(
         };
       },
     };
-    if (pkg.tar) await readPackageTar(bytesStream(pkg.tar), { where: pkg.where }, handlers);
+    if (pkg.tar) await readPackageTar(bytesStream(...pkg.tar), { where: pkg.where }, handlers);
     else await readPackageFile(pkg.file, { where: pkg.where, expected: pkg.expected }, handlers);
   } catch (e) {
     current?.close();

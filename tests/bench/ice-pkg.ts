@@ -32,6 +32,8 @@ import { measured } from "./_peak.ts";
 const MAIN = new URL("../../lib/ice-pkg/main.ts", import.meta.url).pathname;
 const PROJECT = new URL("../..", import.meta.url).pathname;
 const GIB = 1 << 30;
+/** The shipped flags without V8's lite mode, for the *_nolite comparisons. */
+const NOLITE = DENO_FLAGS.filter((f) => !f.includes("lite-mode"));
 
 function line(name: string, value: number, unit: string, digits = 0): void {
   console.log(`bench: ${name} ${value.toFixed(digits)} ${unit}`);
@@ -108,7 +110,7 @@ async function benchInstallSmall(dir: string, repo: string, key: string, deb: st
   for (let i = 0; i < 9; i++) {
     ice.push(await wall(icePkg(await freshRoot(dir, `s${i}`, key, repo), ["install", "small"])));
     nolite.push(
-      await wall(icePkg(await freshRoot(dir, `n${i}`, key, repo), ["install", "small"], [])),
+      await wall(icePkg(await freshRoot(dir, `n${i}`, key, repo), ["install", "small"], NOLITE)),
     );
     dpkg.push(await wall(["dpkg", ...dpkgInstallArgs(freshDpkgRoot(join(dir, `d${i}`)), deb)]));
   }
@@ -179,7 +181,7 @@ async function benchOwner(dir: string) {
   for (let i = 0; i < 11; i++) {
     const path = `/usr/share/pkg${(i * 47) % 500}/file${(i * 13) % 100}`;
     ice.push(await wall(icePkg(root, ["owner", path])));
-    nolite.push(await wall(icePkg(root, ["owner", path], [])));
+    nolite.push(await wall(icePkg(root, ["owner", path], NOLITE)));
     dpkg.push(await wall(["dpkg-query", `--admindir=${admin}`, "-S", path]));
     deno.push(await wall([Deno.execPath(), "run", "--no-config", empty]));
   }
@@ -243,8 +245,8 @@ async function signedRepo(repo: string, privateKey: string, files: [string, stri
 }
 
 function peakLines(prefix: string, r: Awaited<ReturnType<typeof measured>>): void {
-  line(`${prefix}_peak_rss`, (r.maxRssKiB * 1024) / 1e6, "MB", 1);
-  line(`${prefix}_peak_anon`, (r.maxAnonKiB * 1024) / 1e6, "MB", 1);
+  line(`${prefix}_peak_rss`, r.maxRssKiB / 1024, "MiB", 1);
+  line(`${prefix}_peak_anon`, r.maxAnonKiB / 1024, "MiB", 1);
 }
 
 /** Random bytes (xz cannot shrink them: the download is their size). */
@@ -278,7 +280,7 @@ async function benchBigPackage(dir: string, key: { privateFile: string; publicLi
   await signedRepo(repo, key.privateFile, [["big", ice]]);
   const { url, stop } = serve(repo);
   try {
-    for (const [suffix, flags] of [["", DENO_FLAGS], ["_nolite", []]] as const) {
+    for (const [suffix, flags] of [["", DENO_FLAGS], ["_nolite", NOLITE]] as const) {
       const root = await freshRoot(dir, `big-root${suffix}`, key.publicLine);
       const r = await measured(
         icePkg(root, ["--repo", url, "install", "big"], [...flags]),
@@ -289,7 +291,7 @@ async function benchBigPackage(dir: string, key: { privateFile: string; publicLi
         throw new Error("1 GiB install: file missing");
       }
       if (!suffix) line("icepkg_1gib_install", r.seconds, "s", 1);
-      if (suffix) line(`icepkg_1gib_peak_rss${suffix}`, (r.maxRssKiB * 1024) / 1e6, "MB", 1);
+      if (suffix) line(`icepkg_1gib_peak_rss${suffix}`, r.maxRssKiB / 1024, "MiB", 1);
       else peakLines("icepkg_1gib", r);
       Deno.removeSync(root, { recursive: true });
     }

@@ -101,11 +101,11 @@ export function xzDecode(input: ReadableStream<Uint8Array> | XzFileInput, what: 
   };
 }
 
-/** A stream of bytes held in memory (tests, small data). */
-export function bytesStream(data: Uint8Array): ReadableStream<Uint8Array> {
+/** A stream of bytes held in memory (tests, small packages), one or more chunks. */
+export function bytesStream(...chunks: Uint8Array[]): ReadableStream<Uint8Array> {
   return new ReadableStream<Uint8Array>({
     start(c) {
-      if (data.length) c.enqueue(data);
+      for (const chunk of chunks) if (chunk.length) c.enqueue(chunk);
       c.close();
     },
   });
