@@ -34,9 +34,11 @@ function fsyncDirs(root: string, paths: string[]): void {
 export function forward(ctx: ApplyContext, plan: Plan): number {
   const { root } = ctx;
   for (const p of plan.puts) {
-    // A missing temporary name was renamed by the run that was interrupted.
-    if (exists(join(root, p.tmp)) || !exists(join(root, p.path))) {
+    try {
       Deno.renameSync(join(root, p.tmp), join(root, p.path));
+    } catch (e) {
+      // A missing temporary name was renamed by the run that was interrupted.
+      if (!(e instanceof Deno.errors.NotFound) || !exists(join(root, p.path))) throw e;
     }
     step(`rename ${p.path}`);
   }
@@ -46,9 +48,15 @@ export function forward(ctx: ApplyContext, plan: Plan): number {
   }
   fsyncDirs(root, [...plan.puts.map((p) => p.path), ...plan.dels.map((d) => d.path)]);
   step("fsync directories");
-  const id = ctx.db.commit(plan.db);
+  // With nothing to clean up (a fresh install), the journal goes in this commit.
+  const id = ctx.db.commit(plan.db, hasCleanup(plan) ? "cleanup" : "done");
   step("database commit");
   return id;
+}
+
+/** Does the plan leave backups or directories for the cleanup step? */
+export function hasCleanup(plan: Plan): boolean {
+  return plan.rmdirs.length > 0 || plan.dels.length > 0 || plan.puts.some((p) => p.backup);
 }
 
 /**
@@ -113,6 +121,11 @@ export function rollbackStaging(ctx: ApplyContext, plan: Plan): void {
 /** Delete backups and unowned empty directories; drop the journal (see the module doc). */
 export function cleanup(ctx: ApplyContext, plan: Plan): void {
   const { root, db } = ctx;
+  if (!hasCleanup(plan)) {
+    if (db.journal()) db.clearJournal();
+    step("cleanup");
+    return;
+  }
   const backups = [...plan.puts, ...plan.dels].map((x) => x.backup).filter((b) => b !== undefined);
   for (const b of backups) {
     try {

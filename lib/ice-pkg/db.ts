@@ -193,10 +193,10 @@ export class Db {
   }
 
   /**
-   * Apply the database part of a transaction atomically; the journal (if any) moves to
-   * "cleanup" in the same SQLite transaction.
+   * Apply the database part of a transaction atomically; in the same SQLite
+   * transaction the journal (if any) moves to "cleanup", or is dropped ("done").
    */
-  commit(c: DbCommit): number {
+  commit(c: DbCommit, journal: "cleanup" | "done" = "cleanup"): number {
     const s = this.sql;
     s.exec("BEGIN IMMEDIATE");
     try {
@@ -263,7 +263,7 @@ export class Db {
       }
       const keep = s.prepare("INSERT OR IGNORE INTO keepdirs VALUES (?)");
       for (const d of c.keepdirs ?? []) keep.run(d);
-      s.exec("UPDATE journal SET state = 'cleanup'");
+      s.exec(journal === "done" ? "DELETE FROM journal" : "UPDATE journal SET state = 'cleanup'");
       s.exec("COMMIT");
       return id;
     } catch (e) {
