@@ -11,6 +11,7 @@
  */
 import { IcePkgError, integrityError } from "./errors.ts";
 import { Sha256 } from "./hash.ts";
+import { ChunkReader } from "./_stream.ts";
 
 /** Largest index (or signature) read from a repository. */
 export const MAX_INDEX_BYTES = 32 << 20;
@@ -93,13 +94,15 @@ export async function repoRead(
   const line = progressLine(name, length, progress);
   const chunks: Uint8Array[] = [];
   let got = 0;
-  for await (const c of stream) {
+  const r = new ChunkReader(stream);
+  for (let c = await r.read(); c; c = await r.read()) {
     got += c.length;
     if (got > max) {
       line.done();
+      await r.cancel();
       throw integrityError(`${where}: more than the ${max} bytes allowed`);
     }
-    chunks.push(c);
+    chunks.push(c.slice());
     line.update(got);
   }
   line.done();
@@ -141,11 +144,12 @@ export async function repoDownload(
     throw tooBig();
   }
   const line = progressLine(name, expect.size, progress);
-  const h = new Sha256();
+  const h = new Sha256(expect.size);
   let got = 0;
+  const r = new ChunkReader(stream);
   try {
     using f = await Deno.open(dest, { write: true, create: true, truncate: true });
-    for await (const c of stream) {
+    for (let c = await r.read(); c; c = await r.read()) {
       got += c.length;
       if (got > expect.size) throw tooBig();
       await h.update(c);
@@ -161,6 +165,7 @@ export async function repoDownload(
       );
     }
   } catch (e) {
+    await r.cancel();
     await Deno.remove(dest).catch(() => {});
     throw e;
   } finally {

@@ -41,6 +41,12 @@ export class Sha256 {
   #small: Uint8Array[] = [];
   #smallBytes = 0;
   #node?: NodeHash;
+  #big: boolean;
+
+  /** `size`: the length when it is known; a long input then goes to node:crypto at once. */
+  constructor(size?: number) {
+    this.#big = size !== undefined && size > SMALL;
+  }
 
   /** Add bytes. The chunk may be reused by the caller afterwards. */
   async update(chunk: Uint8Array): Promise<void> {
@@ -48,7 +54,7 @@ export class Sha256 {
       this.#node.update(chunk);
       return;
     }
-    if (this.#smallBytes + chunk.length <= SMALL) {
+    if (!this.#big && this.#smallBytes + chunk.length <= SMALL) {
       this.#small.push(chunk.slice());
       this.#smallBytes += chunk.length;
       return;
@@ -76,7 +82,7 @@ export class Sha256 {
 /** Hex sha256 of a file, read in chunks (bounded memory for any size). */
 export async function sha256File(path: string): Promise<string> {
   using f = await Deno.open(path);
-  const h = new Sha256();
+  const h = new Sha256((await f.stat()).size);
   const buf = new Uint8Array(256 * 1024);
   while (true) {
     const n = await f.read(buf);

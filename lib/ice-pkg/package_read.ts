@@ -22,6 +22,7 @@ import { TarStreamReader } from "./format/tar_stream.ts";
 import type { TarHeader } from "./format/tar.ts";
 import { bytesStream, xzDecode, xzDecompress } from "./format/xz.ts";
 import { Sha256 } from "./hash.ts";
+import { ChunkReader } from "./_stream.ts";
 import { checkFileList, SPECIAL_BITS } from "./package_check.ts";
 import { IcePkgError, integrityError } from "./errors.ts";
 
@@ -140,7 +141,7 @@ async function readFileData(
   sink: EntrySink | undefined,
   where: string,
 ): Promise<void> {
-  const h = new Sha256();
+  const h = new Sha256(f.size);
   await tar.data(async (c) => {
     await h.update(c);
     if (sink) {
@@ -217,7 +218,7 @@ export async function readPackageFile(
   handlers: ReadHandlers = {},
   metaOnly = false,
 ): Promise<PackageMeta> {
-  const h = new Sha256();
+  const h = new Sha256(opts.expected?.size ?? Deno.statSync(file).size);
   let size = 0;
   const dec = xzDecode({
     file,
@@ -280,14 +281,16 @@ export async function readPackageHead(
   }, opts.where);
   const tar: Uint8Array[] = [];
   let n = 0;
-  for await (const c of dec.output) {
+  const r = new ChunkReader(dec.output);
+  for (let c = await r.read(); c; c = await r.read()) {
     n += c.length;
     if (n > keep) {
+      await r.cancel();
       dec.kill();
       await dec.done();
       return { meta: await readPackageMeta(file, opts) };
     }
-    tar.push(c);
+    tar.push(c.slice());
   }
   await dec.done();
   const want = opts.expected;

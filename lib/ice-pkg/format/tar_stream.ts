@@ -15,12 +15,11 @@
  * ```
  */
 import { BLOCK, isZeroBlock, MAX_PAX, parseHeader, parsePax, type TarHeader } from "./tar.ts";
+import { ChunkReader } from "../_stream.ts";
 
 /** Reads a tar archive from a byte stream. Errors are `tar: ...` Errors. */
 export class TarStreamReader {
-  #reader: ReadableStreamDefaultReader<Uint8Array> | ReadableStreamBYOBReader;
-  /** For a byte stream (a child's stdout): one buffer, filled again and again. */
-  #spare?: Uint8Array;
+  #reader: ChunkReader;
   #buf: Uint8Array = new Uint8Array(0);
   #pos = 0;
   #offset = 0;
@@ -33,12 +32,7 @@ export class TarStreamReader {
    * stream the buffer is reused: no garbage per chunk, which keeps the RSS flat).
    */
   constructor(stream: ReadableStream<Uint8Array>) {
-    try {
-      this.#reader = stream.getReader({ mode: "byob" });
-      this.#spare = new Uint8Array(64 * 1024);
-    } catch {
-      this.#reader = stream.getReader();
-    }
+    this.#reader = new ChunkReader(stream);
   }
 
   /** Bytes of the archive consumed so far. */
@@ -49,15 +43,9 @@ export class TarStreamReader {
   /** Fill the buffer with at least one more byte; false at the end of the stream. */
   async #more(): Promise<boolean> {
     while (this.#pos >= this.#buf.length) {
-      let r: ReadableStreamReadResult<Uint8Array>;
-      if (this.#spare) {
-        r = await (this.#reader as ReadableStreamBYOBReader).read(this.#spare);
-        if (r.value) this.#spare = new Uint8Array(r.value.buffer);
-      } else {
-        r = await (this.#reader as ReadableStreamDefaultReader<Uint8Array>).read();
-      }
-      if (r.done) return false;
-      this.#buf = r.value;
+      const c = await this.#reader.read();
+      if (!c) return false;
+      this.#buf = c;
       this.#pos = 0;
     }
     return true;
@@ -149,6 +137,6 @@ export class TarStreamReader {
   /** Stop reading (the stream is cancelled). */
   async cancel(): Promise<void> {
     this.#done = true;
-    await this.#reader.cancel().catch(() => {});
+    await this.#reader.cancel();
   }
 }
