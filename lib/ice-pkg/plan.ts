@@ -221,39 +221,53 @@ async function leftovers(
   return { dels, rmdirs };
 }
 
-/** Compute the plan; throws before anything is written on any conflict. */
-export async function makePlan(ctx: ApplyContext, changes: Change[]): Promise<Plan> {
-  const { db, root } = ctx;
-  const changing = new Set(changes.filter((c) => c.old).map((c) => c.name));
-  const token = crypto.randomUUID().slice(0, 8);
-  let n = 0;
-  const temp = (path: string) => join(dirname(path), `${TEMP_PREFIX}${token}.${n++}`);
-  const { newPaths, takeover } = collectNewPaths(db, changes, changing);
-  const { dels, rmdirs } = await leftovers(ctx, changes, changing, newPaths);
-  const deleting = new Set(dels);
-  const creating = new Set<string>();
-  const mkdirs: Mkdir[] = [];
-  const puts: Put[] = [];
-  const keepdirs: string[] = [];
-  const stat = new Map<string, Deno.FileInfo | null>();
-  const lstat = (p: string) => {
-    if (!stat.has(p)) stat.set(p, lstatOrNull(join(root, p)));
-    return stat.get(p)!;
-  };
-  const checkParents = (path: string, pkg: string) => {
+/**
+ * Where the new paths go on disk: one lstat per path (cached), the directories to
+ * create, the files to put, the existing directories to remember. Each method checks
+ * one kind of entry and throws before anything is written.
+ */
+class DiskPlanner {
+  readonly mkdirs: Mkdir[] = [];
+  readonly puts: Put[] = [];
+  readonly keepdirs: string[] = [];
+  readonly #creating = new Set<string>();
+  readonly #stat = new Map<string, Deno.FileInfo | null>();
+  readonly #token = crypto.randomUUID().slice(0, 8);
+  #n = 0;
+
+  constructor(
+    private readonly ctx: ApplyContext,
+    private readonly newPaths: NewPaths,
+    private readonly deleting: Set<string>,
+  ) {}
+
+  /** A temporary name beside `path` (its backup adds `.old`). */
+  temp(path: string): string {
+    return join(dirname(path), `${TEMP_PREFIX}${this.#token}.${this.#n++}`);
+  }
+
+  /** What is at `p` in the root now (null: nothing, or made by this plan). */
+  lstat(p: string): Deno.FileInfo | null {
+    if (this.#creating.has(p)) return null;
+    if (!this.#stat.has(p)) this.#stat.set(p, lstatOrNull(join(this.ctx.root, p)));
+    return this.#stat.get(p)!;
+  }
+
+  /** Every parent of `path` is, or becomes, a directory of its own (no symlink on the way). */
+  parents(path: string, pkg: string): void {
     for (const p of parentsOf(path)) {
-      const np = newPaths.get(p);
+      const np = this.newPaths.get(p);
       if (np && np.f.type !== "dir") {
         throw new IcePkgError(
           `conflict: ${path} of ${pkg} needs ${p} to be a directory, but ${np.pkg} installs a ${np.f.type} there`,
           ExitCode.Unsatisfiable,
         );
       }
-      if (creating.has(p)) continue;
-      const st = lstat(p);
+      if (this.#creating.has(p)) continue;
+      const st = this.lstat(p);
       if (!st) {
-        creating.add(p);
-        mkdirs.push({ path: p, mode: 0o755, uid: 0, gid: 0 });
+        this.#creating.add(p);
+        this.mkdirs.push({ path: p, mode: 0o755, uid: 0, gid: 0 });
       } else if (st.isSymlink) {
         throw integrityError(
           `${pkg}: ${path}: refusing to write through the symlink ${p} in the root`,
@@ -262,49 +276,43 @@ export async function makePlan(ctx: ApplyContext, changes: Change[]): Promise<Pl
         throw new IcePkgError(`${pkg}: ${path}: ${p} exists and is not a directory`);
       }
     }
-  };
-  for (const [path, { pkg, f }] of [...newPaths].sort(([a], [b]) => (a < b ? -1 : 1))) {
-    try {
-      checkRootedLimits(root, path);
-    } catch (e) {
-      throw integrityError(`${pkg}: ${(e as Error).message}`);
+  }
+
+  /** A directory entry: created if missing; shared (never re-moded) if it exists. */
+  dir(path: string, pkg: string, f: FileEntry): void {
+    const st = this.lstat(path);
+    if (st?.isSymlink) {
+      throw integrityError(
+        `${pkg}: ${path}: refusing to write through the symlink ${path} in the root (package has a directory there)`,
+      );
     }
-    checkParents(path, pkg);
-    const st = creating.has(path) ? null : lstat(path);
-    if (f.type === "dir") {
-      if (st?.isSymlink) {
-        throw integrityError(
-          `${pkg}: ${path}: refusing to write through the symlink ${path} in the root (package has a directory there)`,
-        );
-      }
-      if (st && !st.isDirectory) {
-        throw new IcePkgError(
-          deleting.has(path)
-            ? `${pkg}: ${path}: a file in the installed version, a directory in the new one: remove ${pkg}, then install it again`
-            : `${pkg}: ${path}: exists and is not a directory`,
-        );
-      }
-      if (st) {
-        // Shared: never re-moded; remembered if it was there before any package.
-        if (!db.ownersOf(path).length && !db.isKeptDir(path)) keepdirs.push(path);
-      } else if (!creating.has(path)) {
-        mkdirs.push({ path, mode: f.mode, uid: f.uid, gid: f.gid });
-        creating.add(path);
-      }
-      continue;
+    if (st && !st.isDirectory) {
+      throw new IcePkgError(
+        this.deleting.has(path)
+          ? `${pkg}: ${path}: a file in the installed version, a directory in the new one: remove ${pkg}, then install it again`
+          : `${pkg}: ${path}: exists and is not a directory`,
+      );
     }
-    if (st?.isDirectory) {
-      throw new IcePkgError(`${pkg}: ${path}: is a directory in the root, package has a ${f.type}`);
+    if (st) {
+      // Remembered if it was there before any package: never removed by ice-pkg.
+      const db = this.ctx.db;
+      if (!db.ownersOf(path).length && !db.isKeptDir(path)) this.keepdirs.push(path);
+    } else if (!this.#creating.has(path)) {
+      this.mkdirs.push({ path, mode: f.mode, uid: f.uid, gid: f.gid });
+      this.#creating.add(path);
     }
-    const dest = await conffileDest(ctx, changes, pkg, path, f, st);
-    const old = dest === path ? st : lstat(dest);
-    const tmp = temp(path);
-    puts.push({
+  }
+
+  /** A file or symlink put at `dest` (its path, or `<conffile>.ice-new`), backed up if replacing. */
+  put(path: string, dest: string, pkg: string, f: FileEntry): void {
+    const old = this.lstat(dest);
+    const tmp = this.temp(path);
+    this.puts.push({
       path: dest,
       src: dest === path ? undefined : path,
       pkg,
       tmp,
-      type: f.type,
+      type: f.type as Put["type"],
       mode: f.mode,
       uid: f.uid,
       gid: f.gid,
@@ -312,10 +320,20 @@ export async function makePlan(ctx: ApplyContext, changes: Change[]): Promise<Pl
       backup: old && !old.isDirectory ? `${tmp}.old` : undefined,
     });
   }
-  const db1: DbCommit = {
+}
+
+/** The database part of the transaction. */
+function dbCommitOf(
+  ctx: ApplyContext,
+  changes: Change[],
+  newPaths: NewPaths,
+  takeover: { path: string; from: string }[],
+  keepdirs: string[],
+): DbCommit {
+  return {
     command: ctx.command,
     time: historyTime(ctx.time),
-    remove: [...changing],
+    remove: changes.filter((c) => c.old).map((c) => c.name),
     add: changes.filter((c) => c.new).map((c) => ({
       pkg: installedRow(c.new!),
       // Every package listing a shared directory owns it; other paths have one owner.
@@ -336,13 +354,38 @@ export async function makePlan(ctx: ApplyContext, changes: Change[]): Promise<Pl
       oldExplicit: c.old?.explicit ?? false,
     })),
   };
+}
+
+/** Compute the plan; throws before anything is written on any conflict. */
+export async function makePlan(ctx: ApplyContext, changes: Change[]): Promise<Plan> {
+  const changing = new Set(changes.filter((c) => c.old).map((c) => c.name));
+  const { newPaths, takeover } = collectNewPaths(ctx.db, changes, changing);
+  const { dels, rmdirs } = await leftovers(ctx, changes, changing, newPaths);
+  const disk = new DiskPlanner(ctx, newPaths, new Set(dels));
+  for (const [path, { pkg, f }] of [...newPaths].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    try {
+      checkRootedLimits(ctx.root, path);
+    } catch (e) {
+      throw integrityError(`${pkg}: ${(e as Error).message}`);
+    }
+    disk.parents(path, pkg);
+    if (f.type === "dir") {
+      disk.dir(path, pkg, f);
+      continue;
+    }
+    const st = disk.lstat(path);
+    if (st?.isDirectory) {
+      throw new IcePkgError(`${pkg}: ${path}: is a directory in the root, package has a ${f.type}`);
+    }
+    disk.put(path, await conffileDest(ctx, changes, pkg, path, f, st), pkg, f);
+  }
   return {
     format: 2,
-    mkdirs,
-    puts,
-    dels: dels.map((path) => ({ path, backup: `${temp(path)}.old` })),
+    mkdirs: disk.mkdirs,
+    puts: disk.puts,
+    dels: dels.map((path) => ({ path, backup: `${disk.temp(path)}.old` })),
     rmdirs,
-    db: db1,
+    db: dbCommitOf(ctx, changes, newPaths, takeover, disk.keepdirs),
   };
 }
 
