@@ -68,6 +68,15 @@ class SinkFailure extends Error {
   }
 }
 
+/** Run a caller's handler: its failures are its own (SinkFailure), not the package's. */
+async function caller<T>(fn: () => T | Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    throw new SinkFailure(e);
+  }
+}
+
 async function readMeta(tar: TarStreamReader, opts: ReadOptions): Promise<PackageMeta> {
   const where = opts.where;
   const first = await tar.next();
@@ -178,13 +187,15 @@ export async function readPackageTar(
   const tar = new TarStreamReader(stream);
   try {
     const meta = await readMeta(tar, opts);
-    await handlers.meta?.(meta);
+    await caller(() => handlers.meta?.(meta));
     if (metaOnly) return meta;
     const expected = new Map(meta.files.map((f) => [f.path, f]));
     const seen = new Set<string>();
     for (let e = await tar.next(); e; e = await tar.next()) {
       const f = checkHeader(e, expected, seen, where);
-      if (f.type === "file") await readFileData(tar, f, await handlers.file?.(f), where);
+      if (f.type === "file") {
+        await readFileData(tar, f, await caller(() => handlers.file?.(f)), where);
+      }
     }
     for (const f of meta.files) {
       if (!seen.has(f.path)) {

@@ -384,3 +384,33 @@ Deno.test("a wedged journal left by an older ice-pkg is abandoned, not retried f
     await assertHealthy(f.root);
   });
 });
+
+Deno.test("a write refused by the file system during staging is rolled back", async () => {
+  await withTempDir(async (dir) => {
+    const f = await fixture(dir, [hello, {
+      meta: { name: "two" },
+      files: { "usr/share/a/one": "1\n", "usr/share/b/two": "2\n" },
+    }]);
+    assert.equal((await cli(f.root, "update")).code, 0);
+    // An immutable directory (chattr +i): even root cannot create a file in it.
+    Deno.mkdirSync(join(f.root, "usr/share/b"), { recursive: true });
+    const before = tree(f.root);
+    const chattr = (flag: string) =>
+      new Deno.Command("chattr", { args: [flag, join(f.root, "usr/share/b")] }).output();
+    assert.ok((await chattr("+i")).success, "chattr +i (e2fsprogs) failed");
+    try {
+      const r = await cli(f.root, "install", "two");
+      assert.equal(r.code, 1, r.err);
+      assert.match(
+        r.err,
+        /^ice-pkg: Operation not permitted \(os error 1\): .*usr\/share\/b\/\.ice-pkg\./,
+      );
+      assert.deepEqual(tree(f.root), before);
+      assert.equal(journalOf(f.root), undefined);
+    } finally {
+      await chattr("-i");
+    }
+    await assertHealthy(f.root);
+    assert.equal((await cli(f.root, "install", "two")).code, 0);
+  });
+});
