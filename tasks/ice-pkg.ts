@@ -22,6 +22,7 @@ import type { Board } from "../lib/board.ts";
 import { runStandalone } from "../lib/cli.ts";
 import type { Source } from "../lib/fetch/source.ts";
 import { defineStage, type Stage, type StageContext } from "../lib/stage.ts";
+import { DENO_FLAGS } from "../lib/ice-pkg/runtime.ts";
 
 const DENO_VERSION = "2.9.6";
 const LIBC6 = "2.36-9+deb12u14";
@@ -40,13 +41,6 @@ const ESBUILD: Record<string, { npm: string; sha256: string }> = {
   aarch64: {
     npm: "@esbuild/linux-arm64",
     sha256: "ae5a580130af1a7c7b8760466c9ae85a25782e63330b8c2855cc15ed007dd30d",
-  },
-};
-/** npm packages the device program imports, as resolved in deno.lock (sha512 checked too). */
-export const BUNDLED_NPM: Record<string, { version: string; sha256: string }> = {
-  zod: {
-    version: "4.6.7",
-    sha256: "84efd155bed93270286e793fc951be270b536cbd5b0eeb111f0fa3967201d698",
   },
 };
 
@@ -120,7 +114,9 @@ function npmSource(pkg: string, version: string, sha256: string): Source {
 function launcher(compiled: boolean): string {
   const run = compiled
     ? `exec "$d/ice-pkg" "$@"`
-    : `exec "$d/deno" run --quiet --no-config --cached-only --no-prompt -A "$d/ice-pkg.js" "$@"`;
+    : `exec "$d/deno" run --quiet --cached-only --no-prompt ${
+      DENO_FLAGS.join(" ")
+    } -A "$d/ice-pkg.js" "$@"`;
   return `#!/bin/sh
 # ice-pkg: Deno (glibc, with its own loader and libraries in ${PREFIX}/lib)
 # running the bundled package manager. Deno needs /proc, /dev/null and a HOME.
@@ -144,8 +140,9 @@ async function duBytes(dir: string): Promise<number> {
 
 /**
  * The program ready for `deno bundle` or `deno compile`, from declared sources only:
- * a copy of lib/ice-pkg, its npm packages unpacked into a node_modules beside it, and
- * a private DENO_DIR holding the pinned esbuild. Returns the entry module and the
+ * a copy of lib/ice-pkg (which imports no npm package: one would need its tarball as a
+ * declared source, unpacked into a node_modules beside the copy) and a private
+ * DENO_DIR holding the pinned esbuild. Returns the entry module and the
  * environment; a file the program needs but the stage did not declare fails here.
  */
 async function stageProgram(
@@ -164,17 +161,8 @@ async function stageProgram(
     await Deno.mkdir(join(src, rel, ".."), { recursive: true });
     await Deno.copyFile(abs, join(src, rel));
   }
-  const imports: Record<string, string> = {};
-  for (const [name, pin] of Object.entries(BUNDLED_NPM)) {
-    const dir = join(src, "node_modules", name);
-    await Deno.mkdir(dir, { recursive: true });
-    await $`tar -xzf ${ctx.sources[`npm-${name}`]} -C ${dir} --strip-components=1`;
-    imports[name] = `npm:${name}@${pin.version}`;
-  }
-  await Deno.writeTextFile(
-    join(src, "deno.json"),
-    JSON.stringify({ imports, nodeModulesDir: "manual" }),
-  );
+  // An empty config: the project's import map and lock are not the program's.
+  await Deno.writeTextFile(join(src, "deno.json"), "{}\n");
   const denoDir = join(tmp, "deno-dir");
   const esbuildDir = join(denoDir, "dl", `esbuild-${ESBUILD_VERSION}-1`);
   await Deno.mkdir(esbuildDir, { recursive: true });
@@ -215,7 +203,7 @@ async function build(ctx: StageContext, t: Target): Promise<void> {
   let exe: string;
   if (compiled) {
     exe = join(dest, "ice-pkg");
-    await $`${deno} compile -A --no-check --target ${t.triple} -o ${exe} ${program.main}`
+    await $`${deno} compile -A ${DENO_FLAGS} --no-check --target ${t.triple} -o ${exe} ${program.main}`
       .cwd(program.cwd).env({ ...program.env, DENORT_BIN: denort! });
   } else {
     await $`${deno} bundle --quiet --minify --platform=deno -o ${
@@ -264,11 +252,6 @@ export function icePkgStage(board: Pick<Board, "arch">): Stage[] {
         ESBUILD[Deno.build.arch].npm,
         ESBUILD_VERSION,
         ESBUILD[Deno.build.arch].sha256,
-      ),
-      ...Object.fromEntries(
-        Object.entries(BUNDLED_NPM).map((
-          [name, pin],
-        ) => [`npm-${name}`, npmSource(name, pin.version, pin.sha256)]),
       ),
     },
     params: {

@@ -10,6 +10,7 @@
 import { ExitCode, IcePkgError } from "./errors.ts";
 import { openEnv, type Options, type Output } from "./env.ts";
 import { ICE_PKG_VERSION } from "./version_info.ts";
+import { ownerLine } from "./owner.ts";
 
 /** Usage text, including the exit codes scripts can rely on. */
 export const USAGE = `ice-pkg ${ICE_PKG_VERSION} — IceNet-OS package manager
@@ -37,6 +38,8 @@ options:
   --repo URL|DIR         use this repository too (repeatable)
   --json                 machine-readable output on stdout
   --allow-insecure       accept unsigned, badly signed, expired or older indexes
+  --allow-expired        use an expired, future-dated or overlong index (recovery,
+                         or a clock not yet set: the refusal says which)
   --force                remove packages even if others depend on them
   --purge-deps           with remove: also remove dependencies no longer needed
   --lock-wait SECONDS    wait this long for another ice-pkg on the same root (default 3)
@@ -44,7 +47,7 @@ options:
 
 exit codes:
   0 success   1 error   2 usage   3 unsatisfiable or conflicting request
-  4 integrity/security refusal (signature, expiry, hash, hostile archive)
+  4 integrity/security refusal (signature, expiry, hash, hostile archive, reserved path)
   5 root locked by another ice-pkg   6 verify found problems
 `;
 
@@ -59,6 +62,7 @@ function parse(argv: string[]): Parsed {
     root: "/",
     json: false,
     allowInsecure: false,
+    allowExpired: false,
     force: false,
     purgeDeps: false,
     repos: [],
@@ -79,6 +83,7 @@ function parse(argv: string[]): Parsed {
     else if (a === "--repo") opts.repos.push(value());
     else if (a === "--json") opts.json = true;
     else if (a === "--allow-insecure") opts.allowInsecure = true;
+    else if (a === "--allow-expired") opts.allowExpired = true;
     else if (a === "--force") opts.force = true;
     else if (a === "--purge-deps") opts.purgeDeps = true;
     else if (a === "--lock-wait") opts.lockWait = Number(value()) * 1000;
@@ -107,7 +112,7 @@ export async function runCli(argv: string[], io: Output): Promise<number> {
   }
   try {
     const { opts, cmd, args } = parse(argv);
-    const env = await openEnv(opts, io);
+    const env = await openEnv(opts, io, !MUTATING.includes(cmd));
     try {
       const r = await dispatch(env, cmd, args);
       if (opts.json) io.out(JSON.stringify(r.json, null, 1));
@@ -117,14 +122,27 @@ export async function runCli(argv: string[], io: Output): Promise<number> {
       env.close();
     }
   } catch (e) {
-    if (e instanceof IcePkgError) {
-      io.err(`ice-pkg: ${e.message}`);
-      return e.code;
-    }
-    io.err(`ice-pkg: ${(e as Error).stack ?? e}`);
-    return ExitCode.Error;
+    io.err(`ice-pkg: ${describe(e)}`);
+    return e instanceof IcePkgError ? e.code : ExitCode.Error;
   }
 }
+
+/**
+ * An error as one line: ice-pkg's own and the system's (which name the file) as
+ * their message; anything else is a bug, with its stack under ICE_PKG_DEBUG=1.
+ */
+function describe(e: unknown): string {
+  if (e instanceof IcePkgError) return e.message;
+  const err = e as Error;
+  const system = Object.values(Deno.errors).some((k) => e instanceof k);
+  if (system || Deno.env.get("ICE_PKG_DEBUG") !== "1") {
+    return `${err.message ?? e}${system ? "" : " (internal error; ICE_PKG_DEBUG=1 shows where)"}`;
+  }
+  return err.stack ?? String(e);
+}
+
+/** Commands that change the root (the others still run when recovery is impossible). */
+const MUTATING = ["update", "install", "remove", "autoremove", "upgrade", "rollback", "clean"];
 
 interface Result {
   text: string[];
@@ -138,9 +156,8 @@ async function dispatch(
   args: string[],
 ): Promise<Result> {
   // Only the modules a command needs are loaded (queries avoid zod and xz code).
-  const mutating = ["update", "install", "remove", "autoremove", "upgrade", "rollback", "clean"];
-  const ops = mutating.includes(cmd) ? await import("./ops.ts") : undefined!;
-  const q = mutating.includes(cmd) ? undefined! : await import("./queries.ts");
+  const ops = MUTATING.includes(cmd) ? await import("./ops.ts") : undefined!;
+  const q = MUTATING.includes(cmd) ? undefined! : await import("./queries.ts");
   const tx = (r: Awaited<ReturnType<typeof ops.install>>): Result => ({
     text: [r.summary],
     json: r,
@@ -214,7 +231,7 @@ async function dispatch(
     case "owner": {
       need(args, 1, "owner PATH");
       const r = q.owner(env, args[0]);
-      return { text: [`/${r.path} is owned by ${r.owners.join(", ")}`], json: r };
+      return { text: [ownerLine(r.path, r.owners)], json: r };
     }
     case "verify": {
       const r = await q.verify(env, args);

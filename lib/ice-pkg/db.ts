@@ -2,8 +2,9 @@
  * The installed-package database: SQLite (node:sqlite) at
  * `<root>/var/lib/ice-pkg/db.sqlite`. Tables: packages (explicit or dependency),
  * files (path, owner, sha256, mode, ...), transactions + changes (history),
- * repos (last accepted index of each repository) and journal (the transaction in
- * flight, for crash recovery).
+ * repos (last accepted index of each repository), journal (the transaction in
+ * flight, for crash recovery) and keepdirs (directories that existed before any
+ * package listed them: never removed by ice-pkg).
  *
  * ```ts
  * const db = openDb("/mnt/root");
@@ -12,6 +13,7 @@
  */
 import { DatabaseSync } from "node:sqlite";
 import { join } from "./_path.ts";
+import { ensureDir } from "./_dirs.ts";
 import type { FileEntry } from "./metadata.ts";
 
 /** An installed package. */
@@ -82,6 +84,7 @@ CREATE TABLE IF NOT EXISTS repos (
   url TEXT PRIMARY KEY, serial INTEGER NOT NULL, sha256 TEXT NOT NULL, index_json TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS journal (
   id INTEGER PRIMARY KEY CHECK (id = 1), state TEXT NOT NULL, plan TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS keepdirs (path TEXT PRIMARY KEY);
 `;
 
 type Row = Record<string, unknown>;
@@ -130,6 +133,8 @@ export interface DbCommit {
   /** Paths whose ownership moves to a new package (`replaces`): rows of `from` deleted. */
   takeover: { path: string; from: string }[];
   changes: ChangeRow[];
+  /** Existing directories a package listed first: kept when no package owns them any more. */
+  keepdirs?: string[];
 }
 
 /** The package database of one root. */
@@ -187,8 +192,11 @@ export class Db {
     return (this.sql.prepare("SELECT * FROM files WHERE path = ?").all(path) as Row[]).map(toFile);
   }
 
-  /** Apply the database part of a transaction atomically and clear the journal. */
-  commit(c: DbCommit): number {
+  /**
+   * Apply the database part of a transaction atomically; in the same SQLite
+   * transaction the journal (if any) moves to "cleanup", or is dropped ("done").
+   */
+  commit(c: DbCommit, journal: "cleanup" | "done" = "cleanup"): number {
     const s = this.sql;
     s.exec("BEGIN IMMEDIATE");
     try {
@@ -253,7 +261,9 @@ export class Db {
           ch.oldExplicit ? 1 : 0,
         );
       }
-      s.exec("DELETE FROM journal");
+      const keep = s.prepare("INSERT OR IGNORE INTO keepdirs VALUES (?)");
+      for (const d of c.keepdirs ?? []) keep.run(d);
+      s.exec(journal === "done" ? "DELETE FROM journal" : "UPDATE journal SET state = 'cleanup'");
       s.exec("COMMIT");
       return id;
     } catch (e) {
@@ -302,9 +312,14 @@ export class Db {
     }
   }
 
-  /** Drop the journal (staging abandoned). */
+  /** Drop the journal (transaction rolled back, undone or cleaned up). */
   clearJournal(): void {
     this.sql.exec("DELETE FROM journal");
+  }
+
+  /** Did `path` exist before any package listed it (so ice-pkg never removes it)? */
+  isKeptDir(path: string): boolean {
+    return this.sql.prepare("SELECT 1 FROM keepdirs WHERE path = ?").get(path) !== undefined;
   }
 
   /** Last accepted index of each repository. */
@@ -330,6 +345,6 @@ export class Db {
 
 /** Open (creating if needed) the database of `root`. */
 export function openDb(root: string): Db {
-  Deno.mkdirSync(dbDir(root), { recursive: true });
+  ensureDir(root, "var/lib/ice-pkg");
   return new Db(join(dbDir(root), "db.sqlite"));
 }

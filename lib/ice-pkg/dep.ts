@@ -7,7 +7,8 @@
  * satisfies(d, "1.2.4-r0"); // true
  * ```
  */
-import { compareVersions } from "./version.ts";
+import { compareVersions, isValidVersion } from "./version.ts";
+import { ExitCode, IcePkgError } from "./errors.ts";
 
 /** A comparison operator of a constraint. */
 export type Op = ">=" | "<=" | "<" | ">" | "=";
@@ -19,18 +20,28 @@ export interface Dep {
   version?: string;
 }
 
-const DEP_RE = /^([a-z0-9][a-z0-9._+-]*?)(?:(>=|<=|<|>|=)([0-9][0-9A-Za-z.+_~-]*))?$/;
+const DEP_RE = /^([a-z0-9][a-z0-9._+-]*?)(?:(>=|<=|<|>|=)(\S+))?$/;
 
 /** Package name syntax. */
 export const NAME_RE = /^[a-z0-9][a-z0-9._+-]*$/;
 
-/** Parse `name[op version]`; throws naming the expression if it is malformed. */
+/**
+ * Parse `name[op version]`; throws (exit code 2) naming the expression if it is
+ * malformed. The version is `upstream` or `upstream-rN`: any other "-" is refused
+ * rather than read as part of a version (`foo>=1.0-2` means nothing here).
+ */
 export function parseDep(expr: string): Dep {
   const m = expr.trim().match(DEP_RE);
-  if (!m) {
-    throw new Error(`bad dependency ${JSON.stringify(expr)}: expected name[>=|<=|<|>|=version]`);
+  const bad = (why: string) =>
+    new IcePkgError(`bad dependency ${JSON.stringify(expr)}: ${why}`, ExitCode.Usage);
+  if (!m) throw bad("expected name[>=|<=|<|>|=version]");
+  if (!m[2]) return { name: m[1] };
+  if (!isValidVersion(m[3])) {
+    throw bad(
+      `${JSON.stringify(m[3])} is not a version (upstream or upstream-rN, like 1.2.3 or 1.2.3-r1)`,
+    );
   }
-  return m[2] ? { name: m[1], op: m[2] as Op, version: m[3] } : { name: m[1] };
+  return { name: m[1], op: m[2] as Op, version: m[3] };
 }
 
 /** Render a dependency back to its text form. */

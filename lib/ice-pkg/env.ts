@@ -3,15 +3,19 @@
  * Opening it takes the root's lock and recovers an interrupted transaction.
  */
 import { join } from "./_path.ts";
+import { ensureDir } from "./_dirs.ts";
 import { type Db, openDb } from "./db.ts";
 import { acquireLock } from "./lock.ts";
-import { recover } from "./transaction.ts";
+import { recover } from "./recover.ts";
+import { IcePkgError } from "./errors.ts";
 
 /** Options shared by all commands. */
 export interface Options {
   root: string;
   json: boolean;
   allowInsecure: boolean;
+  /** Use an expired, future-dated or overlong index (with a warning): for recovery. */
+  allowExpired?: boolean;
   force: boolean;
   purgeDeps: boolean;
   /** Extra repositories (`--repo`), after those of `<root>/etc/icenet/repositories`. */
@@ -40,12 +44,38 @@ export interface Env {
   close(): void;
 }
 
-/** Lock the root, open its database and finish any interrupted transaction. */
-export async function openEnv(opts: Options, io: Output): Promise<Env> {
+/**
+ * Lock the root, open its database and finish any interrupted transaction. If even
+ * undoing it fails (the file system refuses changes), a read-only command goes on
+ * with a warning and a changing one (`readOnly` false) is refused with the reason.
+ */
+export async function openEnv(opts: Options, io: Output, readOnly = false): Promise<Env> {
   const lock = await acquireLock(opts.root, opts.lockWait);
-  const db = openDb(opts.root);
+  let db: Db;
+  try {
+    db = openDb(opts.root);
+  } catch (e) {
+    lock.close();
+    throw new IcePkgError(
+      `${join(opts.root, "var/lib/ice-pkg/db.sqlite")}: cannot open the package database: ${
+        (e as Error).message
+      }`,
+    );
+  }
   const log = (line: string) => (opts.json ? io.err(line) : io.out(line));
-  recover({ root: opts.root, db, log, command: opts.command });
+  try {
+    recover({ root: opts.root, db, log, command: opts.command });
+  } catch (e) {
+    const msg = `${opts.root}: an interrupted transaction could neither be completed nor undone: ${
+      (e as Error).message
+    }`;
+    if (!readOnly) {
+      db.close();
+      lock.close();
+      throw new IcePkgError(`${msg} (it is tried again at every start; fix the cause first)`);
+    }
+    io.err(`ice-pkg: warning: ${msg}; showing the last recorded state`);
+  }
   return {
     opts,
     db,
@@ -64,6 +94,11 @@ export const paths = {
   repositories: (root: string) => join(root, "etc/icenet/repositories"),
   cache: (root: string) => join(root, "var/cache/ice-pkg"),
 };
+
+/** The package cache of the root, created (0755) if needed. */
+export function cacheDir(root: string): string {
+  return ensureDir(root, "var/cache/ice-pkg");
+}
 
 /** Configured repositories: `<root>/etc/icenet/repositories` then `--repo`. */
 export function repoUrls(env: Env): string[] {

@@ -1,63 +1,111 @@
 /**
- * Read a file from a repository: `http(s)://...` through fetch (with a progress line
- * on a TTY), anything else as a local directory (`file://` allowed).
+ * Reading files from a repository: `http(s)://...` through fetch (with a progress
+ * line on a TTY), anything else as a local directory (`file://` allowed). Nothing is
+ * read without a bound: small files (index, signature) up to a fixed size, packages
+ * streamed to disk and stopped at the size the signed index gives, hashed on the way.
  *
  * ```ts
  * const bytes = await repoRead("http://127.0.0.1:8080/repo", "INDEX.json");
+ * await repoDownload(url, "foo-1.0-r0.ice", "/var/cache/ice-pkg/foo-1.0-r0.ice.part", { size, sha256 }, "foo-1.0-r0");
  * ```
  */
-import { IcePkgError } from "./errors.ts";
+import { IcePkgError, integrityError } from "./errors.ts";
+import { Sha256 } from "./hash.ts";
+import { ChunkReader } from "./_stream.ts";
 
-/** Largest file read from a repository (indexes and packages). */
-const MAX_DOWNLOAD = 1 << 30;
+/** Largest index (or signature) read from a repository. */
+export const MAX_INDEX_BYTES = 32 << 20;
 
-function mib(n: number): string {
-  return (n / 1048576).toFixed(1);
+/** A repository file that does not exist (e.g. an unsigned index has no `.sig`). */
+export class RepoFileMissing extends IcePkgError {
+  constructor(where: string) {
+    super(`${where}: not found`);
+  }
 }
 
-/** Read `name` from the repository at `url`; missing files throw NotFound-style errors. */
-export async function repoRead(url: string, name: string, progress = false): Promise<Uint8Array> {
-  if (!/^https?:\/\//.test(url)) {
-    const dir = url.replace(/^file:\/\//, "");
+function isHttp(url: string): boolean {
+  return /^https?:\/\//.test(url);
+}
+
+/** The bytes of `name` in the repository as a stream, and where it is (for messages). */
+async function open(
+  url: string,
+  name: string,
+): Promise<{ stream: ReadableStream<Uint8Array>; where: string; length?: number }> {
+  if (!isHttp(url)) {
+    const where = `${url.replace(/^file:\/\//, "")}/${name}`;
     try {
-      return await Deno.readFile(`${dir}/${name}`);
+      const f = await Deno.open(where);
+      return { stream: f.readable, where, length: (await f.stat()).size };
     } catch (e) {
-      if (e instanceof Deno.errors.NotFound) throw new RepoFileMissing(`${dir}/${name}`);
-      throw new IcePkgError(`${dir}/${name}: ${(e as Error).message}`);
+      if (e instanceof Deno.errors.NotFound) throw new RepoFileMissing(where);
+      throw new IcePkgError(`${where}: ${(e as Error).message}`);
     }
   }
-  const full = `${url.replace(/\/$/, "")}/${name}`;
+  const where = `${url.replace(/\/$/, "")}/${name}`;
   let res: Response;
   try {
-    res = await fetch(full);
+    res = await fetch(where);
   } catch (e) {
-    throw new IcePkgError(`${full}: ${(e as Error).message}`);
+    throw new IcePkgError(`${where}: ${(e as Error).message}`);
   }
   if (res.status === 404) {
     await res.body?.cancel();
-    throw new RepoFileMissing(full);
+    throw new RepoFileMissing(where);
   }
   if (!res.ok || !res.body) {
     await res.body?.cancel();
-    throw new IcePkgError(`${full}: HTTP ${res.status}`);
+    throw new IcePkgError(`${where}: HTTP ${res.status}`);
   }
-  const total = Number(res.headers.get("content-length") ?? 0);
-  const show = progress && Deno.stderr.isTerminal();
-  const chunks: Uint8Array[] = [];
-  let got = 0;
-  let shown = 0;
+  const len = res.headers.get("content-length");
+  return { stream: res.body, where, length: len === null ? undefined : Number(len) };
+}
+
+/** A progress line on stderr when it is a terminal. */
+function progressLine(name: string, total: number | undefined, enabled: boolean) {
+  const show = enabled && Deno.stderr.isTerminal();
   const enc = new TextEncoder();
-  for await (const c of res.body) {
-    got += c.length;
-    if (got > MAX_DOWNLOAD) throw new IcePkgError(`${full}: larger than ${MAX_DOWNLOAD} bytes`);
-    chunks.push(c);
-    if (show && performance.now() - shown > 100) {
+  let shown = 0;
+  return {
+    update(got: number) {
+      if (!show || performance.now() - shown < 100) return;
       shown = performance.now();
       const pct = total ? ` ${Math.floor((got / total) * 100)}%` : "";
-      Deno.stderr.writeSync(enc.encode(`\r${name}:${pct} ${mib(got)} MiB `));
-    }
+      Deno.stderr.writeSync(enc.encode(`\r${name}:${pct} ${(got / 1048576).toFixed(1)} MiB `));
+    },
+    done() {
+      if (show) Deno.stderr.writeSync(enc.encode("\r\x1b[K"));
+    },
+  };
+}
+
+/** Read a small file (at most `max` bytes) from the repository at `url`. */
+export async function repoRead(
+  url: string,
+  name: string,
+  progress = false,
+  max = MAX_INDEX_BYTES,
+): Promise<Uint8Array> {
+  const { stream, where, length } = await open(url, name);
+  if (length !== undefined && length > max) {
+    await stream.cancel();
+    throw integrityError(`${where}: ${length} bytes, more than the ${max} allowed`);
   }
-  if (show) Deno.stderr.writeSync(enc.encode("\r\x1b[K"));
+  const line = progressLine(name, length, progress);
+  const chunks: Uint8Array[] = [];
+  let got = 0;
+  const r = new ChunkReader(stream);
+  for (let c = await r.read(); c; c = await r.read()) {
+    got += c.length;
+    if (got > max) {
+      line.done();
+      await r.cancel();
+      throw integrityError(`${where}: more than the ${max} bytes allowed`);
+    }
+    chunks.push(c.slice());
+    line.update(got);
+  }
+  line.done();
   const out = new Uint8Array(got);
   let off = 0;
   for (const c of chunks) {
@@ -67,9 +115,60 @@ export async function repoRead(url: string, name: string, progress = false): Pro
   return out;
 }
 
-/** A repository file that does not exist (e.g. an unsigned index has no `.sig`). */
-export class RepoFileMissing extends IcePkgError {
-  constructor(where: string) {
-    super(`${where}: not found`);
+/** What the signed index says a file is. */
+export interface Expect {
+  size: number;
+  sha256: string;
+}
+
+/**
+ * Stream `name` from the repository into the file `dest`, hashing it; stop as soon as
+ * it exceeds `expect.size`. On any mismatch `dest` is deleted and an integrity error
+ * names `id`. Memory stays bounded whatever the size.
+ */
+export async function repoDownload(
+  url: string,
+  name: string,
+  dest: string,
+  expect: Expect,
+  id: string,
+  progress = false,
+): Promise<void> {
+  const { stream, length } = await open(url, name);
+  const tooBig = () =>
+    integrityError(
+      `${id}: downloaded ${name}: more than the ${expect.size} bytes the index gives (stopped there)`,
+    );
+  if (length !== undefined && length > expect.size) {
+    await stream.cancel();
+    throw tooBig();
+  }
+  const line = progressLine(name, expect.size, progress);
+  const h = new Sha256(expect.size);
+  let got = 0;
+  const r = new ChunkReader(stream);
+  try {
+    using f = await Deno.open(dest, { write: true, create: true, truncate: true });
+    for (let c = await r.read(); c; c = await r.read()) {
+      got += c.length;
+      if (got > expect.size) throw tooBig();
+      await h.update(c);
+      let off = 0;
+      while (off < c.length) off += await f.write(c.subarray(off));
+      line.update(got);
+    }
+    await f.sync();
+    const sha = await h.hex();
+    if (got !== expect.size || sha !== expect.sha256) {
+      throw integrityError(
+        `${id}: downloaded ${name} has sha256 ${sha} (${got} bytes), the index says ${expect.sha256} (${expect.size} bytes)`,
+      );
+    }
+  } catch (e) {
+    await r.cancel();
+    await Deno.remove(dest).catch(() => {});
+    throw e;
+  } finally {
+    line.done();
   }
 }

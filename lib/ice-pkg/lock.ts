@@ -10,11 +10,12 @@
  */
 import { join } from "./_path.ts";
 import { dbDir } from "./db.ts";
+import { ensureDir } from "./_dirs.ts";
 import { ExitCode, IcePkgError } from "./errors.ts";
 
 /** Take the lock of `root`, waiting at most `waitMs` milliseconds. */
 export async function acquireLock(root: string, waitMs: number): Promise<Deno.FsFile> {
-  Deno.mkdirSync(dbDir(root), { recursive: true });
+  ensureDir(root, "var/lib/ice-pkg");
   const path = join(dbDir(root), "lock");
   const file = Deno.openSync(path, { read: true, write: true, create: true });
   let timer: ReturnType<typeof setTimeout> | undefined;

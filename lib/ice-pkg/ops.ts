@@ -9,17 +9,18 @@
  */
 import { join } from "./_path.ts";
 import type { Env } from "./env.ts";
-import { paths, repoUrls } from "./env.ts";
+import { cacheDir, paths, repoUrls } from "./env.ts";
 import { fetchIndex } from "./repo.ts";
 import { loadTrustedKeys } from "./keys.ts";
 import { fullVersion, type IndexEntry, parseIndex } from "./metadata.ts";
-import { repoRead } from "./fetch.ts";
-import { sha256Hex } from "./hash.ts";
-import { readPackage } from "./package.ts";
+import { repoDownload } from "./fetch.ts";
+import { sha256File } from "./hash.ts";
+import { type Expected, readPackageHead } from "./package_read.ts";
 import { type Candidate, candidateSatisfies, resolve } from "./solver.ts";
 import { type Dep, parseDep } from "./dep.ts";
 import { applyChanges, type Change, type NewPkg } from "./transaction.ts";
 import { ExitCode, IcePkgError, integrityError } from "./errors.ts";
+import { checkIndexTimes, indexLocation } from "./freshness.ts";
 import type { InstalledPkg } from "./db.ts";
 
 /** Fetch, verify and store the index of every repository. */
@@ -36,6 +37,7 @@ export async function update(
       keys,
       previous: prev,
       allowInsecure: env.opts.allowInsecure,
+      allowExpired: env.opts.allowExpired,
       warn: (m) => env.io.err(m),
       progress: true,
     });
@@ -50,6 +52,20 @@ interface Available {
   entry: IndexEntry;
 }
 
+/**
+ * A stored index, checked again for freshness: the index accepted by an earlier
+ * `update` may have expired since (freeze protection holds for every command).
+ */
+export function storedIndex(env: Env, url: string, json: string) {
+  const what = indexLocation(url);
+  const index = parseIndex(JSON.parse(json), what);
+  checkIndexTimes(index, what, {
+    allowExpired: env.opts.allowExpired || env.opts.allowInsecure,
+    warn: (m) => env.io.err(m),
+  });
+  return index;
+}
+
 /** Candidates from stored indexes (fetched first if a repository has none) and the installed set. */
 async function universe(env: Env): Promise<{ cands: Candidate[]; avail: Map<string, Available> }> {
   const urls = repoUrls(env);
@@ -58,7 +74,7 @@ async function universe(env: Env): Promise<{ cands: Candidate[]; avail: Map<stri
   const stored = env.db.repos();
   const avail = new Map<string, Available>();
   for (const url of urls) {
-    const index = parseIndex(JSON.parse(stored.get(url)!.indexJson), url);
+    const index = storedIndex(env, url, stored.get(url)!.indexJson);
     for (const entry of index.packages) {
       const key = `${entry.name}-${entry.version}`;
       if (!avail.has(key)) avail.set(key, { url, entry });
@@ -74,47 +90,75 @@ async function universe(env: Env): Promise<{ cands: Candidate[]; avail: Map<stri
   return { cands, avail };
 }
 
-/** Read a verified package from the cache or download it (checking size and sha256). */
-async function obtain(env: Env, a: Available, explicit: boolean): Promise<NewPkg> {
+/**
+ * A package from the cache, or downloaded into it (streamed, stopped at the index's
+ * size, hashed). Its metadata is read and checked; a package refused for its content
+ * is deleted from the cache, here or when it is extracted.
+ */
+async function obtain(
+  env: Env,
+  a: Available,
+  explicit: boolean,
+  budget: TarBudget,
+): Promise<NewPkg> {
   const { entry } = a;
   const id = `${entry.name}-${entry.version}`;
-  const cacheDir = paths.cache(env.opts.root);
-  const cached = join(cacheDir, `${id}.ice`);
-  let bytes: Uint8Array | undefined;
+  const cached = join(cacheDir(env.opts.root), `${id}.ice`);
+  const expected = { sha256: entry.sha256, size: entry.size };
+  let have = false;
   try {
-    const b = Deno.readFileSync(cached);
-    if ((await sha256Hex(b)) === entry.sha256) bytes = b;
+    have = Deno.statSync(cached).size === entry.size && (await sha256File(cached)) === entry.sha256;
+    if (!have) Deno.removeSync(cached);
   } catch { /* not cached */ }
-  if (!bytes) {
-    const b = await repoRead(a.url, entry.file, !env.opts.json);
-    const got = await sha256Hex(b);
-    if (b.length !== entry.size || got !== entry.sha256) {
-      throw integrityError(
-        `${id}: downloaded ${entry.file} has sha256 ${got} (${b.length} bytes), the index says ${entry.sha256} (${entry.size} bytes)`,
-      );
-    }
-    Deno.mkdirSync(cacheDir, { recursive: true });
-    Deno.writeFileSync(`${cached}.part`, b);
+  if (!have) {
+    await repoDownload(a.url, entry.file, `${cached}.part`, expected, id, !env.opts.json);
     Deno.renameSync(`${cached}.part`, cached);
-    bytes = b;
   }
-  return await fromBytes(bytes, `${id}.ice`, entry.name, entry.version, explicit);
+  return await fromFile(cached, `${id}.ice`, entry.name, entry.version, explicit, expected, budget);
 }
 
-async function fromBytes(
-  bytes: Uint8Array,
+/**
+ * Bytes of small packages' decompressed tars a transaction may hold in memory (each
+ * at most {@linkcode SMALL_TAR}): they are then decompressed once, not twice.
+ */
+interface TarBudget {
+  left: number;
+}
+
+const SMALL_TAR = 2 << 20;
+const TAR_BUDGET = 8 << 20;
+
+/** A package file whose metadata names `name`-`version`; dropped from the cache if refused. */
+async function fromFile(
+  file: string,
   where: string,
   name: string,
   version: string,
   explicit: boolean,
+  expected: Expected,
+  budget: TarBudget = { left: 0 },
 ): Promise<NewPkg> {
-  const pkg = await readPackage(bytes, { where });
-  if (pkg.meta.name !== name || fullVersion(pkg.meta) !== version) {
-    throw integrityError(
-      `${where}: contains ${pkg.meta.name}-${fullVersion(pkg.meta)}, expected ${name}-${version}`,
-    );
+  try {
+    const keep = Math.min(SMALL_TAR, budget.left);
+    const { meta, tar } = await readPackageHead(file, { where, expected }, keep);
+    budget.left -= tar?.reduce((n, c) => n + c.length, 0) ?? 0;
+    if (meta.name !== name || fullVersion(meta) !== version) {
+      throw integrityError(
+        `${where}: contains ${meta.name}-${fullVersion(meta)}, expected ${name}-${version}`,
+      );
+    }
+    return {
+      pkg: { meta, file, where, expected, dropOnRefusal: true, tar },
+      sha256: expected.sha256,
+      size: expected.size ?? Deno.statSync(file).size,
+      explicit,
+    };
+  } catch (e) {
+    if (e instanceof IcePkgError && e.code === ExitCode.Integrity) {
+      await Deno.remove(file).catch(() => {});
+    }
+    throw e;
   }
-  return { pkg, sha256: await sha256Hex(bytes), size: bytes.length, explicit };
 }
 
 /** Total size and count of installed packages, as apk's last line. */
@@ -133,11 +177,12 @@ async function changesFrom(
 ): Promise<Change[]> {
   const installed = env.db.installed();
   const changes: Change[] = [];
+  const budget = { left: TAR_BUDGET };
   for (const c of [...chosen.values()].sort((a, b) => (a.name < b.name ? -1 : 1))) {
     const old = installed.get(c.name);
     if (old && old.version === c.version) continue;
     const a = avail.get(`${c.name}-${c.version}`)!;
-    const nw = await obtain(env, a, (old?.explicit ?? false) || isExplicit(c));
+    const nw = await obtain(env, a, (old?.explicit ?? false) || isExplicit(c), budget);
     changes.push({ name: c.name, old, new: nw });
   }
   return changes;
@@ -274,19 +319,20 @@ export async function rollback(env: Env, id: number): Promise<TxResult> {
     }
     if (old?.version === ch.oldVersion) continue;
     const file = join(paths.cache(env.opts.root), `${ch.name}-${ch.oldVersion}.ice`);
-    let bytes: Uint8Array;
     try {
-      bytes = Deno.readFileSync(file);
+      Deno.statSync(file);
     } catch {
       throw new IcePkgError(`rollback: ${ch.name}-${ch.oldVersion}: ${file} is not in the cache`);
     }
-    if ((await sha256Hex(bytes)) !== ch.oldSha256) {
+    if ((await sha256File(file)) !== ch.oldSha256) {
       throw integrityError(`rollback: ${file}: sha256 differs from the one installed before`);
     }
     changes.push({
       name: ch.name,
       old,
-      new: await fromBytes(bytes, file, ch.name, ch.oldVersion, ch.oldExplicit),
+      new: await fromFile(file, file, ch.name, ch.oldVersion, ch.oldExplicit, {
+        sha256: ch.oldSha256!,
+      }),
     });
   }
   return run(env, changes);

@@ -12,7 +12,22 @@ import type { Index } from "./metadata.ts";
 import { repoUrls } from "./env.ts";
 import { sha256File } from "./hash.ts";
 import { ExitCode, IcePkgError } from "./errors.ts";
+import { checkIndexTimes, indexLocation } from "./freshness.ts";
+import { ownersOf, relativeOwnerPath } from "./owner.ts";
 import type { FileRow, InstalledPkg } from "./db.ts";
+
+/**
+ * A stored index (validated when `update` accepted it), refused again if it is no
+ * longer fresh: no command reads an expired index without --allow-expired.
+ */
+function freshIndex(env: Env, url: string, json: string): Index {
+  const index = JSON.parse(json) as Index;
+  checkIndexTimes(index, indexLocation(url), {
+    allowExpired: env.opts.allowExpired || env.opts.allowInsecure,
+    warn: (m) => env.io.err(m),
+  });
+  return index;
+}
 
 /** Installed packages. */
 export function list(env: Env): InstalledPkg[] {
@@ -30,8 +45,7 @@ export function search(
   for (const url of repoUrls(env)) {
     const s = stored.get(url);
     if (!s) continue;
-    // Stored indexes were validated when accepted by update.
-    for (const e of (JSON.parse(s.indexJson) as Index).packages) {
+    for (const e of freshIndex(env, url, s.indexJson).packages) {
       if (e.name.includes(term) || e.description.toLowerCase().includes(term.toLowerCase())) {
         out.push({
           name: e.name,
@@ -49,9 +63,11 @@ export function search(
 export function info(env: Env, name: string): Record<string, unknown> {
   const p = env.db.get(name);
   if (p) return { ...p, installed: true, files: env.db.filesOf(name).length };
-  for (const s of env.db.repos().values()) {
-    const e = (JSON.parse(s.indexJson) as Index).packages.filter((e) => e.name === name)
-      .at(-1);
+  const stored = env.db.repos();
+  for (const url of repoUrls(env)) {
+    const s = stored.get(url);
+    if (!s) continue;
+    const e = freshIndex(env, url, s.indexJson).packages.filter((e) => e.name === name).at(-1);
     if (e) return { ...e, installed: false };
   }
   throw new IcePkgError(`${name}: no such package installed or available`, ExitCode.Unsatisfiable);
@@ -65,11 +81,8 @@ export function files(env: Env, name: string): FileRow[] {
 
 /** Which package owns a path (absolute on the device, or under --root). */
 export function owner(env: Env, path: string): { path: string; owners: string[] } {
-  let rel = path;
-  const root = env.opts.root.replace(/\/+$/, "");
-  if (root && rel.startsWith(`${root}/`)) rel = rel.slice(root.length);
-  rel = rel.replace(/^\/+/, "").replace(/\/+$/, "");
-  const owners = env.db.ownersOf(rel).map((f) => `${f.package}-${env.db.get(f.package)?.version}`);
+  const rel = relativeOwnerPath(env.opts.root, path);
+  const owners = ownersOf(env.db.sql, rel);
   if (!owners.length) {
     throw new IcePkgError(`${path}: not owned by any package`, ExitCode.Unsatisfiable);
   }

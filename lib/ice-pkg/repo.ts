@@ -11,12 +11,13 @@
  */
 import { basename, join } from "./_path.ts";
 import { fullVersion, type Index, type IndexEntry, parseIndex } from "./metadata.ts";
-import { readPackage } from "./package.ts";
-import { sha256Hex } from "./hash.ts";
+import { readPackageFile } from "./package_read.ts";
+import { sha256File, sha256Hex } from "./hash.ts";
 import { type Signature, signBytes, type TrustedKeys, verifySignature } from "./keys.ts";
 import { RepoFileMissing, repoRead } from "./fetch.ts";
 import { IcePkgError, integrityError } from "./errors.ts";
 import { compareVersions } from "./version.ts";
+import { checkIndexTimes } from "./freshness.ts";
 
 /** File names inside a repository. */
 export const INDEX_FILE = "INDEX.json";
@@ -44,14 +45,14 @@ export async function buildRepo(opts: BuildRepoOptions): Promise<Index> {
   const entries: IndexEntry[] = [];
   const seen = new Set<string>();
   for (const path of opts.packages) {
-    const bytes = Deno.readFileSync(path);
-    const { meta } = await readPackage(bytes, { where: path });
+    // Validated in full (streaming): a repository never signs what ice-pkg would refuse.
+    const meta = await readPackageFile(path, { where: path });
     const id = `${meta.name}-${fullVersion(meta)}`;
     if (seen.has(id)) throw new IcePkgError(`${path}: ${id} is already in the repository`);
     seen.add(id);
     const file = `${id}.ice`;
     if (basename(path) !== file || join(opts.outDir, file) !== path) {
-      Deno.writeFileSync(join(opts.outDir, file), bytes);
+      Deno.copyFileSync(path, join(opts.outDir, file));
     }
     entries.push({
       name: meta.name,
@@ -62,8 +63,8 @@ export async function buildRepo(opts: BuildRepoOptions): Promise<Index> {
       provides: meta.provides,
       conflicts: meta.conflicts,
       replaces: meta.replaces,
-      sha256: await sha256Hex(bytes),
-      size: bytes.length,
+      sha256: await sha256File(path),
+      size: Deno.statSync(path).size,
       installedSize: meta.installedSize,
       file,
     });
@@ -106,6 +107,8 @@ export interface FetchIndexOptions {
   previous?: RepoState;
   /** Accept unsigned, badly signed, expired or older indexes (with a warning). */
   allowInsecure?: boolean;
+  /** Accept an expired, future-dated or overlong index (with a warning). */
+  allowExpired?: boolean;
   /** Current time (tests). */
   now?: Date;
   /** Receives warnings about accepted insecure indexes. */
@@ -114,8 +117,9 @@ export interface FetchIndexOptions {
 }
 
 /**
- * Fetch and verify a repository index: signature by a trusted key, not expired,
- * serial not lower than before (and not the same serial with other content).
+ * Fetch and verify a repository index: signature by a trusted key, fresh dates
+ * (freshness.ts), serial not lower than before (and not the same serial with other
+ * content).
  */
 export async function fetchIndex(
   url: string,
@@ -129,7 +133,7 @@ export async function fetchIndex(
   };
   let sig: Signature | undefined;
   try {
-    sig = JSON.parse(new TextDecoder().decode(await repoRead(url, SIG_FILE)));
+    sig = JSON.parse(new TextDecoder().decode(await repoRead(url, SIG_FILE, false, 64 * 1024)));
   } catch (e) {
     if (!(e instanceof RepoFileMissing) && !(e instanceof SyntaxError)) throw e;
     refuse(`${what}: unsigned index (no valid ${SIG_FILE})`);
@@ -149,8 +153,11 @@ export async function fetchIndex(
     throw integrityError(`${what}: not valid JSON (${(e as Error).message})`);
   }
   const index = parseIndex(json, what);
-  const now = opts.now ?? new Date();
-  if (new Date(index.expires) < now) refuse(`${what}: index expired at ${index.expires}`);
+  checkIndexTimes(index, what, {
+    now: opts.now,
+    allowExpired: opts.allowExpired || opts.allowInsecure,
+    warn: opts.warn,
+  });
   const sha256 = await sha256Hex(bytes);
   const prev = opts.previous;
   if (prev && index.serial < prev.serial) {

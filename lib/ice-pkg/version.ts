@@ -1,103 +1,102 @@
 /**
- * Version comparison in the style of apk and dpkg.
+ * Version comparison: dpkg's algorithm (`verrevcmp` in dpkg's lib/dpkg/version.c),
+ * extended with apk's `_suffix` words.
  *
- * A full version is `<upstream>-r<release>`; upstream is compared token by token:
- * numbers numerically, letters as strings, and suffixes in the order
- * `_alpha < _beta < _pre < _rc < (none) < _cvs < _svn < _git < _hg < _p`.
- * A dpkg-style `~word` sorts before the bare version, like a pre-release suffix.
+ * A full version is `<upstream>-r<release>`. Both parts are compared as dpkg does:
+ * alternating runs of non-digits and digits; digit runs numerically (any length);
+ * non-digit runs character by character with `~` before the end of the string,
+ * the end before letters, and letters before every other character (so `1.0~rc1 <
+ * 1.0 < 1.0a < 1.0+1 < 1.0.1`). An absent release sorts before any release, as an
+ * absent Debian revision does. Wherever dpkg accepts a version string, the order is
+ * exactly dpkg's (tests/ice-pkg/version_dpkg_test.ts checks thousands of pairs).
+ *
+ * dpkg does not accept `_`; here `_word` is one unit, apk's suffixes:
+ * `~word < _alpha < _beta < _pre < _rc < (end) < _cvs < _svn < _git < _hg < _p <
+ * _other < letters < other characters`.
  *
  * ```ts
  * compareVersions("1.2.10", "1.2.9"); // 1
  * compareVersions("1.0_rc1", "1.0"); // -1
- * compareVersions("1.0-r2", "1.0-r1"); // 1
+ * compareVersions("1.0+1", "1.0.1"); // -1
  * ```
  */
-
-type Token =
-  | { kind: "num"; value: bigint }
-  | { kind: "alpha"; value: string }
-  | { kind: "suffix"; rank: number; word: string; value: bigint };
 
 const PRE_SUFFIXES = ["alpha", "beta", "pre", "rc"];
 const POST_SUFFIXES = ["cvs", "svn", "git", "hg", "p"];
 
-/** Rank of a suffix word: negative before a release, positive after. */
-function suffixRank(word: string, tilde: boolean): number {
-  if (tilde) return -10;
-  const pre = PRE_SUFFIXES.indexOf(word);
-  if (pre >= 0) return pre - PRE_SUFFIXES.length;
-  const post = POST_SUFFIXES.indexOf(word);
-  return post >= 0 ? post + 1 : POST_SUFFIXES.length + 1;
-}
+const isDigit = (c: string | undefined) => c !== undefined && c >= "0" && c <= "9";
+const isLetter = (c: string) => (c >= "A" && c <= "Z") || (c >= "a" && c <= "z");
 
-function tokenize(v: string): Token[] {
-  const out: Token[] = [];
-  const re = /(\d+)|([A-Za-z]+)|([_~])([A-Za-z]*)(\d*)|[.+]/g;
-  for (const m of v.matchAll(re)) {
-    if (m[1] !== undefined) out.push({ kind: "num", value: BigInt(m[1]) });
-    else if (m[2] !== undefined) out.push({ kind: "alpha", value: m[2] });
-    else if (m[3] !== undefined) {
-      const word = m[4].toLowerCase();
-      out.push({
-        kind: "suffix",
-        rank: suffixRank(word, m[3] === "~"),
-        word,
-        value: BigInt(m[5] || "0"),
-      });
-    }
+/**
+ * One unit of a non-digit run and its weight: dpkg's `order()` shifted so that apk's
+ * suffix words fit between `~` and letters. Only the signs of differences matter, so
+ * for dpkg's own characters the order is unchanged.
+ */
+function unit(s: string, i: number): { weight: number; word: string; next: number } {
+  const c = s[i];
+  if (c === undefined || isDigit(c)) return { weight: 0, word: "", next: i };
+  if (c === "~") return { weight: -10, word: "", next: i + 1 };
+  if (c === "_") {
+    let j = i + 1;
+    while (j < s.length && isLetter(s[j])) j++;
+    const word = s.slice(i + 1, j);
+    const pre = PRE_SUFFIXES.indexOf(word);
+    const post = POST_SUFFIXES.indexOf(word);
+    const weight = pre >= 0 ? pre - PRE_SUFFIXES.length : post >= 0 ? post + 1 : 6;
+    return { weight, word, next: j };
   }
-  return out;
+  const code = c.charCodeAt(0);
+  return { weight: isLetter(c) ? code + 10 : code + 256, word: "", next: i + 1 };
 }
 
-/** Order of token kinds when two versions differ in kind at the same position. */
-function kindRank(t: Token | undefined): number {
-  if (t === undefined) return 0;
-  if (t.kind === "suffix") return t.rank < 0 ? -1 : 1;
-  return t.kind === "alpha" ? 2 : 3;
+function sign(n: number): number {
+  return n < 0 ? -1 : n > 0 ? 1 : 0;
 }
 
-function cmp<T extends bigint | number | string>(a: T, b: T): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
-/** Split `1.2-r3` into `["1.2", 3]`; a missing release is 0. */
-export function splitRelease(full: string): [string, number] {
-  const m = full.match(/^(.*)-r(\d+)$/);
-  return m ? [m[1], Number(m[2])] : [full, 0];
-}
-
-/** Compare two upstream versions (no release part). Returns -1, 0 or 1. */
-export function compareUpstream(a: string, b: string): number {
-  const ta = tokenize(a);
-  const tb = tokenize(b);
-  for (let i = 0; i < Math.max(ta.length, tb.length); i++) {
-    const x = ta[i];
-    const y = tb[i];
-    const kr = cmp(kindRank(x), kindRank(y));
-    if (kr !== 0) return kr;
-    if (x === undefined || y === undefined) return 0;
-    if (x.kind === "num" && y.kind === "num") {
-      const c = cmp(x.value, y.value);
-      if (c) return c;
-    } else if (x.kind === "alpha" && y.kind === "alpha") {
-      const c = cmp(x.value, y.value);
-      if (c) return c;
-    } else if (x.kind === "suffix" && y.kind === "suffix") {
-      const c = cmp(x.rank, y.rank) || cmp(x.word, y.word) || cmp(x.value, y.value);
-      if (c) return c;
-    } else {
-      // Same kind rank but different kinds (pre-suffix vs pre-suffix handled above).
-      return cmp(x.kind, y.kind);
+/** dpkg's verrevcmp over one part (upstream or release). Returns -1, 0 or 1. */
+function compareRuns(a: string, b: string): number {
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    while ((i < a.length && !isDigit(a[i])) || (j < b.length && !isDigit(b[j]))) {
+      const x = unit(a, i);
+      const y = unit(b, j);
+      if (x.weight !== y.weight) return sign(x.weight - y.weight);
+      if (x.word !== y.word) return x.word < y.word ? -1 : 1;
+      i = x.next;
+      j = y.next;
     }
+    while (a[i] === "0") i++;
+    while (b[j] === "0") j++;
+    let firstDiff = 0;
+    while (isDigit(a[i]) && isDigit(b[j])) {
+      if (!firstDiff) firstDiff = a.charCodeAt(i) - b.charCodeAt(j);
+      i++;
+      j++;
+    }
+    if (isDigit(a[i])) return 1;
+    if (isDigit(b[j])) return -1;
+    if (firstDiff) return sign(firstDiff);
   }
   return 0;
 }
 
-/** Compare two full versions (`upstream-rN`). Returns -1, 0 or 1. */
+/** Split `1.2-r3` into `["1.2", "r3"]`; no release gives `["1.2", ""]`. */
+export function splitRelease(full: string): [string, string] {
+  const m = full.match(/^(.*)-(r\d+)$/);
+  return m ? [m[1], m[2]] : [full, ""];
+}
+
+/** Compare two upstream versions (no release part). Returns -1, 0 or 1. */
+export function compareUpstream(a: string, b: string): number {
+  return compareRuns(a, b);
+}
+
+/** Compare two full versions (`upstream[-rN]`). Returns -1, 0 or 1. */
 export function compareVersions(a: string, b: string): number {
   const [ua, ra] = splitRelease(a);
   const [ub, rb] = splitRelease(b);
-  return compareUpstream(ua, ub) || cmp(ra, rb);
+  return compareRuns(ua, ub) || compareRuns(ra, rb);
 }
 
 /** Full version string of a package: `1.2.3-r0`. */
@@ -108,4 +107,10 @@ export function fullVersion(m: { version: string; release: number }): string {
 /** True if `v` is a well-formed upstream version (starts with a digit, known characters). */
 export function isValidUpstream(v: string): boolean {
   return /^[0-9][0-9A-Za-z.+_~]*$/.test(v) && !/[.+_~]{2}/.test(v) && !/[.+]$/.test(v);
+}
+
+/** True if `v` is `upstream` or `upstream-rN` (what a dependency constraint may name). */
+export function isValidVersion(v: string): boolean {
+  const [up, rel] = splitRelease(v);
+  return isValidUpstream(up) && (rel === "" || /^r\d+$/.test(rel));
 }

@@ -11,7 +11,7 @@
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Board } from "../board.ts";
-import { createPackage } from "../ice-pkg/package.ts";
+import { writePackage } from "../ice-pkg/package.ts";
 import { buildRepo } from "../ice-pkg/repo.ts";
 import { buildTree, kindNeeds, kindTools } from "./build.ts";
 import { loadRecipes, recipeForBoard } from "./load.ts";
@@ -52,20 +52,30 @@ export function recipeStage(raw: Recipe, board: Board): Stage {
     async run(ctx) {
       const tree = join(ctx.tmp, "pkg");
       await buildTree(r, ctx, tree);
-      const bytes = await createPackage(tree, {
-        name: r.name,
-        version: r.version,
-        release: r.release,
-        arch: packageArch(r, ctx.board) as "noarch",
-        description: r.description,
-        license: r.license,
-        depends: r.depends,
-        conffiles: r.conffiles,
-      }, Number(ctx.env.SOURCE_DATE_EPOCH ?? 0));
       const file = packageFile(r, ctx.board);
-      await Deno.writeFile(join(ctx.out, file), bytes);
-      ctx.log(`${file}: ${bytes.length} bytes`);
-      ctx.record("package_bytes", bytes.length);
+      // Streamed to the file; world-writable directories only where dirs: declares them.
+      await writePackage(
+        tree,
+        {
+          name: r.name,
+          version: r.version,
+          release: r.release,
+          arch: packageArch(r, ctx.board) as "noarch",
+          description: r.description,
+          license: r.license,
+          depends: r.depends,
+          conffiles: r.conffiles,
+        },
+        join(ctx.out, file),
+        Number(ctx.env.SOURCE_DATE_EPOCH ?? 0),
+        {
+          where: r.file,
+          declaredDirs: Object.keys(r.dirs),
+        },
+      );
+      const bytes = (await Deno.stat(join(ctx.out, file))).size;
+      ctx.log(`${file}: ${bytes} bytes`);
+      ctx.record("package_bytes", bytes);
     },
   });
 }

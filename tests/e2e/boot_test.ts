@@ -12,6 +12,7 @@ import { boardVm } from "../../lib/qemu/board_vm.ts";
 import { type Qemu, startGuest } from "../../lib/qemu/machine.ts";
 import { parseStatus, powerOff } from "../../lib/qemu/report.ts";
 import { GuestShell } from "../../lib/qemu/shell.ts";
+import { assertClockRestored, BUILD_DATE, icePkgRightAfterBoot } from "./_clock.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 const FIXTURES = new URL("./fixtures/", import.meta.url).pathname;
@@ -21,8 +22,8 @@ import { e2eBoards } from "./_boards.ts";
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
 /** The guest console goes to a log file (ICENET_E2E_CONSOLE=1: also to stderr). */
-function consoleLog(work: string) {
-  const file = Deno.openSync(join(work, "console.log"), { write: true, create: true });
+function consoleLog(work: string, name = "console.log") {
+  const file = Deno.openSync(join(work, name), { write: true, create: true });
   const loud = Deno.env.get("ICENET_E2E_CONSOLE") === "1";
   const enc = new TextEncoder();
   return (s: string) => {
@@ -212,22 +213,57 @@ Deno.test(
 );
 
 for (const name of ["rpi", "rpi32"]) {
-  Deno.test(`${name} image: boots to a login prompt with the root read-only`, {
-    ...opts,
-    ignore: !e2eBoards().includes(name),
-  }, async (t) => {
-    const board = await loadBoard(ROOT, name);
-    const work = await Deno.makeTempDir({ prefix: `icenet-e2e-${name}-` });
-    const { vm } = await boot(board, work);
-    await withVm(vm, work, async () => {
-      const sh = await GuestShell.login(vm.console, LOGIN);
-      await t.step("root is the squashfs, read-only", () => assertReadOnlyRoot(sh));
-      await t.step("the data partition grew to fill the SD card", () => assertDataGrew(sh));
-      await t.step("the service set is up", async () => {
-        await assertServicesUp(sh, ["dropbear"]);
+  Deno.test(
+    `${name} image: boots to a login prompt with the root read-only; the clock never goes back`,
+    {
+      ...opts,
+      ignore: !e2eBoards().includes(name),
+    },
+    async (t) => {
+      const board = await loadBoard(ROOT, name);
+      const work = await Deno.makeTempDir({ prefix: `icenet-e2e-${name}-` });
+      const { vm, image } = await boot(board, work);
+      // QEMU's raspi machines have no real-time clock, like every Pi: the kernel starts in 1970.
+      const ahead = BUILD_DATE + 400 * 86400;
+      await withVm(vm, work, async () => {
+        const sh = await GuestShell.login(vm.console, LOGIN);
+        await t.step("root is the squashfs, read-only", () => assertReadOnlyRoot(sh));
+        await t.step("the data partition grew to fill the SD card", () => assertDataGrew(sh));
+        await t.step("the service set is up", async () => {
+          await assertServicesUp(sh, ["dropbear", "clock"]);
+        });
+        await t.step(
+          "the clock was put forward to the image's build date at boot",
+          () =>
+            assertClockRestored(sh, vm.console.transcript, BUILD_DATE, "the image's build date"),
+        );
+        if (name === "rpi") {
+          await t.step(
+            "ice-pkg installs right after boot with a valid index, no time server",
+            () => icePkgRightAfterBoot(sh),
+          );
+        }
+        // As if NTP had answered: the clock service saves this time when it is stopped.
+        await sh.check(`date -u -s @${ahead} >/dev/null`);
+        await powerOff(sh, vm);
       });
-      await powerOff(sh, vm);
-    });
-    await Deno.remove(work, { recursive: true });
-  });
+      await t.step("the time saved at shutdown is restored at the next boot", async () => {
+        const again = startQemu(
+          await boardVm(board, image, work, { reuseDisk: true }),
+          consoleLog(work, "console-2.log"),
+        );
+        await withVm(again, work, async () => {
+          const sh = await GuestShell.login(again.console, LOGIN);
+          await assertClockRestored(
+            sh,
+            again.console.transcript,
+            ahead,
+            "the time saved at /overlay/clock",
+          );
+          await powerOff(sh, again);
+        });
+      });
+      await Deno.remove(work, { recursive: true });
+    },
+  );
 }

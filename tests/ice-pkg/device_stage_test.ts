@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { defaultDownloadDir } from "../../lib/fetch/mod.ts";
 import { defaultStoreDir } from "../../lib/store.ts";
+import { CodeGraphs } from "../../lib/code_graph.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 
@@ -68,16 +69,16 @@ Deno.test("ice-pkg stage: builds with an empty store and a fresh DENO_DIR, and u
   await Deno.remove(base, { recursive: true });
 });
 
-Deno.test("ice-pkg stage: the bundled npm pins are the versions deno.lock resolves", async () => {
-  const { BUNDLED_NPM } = await import("../../tasks/ice-pkg.ts");
-  const lock = JSON.parse(await Deno.readTextFile(join(ROOT, "deno.lock")));
-  for (const [name, pin] of Object.entries(BUNDLED_NPM)) {
-    const spec = Object.keys(lock.specifiers).find((s) => s.startsWith(`npm:${name}@`));
-    assert.ok(spec, `deno.lock has no ${name}`);
-    assert.equal(
-      lock.specifiers[spec],
-      pin.version,
-      `tasks/ice-pkg.ts pins ${name}@${pin.version}; deno.lock resolves ${lock.specifiers[spec]}`,
-    );
-  }
+Deno.test("ice-pkg stage: the device program imports no npm package (none is declared)", async () => {
+  const graph = await new CodeGraphs().closure(join(ROOT, "lib/ice-pkg/main.ts"));
+  assert.deepEqual(
+    graph.npm,
+    [],
+    "lib/ice-pkg imports npm packages: declare their tarballs as sources of tasks/ice-pkg.ts " +
+      "and unpack them into a node_modules beside the program's copy",
+  );
+  assert.ok(
+    graph.files.every((f) => f.startsWith(join(ROOT, "lib/ice-pkg/"))),
+    graph.files.join("\n"),
+  );
 });

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { parsePackageTar, readPackage } from "../../lib/ice-pkg/package.ts";
-import { xzDecompress } from "../../lib/ice-pkg/format/xz.ts";
+import { xzCompress, xzDecompress } from "../../lib/ice-pkg/format/xz.ts";
 import { IcePkgError } from "../../lib/ice-pkg/errors.ts";
 import { openDb } from "../../lib/ice-pkg/db.ts";
 import { applyChanges } from "../../lib/ice-pkg/transaction.ts";
@@ -90,16 +90,28 @@ function mutate(tar: Uint8Array, rnd: () => number): Uint8Array {
 }
 
 /** Install into a fresh root; check every file and that nothing leaked outside. */
-async function installAndCheck(dir: string, pkg: Package, label: string): Promise<void> {
+async function installAndCheck(
+  dir: string,
+  tar: Uint8Array,
+  pkg: Package,
+  label: string,
+): Promise<void> {
   const root = join(dir, "root");
   const outside = join(dir, "outside");
   Deno.mkdirSync(root, { recursive: true });
   Deno.mkdirSync(outside, { recursive: true });
+  const file = join(dir, "pkg.ice");
+  Deno.writeFileSync(file, await xzCompress(tar));
   const db = openDb(root);
   try {
     await applyChanges({ root, db, log: () => {}, command: "fuzz" }, [{
       name: pkg.meta.name,
-      new: { pkg, sha256: "0".repeat(64), size: 0, explicit: true },
+      new: {
+        pkg: { meta: pkg.meta, file, where: label },
+        sha256: "0".repeat(64),
+        size: 0,
+        explicit: true,
+      },
     }]);
   } finally {
     db.close();
@@ -154,7 +166,7 @@ Deno.test(`random mutations of packages are refused or installed correctly (${CA
       if (distinct.has(key)) continue;
       distinct.add(key);
       const d = join(dir, String(i));
-      await installAndCheck(d, pkg, `case ${i} (seed ${SEED})`);
+      await installAndCheck(d, bad, pkg, `case ${i} (seed ${SEED})`);
       await Deno.remove(d, { recursive: true });
     }
   });

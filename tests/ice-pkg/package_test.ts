@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { readPackage } from "../../lib/ice-pkg/package.ts";
+import { join } from "node:path";
+import { createPackage, readPackage } from "../../lib/ice-pkg/package.ts";
 import { readTar, type TarWriteEntry, writeTar } from "../../lib/ice-pkg/format/tar.ts";
 import { xzCompress, xzDecompress } from "../../lib/ice-pkg/format/xz.ts";
 import { makePackage } from "./_helpers.ts";
@@ -14,6 +15,53 @@ const spec = {
   "usr/share/hello/README": "read me\n",
   "usr/bin/hi": { link: "hello" },
 };
+
+/** A tree with a long path (pax), a long link target, modes and a 300 kB file. */
+function goldenTree(dir: string): void {
+  const d = `${dir}/usr/share/${"d".repeat(120)}`;
+  Deno.mkdirSync(`${dir}/usr/bin`, { recursive: true });
+  Deno.mkdirSync(`${dir}/etc`, { recursive: true });
+  Deno.mkdirSync(d, { recursive: true });
+  Deno.writeTextFileSync(`${dir}/usr/bin/hello`, "#!/bin/sh\necho hi\n");
+  Deno.chmodSync(`${dir}/usr/bin/hello`, 0o755);
+  Deno.symlinkSync("hello", `${dir}/usr/bin/hi`);
+  Deno.symlinkSync("/" + "y".repeat(150), `${dir}/usr/bin/longlink`);
+  Deno.writeTextFileSync(`${dir}/etc/hello.conf`, "x=1\n");
+  const blob = new Uint8Array(300_000);
+  let x = 7;
+  for (let i = 0; i < blob.length; i++) blob[i] = (x = (x * 1103515245 + 12345) >>> 0) >>> 24;
+  Deno.writeFileSync(`${d}/blob`, blob);
+  for (const p of ["usr", "usr/bin", "usr/share", `usr/share/${"d".repeat(120)}`, "etc"]) {
+    Deno.chmodSync(`${dir}/${p}`, 0o755);
+  }
+  Deno.chmodSync(`${dir}/etc/hello.conf`, 0o644);
+  Deno.chmodSync(`${d}/blob`, 0o644);
+}
+
+Deno.test("the streaming writer makes the same bytes as the in-memory one did", async () => {
+  // sha256 of this package as the writer made it before it streamed (commit f3e5b49):
+  // unchanged packages keep their bytes, so nothing downstream rebuilds (early cutoff).
+  const dir = await Deno.makeTempDir();
+  try {
+    goldenTree(dir);
+    const bytes = await createPackage(dir, {
+      name: "hello",
+      version: "1.2",
+      release: 3,
+      arch: "noarch",
+      depends: ["musl>=1.2"],
+      description: "d",
+      license: "MIT",
+      conffiles: ["etc/hello.conf"],
+    }, 1735689600);
+    assert.equal(
+      await sha256Hex(bytes),
+      "50ff8fd577d96463ca73c6db7edf375a0ca406657dff06aa881eab40f4e8530a",
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
 
 Deno.test("createPackage() is deterministic and readPackage() reads it back", async () => {
   const a = await makePackage({ name: "hello", depends: ["musl>=1.2"] }, spec);
@@ -134,9 +182,10 @@ Deno.test("readPackage() refuses hostile packages", async (t) => {
       const f = m.files.find((f) => f.path === "usr/share/hello/README")!;
       f.sha256 = "0".repeat(64);
     }, /sha256 .* metadata says 0000/],
+    // No fixed cap any more (a package of any size streams): the declaration must add up.
     ["huge declared size", (m) => {
       m.installedSize = 2 ** 50;
-    }, /declares installed size 1125899906842624 bytes, more than the limit/],
+    }, /installedSize 1125899906842624 but the files add up to 26 bytes/],
     ["unlisted entry", (_m, es) => {
       es.push({ path: "usr/extra", type: "file", mode: 0o644, data: new Uint8Array(1) });
     }, /usr\/extra: not listed in the metadata/],
@@ -188,4 +237,23 @@ Deno.test("readPackage() refuses hostile packages", async (t) => {
     bad[60] ^= 0xff;
     await assert.rejects(readPackage(bad, { where: "h.ice" }), /h.ice: truncated or corrupt xz/);
   });
+});
+
+Deno.test("a recipe's package may have a world-writable directory only where dirs: declares it", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    Deno.mkdirSync(join(dir, "var/spool"), { recursive: true });
+    Deno.chmodSync(join(dir, "var/spool"), 0o1777);
+    const meta = { name: "spool", version: "1.0", release: 0, arch: "noarch" as const };
+    const where = "pkgs/spool/recipe.yaml";
+    await assert.rejects(
+      createPackage(dir, meta, 0, { where, declaredDirs: ["var"] }),
+      /pkgs\/spool\/recipe\.yaml: var\/spool: world-writable directory \(mode 1777\) not declared under dirs:/,
+    );
+    const ok = await createPackage(dir, meta, 0, { where, declaredDirs: ["var/spool"] });
+    const pkg = await readPackage(ok, { where: "spool.ice" });
+    assert.equal(pkg.meta.files.find((f) => f.path === "var/spool")?.mode, 0o1777);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -9,7 +9,14 @@ Deno.test("compareVersions() orders versions like apk/dpkg", async (t) => {
     ["1.0", "1.0", 0],
     ["1.0-r2", "1.0-r1", 1],
     ["1.0-r10", "1.0-r9", 1],
-    ["1.0", "1.0-r0", 0],
+    // dpkg: an absent revision sorts before any revision.
+    ["1.0", "1.0-r0", -1],
+    ["1.0-r0", "1.0-r00", 0],
+    // "+" and "." are different characters: dpkg orders "+" first (issue 15).
+    ["1.0+1", "1.0.1", -1],
+    ["1.0+1", "1.0", 1],
+    ["1.0a.1", "1.0a1", 1],
+    ["1.0~rc1", "1.0_rc1", -1],
     ["1.0_rc1", "1.0", -1],
     ["1.0_alpha", "1.0_beta", -1],
     ["1.0_beta2", "1.0_beta10", -1],
@@ -54,8 +61,17 @@ Deno.test("satisfies() checks each operator", async (t) => {
   }
 });
 
-Deno.test("parseDep() rejects malformed expressions", () => {
-  assert.throws(() => parseDep("Foo>>1"), /bad dependency "Foo>>1"/);
+Deno.test("parseDep() rejects malformed expressions", async (t) => {
+  const cases: [string, RegExp][] = [
+    ["Foo>>1", /bad dependency "Foo>>1"/],
+    // A "-" is only the release separator "-rN": anything else is refused, not ignored.
+    ["foo>=1.0-2", /bad dependency "foo>=1\.0-2": "1\.0-2" is not a version/],
+    ["foo=1.0-rc1", /bad dependency "foo=1\.0-rc1"/],
+    ["foo<1..2", /bad dependency "foo<1\.\.2"/],
+  ];
+  for (const [expr, re] of cases) {
+    await t.step(expr, () => assert.throws(() => parseDep(expr), re));
+  }
   assert.deepEqual(parseDep("lib-a.b>=1.2_rc1-r2"), {
     name: "lib-a.b",
     op: ">=",

@@ -1,12 +1,13 @@
 /**
- * A small ustar/pax tar writer and reader.
+ * A small ustar/pax tar codec: the header writer and parser shared by the in-memory
+ * writer/reader here and the streaming ones (`tar_stream.ts`, `../package_write.ts`).
  *
  * Hand-written rather than taken from npm (tar-stream, tar): the writer must be
  * byte-for-byte deterministic (fixed field encoding, fixed pax header name, no
  * timestamps or user names from the host, no padding to a host-chosen record size),
  * and the reader must hand every raw entry type (hard links, devices, GNU
  * extensions) to the package validator instead of silently following or skipping
- * it. Both are ~150 lines; a library would bring its own choices for both.
+ * it. A library would bring its own choices for both.
  *
  * ```ts
  * const bytes = writeTar([{ path: "a.txt", type: "file", mode: 0o644, data: enc("hi") }]);
@@ -26,8 +27,8 @@ export interface TarWriteEntry {
   target?: string;
 }
 
-/** An entry as read: the raw type flag is kept so callers can refuse what they don't allow. */
-export interface TarReadEntry {
+/** An entry's header as read: the raw type flag is kept so callers can refuse what they don't allow. */
+export interface TarHeader {
   path: string;
   /** "0" file, "5" dir, "2" symlink, "1" hard link, "3"/"4" devices, "6" fifo, ... */
   typeflag: string;
@@ -36,10 +37,18 @@ export interface TarReadEntry {
   gid: number;
   size: number;
   linkname: string;
+}
+
+/** An entry read from a tar held in memory: its header and data. */
+export interface TarReadEntry extends TarHeader {
   data: Uint8Array;
 }
 
-const BLOCK = 512;
+/** Tar block size. */
+export const BLOCK = 512;
+/** Largest pax extended header accepted (a path and a link target of PATH_MAX fit easily). */
+export const MAX_PAX = 64 * 1024;
+
 const enc = new TextEncoder();
 const dec = new TextDecoder("utf-8", { fatal: true });
 
@@ -91,43 +100,53 @@ function paxRecord(key: string, value: string): string {
   return `${len}${body}`;
 }
 
-function padded(data: Uint8Array): Uint8Array[] {
-  const rest = data.length % BLOCK;
-  return rest ? [data, new Uint8Array(BLOCK - rest)] : [data];
+/** Zero bytes that pad `size` bytes of data to a whole block. */
+export function padding(size: number): Uint8Array {
+  const rest = size % BLOCK;
+  return new Uint8Array(rest ? BLOCK - rest : 0);
 }
 
-/** Write entries in the given order (callers sort) into one tar byte array. */
-export function writeTar(entries: TarWriteEntry[]): Uint8Array {
+/** The end-of-archive marker: two zero blocks. */
+export function endOfArchive(): Uint8Array {
+  return new Uint8Array(BLOCK * 2);
+}
+
+/**
+ * The header blocks of one entry whose data is `size` bytes (a pax header first when
+ * the path or link target does not fit ustar's 100 bytes). The data and its
+ * {@linkcode padding} follow.
+ */
+export function entryHeader(e: TarWriteEntry, size: number): Uint8Array {
+  const name = e.type === "dir" && !e.path.endsWith("/") ? `${e.path}/` : e.path;
+  const link = e.target ?? "";
+  const mtime = e.mtime ?? 0;
+  let pax = "";
+  if (enc.encode(name).length > 100) pax += paxRecord("path", name);
+  if (enc.encode(link).length > 100) pax += paxRecord("linkpath", link);
   const parts: Uint8Array[] = [];
-  for (const e of entries) {
-    const name = e.type === "dir" && !e.path.endsWith("/") ? `${e.path}/` : e.path;
-    const link = e.target ?? "";
-    const data = e.type === "file" ? (e.data ?? new Uint8Array()) : new Uint8Array();
-    const mtime = e.mtime ?? 0;
-    let pax = "";
-    if (enc.encode(name).length > 100) pax += paxRecord("path", name);
-    if (enc.encode(link).length > 100) pax += paxRecord("linkpath", link);
-    if (pax) {
-      const body = enc.encode(pax);
-      parts.push(header("././@PaxHeader", "x", 0o644, 0, 0, body.length, mtime, ""));
-      parts.push(...padded(body));
-    }
-    const flag = e.type === "file" ? "0" : e.type === "dir" ? "5" : "2";
-    parts.push(
-      header(
-        pax.includes(" path=") ? "././@LongName" : name,
-        flag,
-        e.mode,
-        e.uid ?? 0,
-        e.gid ?? 0,
-        data.length,
-        mtime,
-        pax.includes(" linkpath=") ? "././@LongLink" : link,
-      ),
-    );
-    if (data.length) parts.push(...padded(data));
+  if (pax) {
+    const body = enc.encode(pax);
+    parts.push(header("././@PaxHeader", "x", 0o644, 0, 0, body.length, mtime, ""), body);
+    parts.push(padding(body.length));
   }
-  parts.push(new Uint8Array(BLOCK * 2));
+  const flag = e.type === "file" ? "0" : e.type === "dir" ? "5" : "2";
+  parts.push(
+    header(
+      pax.includes(" path=") ? "././@LongName" : name,
+      flag,
+      e.mode,
+      e.uid ?? 0,
+      e.gid ?? 0,
+      e.type === "file" ? size : 0,
+      mtime,
+      pax.includes(" linkpath=") ? "././@LongLink" : link,
+    ),
+  );
+  return concat(parts);
+}
+
+/** Concatenate byte arrays. */
+export function concat(parts: Uint8Array[]): Uint8Array {
   let total = 0;
   for (const p of parts) total += p.length;
   const out = new Uint8Array(total);
@@ -137,6 +156,18 @@ export function writeTar(entries: TarWriteEntry[]): Uint8Array {
     off += p.length;
   }
   return out;
+}
+
+/** Write entries in the given order (callers sort) into one tar byte array. */
+export function writeTar(entries: TarWriteEntry[]): Uint8Array {
+  const parts: Uint8Array[] = [];
+  for (const e of entries) {
+    const data = e.type === "file" ? (e.data ?? new Uint8Array()) : new Uint8Array();
+    parts.push(entryHeader(e, data.length));
+    if (data.length) parts.push(data, padding(data.length));
+  }
+  parts.push(endOfArchive());
+  return concat(parts);
 }
 
 function cstring(h: Uint8Array, off: number, width: number): string {
@@ -159,7 +190,8 @@ function parseOctal(h: Uint8Array, off: number, width: number, field: string): n
   return n;
 }
 
-function parsePax(body: Uint8Array): Record<string, string> {
+/** Parse a pax extended header's records. */
+export function parsePax(body: Uint8Array): Record<string, string> {
   const out: Record<string, string> = {};
   let text: string;
   try {
@@ -184,6 +216,50 @@ function parsePax(body: Uint8Array): Record<string, string> {
   return out;
 }
 
+/** True if a block is all zeros (the end-of-archive marker). */
+export function isZeroBlock(h: Uint8Array): boolean {
+  for (let i = 0; i < h.length; i++) if (h[i] !== 0) return false;
+  return true;
+}
+
+/**
+ * Parse one header block (at archive offset `off`, for messages), applying the
+ * pax records of a preceding `x` header. Checks the checksum.
+ */
+export function parseHeader(
+  h: Uint8Array,
+  off: number,
+  pax: Record<string, string> | undefined,
+): TarHeader {
+  let sum = 0;
+  for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : h[i];
+  if (parseOctal(h, 148, 8, "checksum") !== sum) {
+    throw new Error(`tar: header checksum mismatch at byte ${off}`);
+  }
+  const typeflag = h[156] === 0 ? "0" : String.fromCharCode(h[156]);
+  let size = parseOctal(h, 124, 12, "size");
+  if (pax?.size !== undefined) {
+    size = Number(pax.size);
+    if (!Number.isSafeInteger(size) || size < 0) {
+      throw new Error(`tar: bad pax size at byte ${off}`);
+    }
+  }
+  if (typeflag === "g" || typeflag === "L" || typeflag === "K") {
+    throw new Error(`tar: unsupported header type ${typeflag} at byte ${off}`);
+  }
+  const prefix = cstring(h, 345, 155);
+  const name = cstring(h, 0, 100);
+  return {
+    path: pax?.path ?? (prefix ? `${prefix}/${name}` : name),
+    typeflag,
+    mode: parseOctal(h, 100, 8, "mode"),
+    uid: parseOctal(h, 108, 8, "uid"),
+    gid: parseOctal(h, 116, 8, "gid"),
+    size,
+    linkname: pax?.linkpath ?? cstring(h, 157, 100),
+  };
+}
+
 /**
  * Read all entries of a tar held in memory. Checks header checksums and bounds;
  * throws `tar: ...` on anything malformed or truncated. Pax `x` headers are applied
@@ -196,40 +272,22 @@ export function readTar(buf: Uint8Array): TarReadEntry[] {
   while (true) {
     if (off + BLOCK > buf.length) throw new Error("tar: truncated (no end-of-archive marker)");
     const h = buf.subarray(off, off + BLOCK);
-    if (h.every((b) => b === 0)) break;
-    let sum = 0;
-    for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : h[i];
-    if (parseOctal(h, 148, 8, "checksum") !== sum) {
-      throw new Error(`tar: header checksum mismatch at byte ${off}`);
-    }
-    const typeflag = h[156] === 0 ? "0" : String.fromCharCode(h[156]);
-    let size = parseOctal(h, 124, 12, "size");
-    if (pax?.size !== undefined) size = Number(pax.size);
+    if (isZeroBlock(h)) break;
+    const e = parseHeader(h, off, pax);
     const start = off + BLOCK;
-    if (!Number.isSafeInteger(size) || start + size > buf.length) {
-      throw new Error(`tar: truncated entry at byte ${off} (size ${size})`);
+    if (start + e.size > buf.length) {
+      throw new Error(`tar: truncated entry at byte ${off} (size ${e.size})`);
     }
-    const data = buf.subarray(start, start + size);
-    off = start + Math.ceil(size / BLOCK) * BLOCK;
-    if (typeflag === "x") {
+    const data = buf.subarray(start, start + e.size);
+    off = start + Math.ceil(e.size / BLOCK) * BLOCK;
+    if (e.typeflag === "x") {
+      if (e.size > MAX_PAX) {
+        throw new Error(`tar: pax header of ${e.size} bytes at byte ${start - BLOCK}`);
+      }
       pax = parsePax(data);
       continue;
     }
-    if (typeflag === "g" || typeflag === "L" || typeflag === "K") {
-      throw new Error(`tar: unsupported header type ${typeflag} at byte ${start - BLOCK}`);
-    }
-    const prefix = cstring(h, 345, 155);
-    const name = cstring(h, 0, 100);
-    out.push({
-      path: pax?.path ?? (prefix ? `${prefix}/${name}` : name),
-      typeflag,
-      mode: parseOctal(h, 100, 8, "mode"),
-      uid: parseOctal(h, 108, 8, "uid"),
-      gid: parseOctal(h, 116, 8, "gid"),
-      size,
-      linkname: pax?.linkpath ?? cstring(h, 157, 100),
-      data,
-    });
+    out.push({ ...e, data });
     pax = undefined;
   }
   return out;
