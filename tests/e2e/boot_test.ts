@@ -248,7 +248,7 @@ for (const name of ["rpi", "rpi32"]) {
         await powerOff(sh, vm);
       });
       await t.step("the time saved at shutdown is restored at the next boot", async () => {
-        const again = startQemu(
+        const again = await startGuest(
           await boardVm(board, image, work, { reuseDisk: true }),
           consoleLog(work, "console-2.log"),
         );
