@@ -51,6 +51,22 @@ async function imageId(
   return r.code === 0 ? r.stdout.trim() : undefined;
 }
 
+/** The build image's tag: a content hash of the Containerfile, package list and base image. */
+function buildTag(baseId: string): string {
+  const text = Deno.readTextFileSync(CONTAINERFILE) + hostPackages().join(" ") + baseId;
+  return `icenet-build:${sha256(text).slice(0, 16)}`;
+}
+
+const BASE = `icenet-base:${SUITE}`;
+
+/** The build image if the engine already has it (nothing is built). */
+export async function findBuildImage(engine: Container["engine"]): Promise<Container | undefined> {
+  const env = engineEnv(engine);
+  const baseId = await imageId(engine, env, BASE);
+  const id = baseId && await imageId(engine, env, buildTag(baseId));
+  return id ? { engine, image: id, env } : undefined;
+}
+
 /**
  * Make (or reuse) the build image; returns it with its id. Tags are content
  * hashes of the Containerfile and package list, so an edit makes a new image.
@@ -61,7 +77,7 @@ export async function ensureBuildImage(
 ): Promise<Container> {
   const env = engineEnv(engine);
   const pkgs = hostPackages();
-  const base = `icenet-base:${SUITE}`;
+  const base = BASE;
   if (!(await imageId(engine, env, base))) {
     const root = await Deno.makeTempDir({ prefix: "icenet-debootstrap-" });
     try {
@@ -91,10 +107,7 @@ export async function ensureBuildImage(
       await Deno.remove(root, { recursive: true });
     }
   }
-  const baseId = (await imageId(engine, env, base))!;
-  const tag = `icenet-build:${
-    sha256(Deno.readTextFileSync(CONTAINERFILE) + pkgs.join(" ") + baseId).slice(0, 16)
-  }`;
+  const tag = buildTag((await imageId(engine, env, base))!);
   let id = await imageId(engine, env, tag);
   if (!id) {
     log(`container: building ${tag}`);

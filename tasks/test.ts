@@ -12,6 +12,8 @@
  * the zima kernel with both LSMs. Each pass is kept as a proof (tests/e2e/_proof.ts),
  * so a warm run takes seconds until an input changes.
  */
+import { DEFERRED } from "../tests/_deferred.ts";
+
 Deno.chdir(new URL("..", import.meta.url).pathname);
 const [tierArg, ...rest] = Deno.args;
 const TIERS = ["unit", "e2e", "long", "hermetic", "all"];
@@ -31,13 +33,14 @@ function testFiles(dir: string): string[] {
 
 const all = [...testFiles("lib"), ...testFiles("tests")];
 const isE2e = (f: string) => f.startsWith("tests/e2e/");
-// The long checks (see the top), each kept as a proof once it passes.
+// The long checks (see the top), each kept as a proof once it passes; in the order they
+// run, shortest first (cold, on 2 cores).
 const LONG = [
-  "tests/e2e/fresh_clone_test.ts",
-  "tests/e2e/hermetic_test.ts",
   "tests/e2e/kernel_lsm_test.ts",
-  "tests/e2e/podman_test.ts",
+  "tests/e2e/fresh_clone_test.ts",
   "tests/e2e/sandbox_boards_test.ts",
+  "tests/e2e/podman_test.ts",
+  "tests/e2e/hermetic_test.ts",
 ];
 const isLong = (f: string) => LONG.includes(f);
 const unit = all.filter((f) => !isE2e(f));
@@ -45,7 +48,8 @@ const e2e = all.filter((f) => isE2e(f) && !isLong(f));
 const paths = {
   unit,
   e2e,
-  long: all.filter(isLong),
+  // Cheapest first: under CI's deadline each one runs only if it fits (tests/e2e/_proof.ts).
+  long: LONG.filter((f) => all.includes(f)),
   all: [...unit, ...e2e],
 }[tier as "unit" | "e2e" | "long" | "all"];
 
@@ -57,6 +61,8 @@ const cmd = new Deno.Command(Deno.execPath(), {
 });
 const child = cmd.spawn();
 let passed = 0, failed = 0, summaryFound = false;
+/** Long checks left for a later run for lack of time: they passed nothing. */
+const deferred = new Set<string>();
 const decoder = new TextDecoder();
 let buf = "";
 for await (const chunk of child.stdout) {
@@ -68,6 +74,8 @@ for await (const chunk of child.stdout) {
     // Deno's summary: "ok | 12 passed (3 steps) | 0 failed (2s)" or "FAILED | ...".
     // deno-lint-ignore no-control-regex
     const clean = l.replace(/\x1b\[[0-9;]*m/g, "");
+    const d = clean.match(new RegExp(`^${DEFERRED} (\\S+):`));
+    if (d) deferred.add(d[1]);
     const m = clean.match(/^(?:ok|FAILED) \| (\d+) passed.*\| (\d+) failed/);
     if (m) {
       passed = Number(m[1]);
@@ -79,5 +87,8 @@ for await (const chunk of child.stdout) {
 const status = await child.status;
 // A run that died before its summary (type error, crash) counts as one failure.
 if (!summaryFound && !status.success) failed = Math.max(failed, 1);
-console.log(`tests: ${passed} passed, ${failed} failed`);
+if (deferred.size) {
+  console.log(`long checks deferred (not proven in this run): ${[...deferred].join(", ")}`);
+}
+console.log(`tests: ${passed - deferred.size} passed, ${failed} failed`);
 Deno.exit(status.success && failed === 0 ? 0 : 1);

@@ -11,7 +11,7 @@ import { defaultStoreDir } from "../../lib/store.ts";
 import { ROOT } from "../../tasks/registry.ts";
 import type { Lsm } from "../../tasks/kernel.ts";
 import { bootToMarker, buildKernel } from "./_kernel_boot.ts";
-import { provenBefore, recordProof } from "./_proof.ts";
+import { provenBefore, recordProof, timeFor } from "./_proof.ts";
 
 // The opt-in LSM fragments must give a kernel whose LSMs start, not just one that
 // builds. AppArmor and SELinux are both "exclusive" LSMs: with both built in, the
@@ -31,6 +31,8 @@ Deno.test({
     );
     return;
   }
+  if (!await timeFor("kernel-lsm", 9 * 60)) return;
+  const t0 = performance.now();
   const k = await buildKernel(board, defaultStoreDir(), lsm);
   const apparmor = await bootToMarker(board, k.out!);
   assert.match(apparmor.transcript, /AppArmor: AppArmor initialized/);
@@ -39,5 +41,10 @@ Deno.test({
   assert.match(selinux.transcript, /SELinux: {2}Initializing/);
   assert.doesNotMatch(selinux.transcript, /AppArmor: AppArmor initialized/);
   console.log(`kernel boot zima (AppArmor + SELinux): ${apparmor.compressedBytes} B compressed`);
-  await recordProof("kernel-lsm", k.key!, `${apparmor.compressedBytes} B compressed`);
+  await recordProof(
+    "kernel-lsm",
+    k.key!,
+    `${apparmor.compressedBytes} B compressed`,
+    (performance.now() - t0) / 1000,
+  );
 });
