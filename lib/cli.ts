@@ -17,6 +17,7 @@ import { ensureBuildImage } from "./container.ts";
 import type { Stage } from "./stage.ts";
 import { defaultStoreDir, Store } from "./store.ts";
 import { HOST_TOOLS, which } from "./tools.ts";
+import { loadSite, mergeSites, SITE_ENV, type SiteFlags, siteFromFlags } from "./site.ts";
 
 /** Exit codes: 0 ok, 1 a stage failed, 2 usage or configuration error, 130 interrupted. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const;
@@ -27,7 +28,14 @@ export type StageLoader = (board: Awaited<ReturnType<typeof loadBoard>>) => Prom
 const USAGE = `usage:
   build [targets...] --board B[,B...] [--jobs N] [--dry-run] [--graph[=dot]] [--keep-going] [--force]
         [--sandbox] [--container docker|podman]   (or ICENET_SANDBOX=1, ICENET_CONTAINER=...)
-  stage <name> --board B [--force]
+        [site settings]
+  stage <name> --board B [--force] [site settings]
+site settings (laid over the image definition; see README "Your settings"):
+  --config FILE          a YAML file of settings (the images/*.yaml schema, all optional)
+  --hostname NAME        --timezone TZ (POSIX rule or UTC)
+  --ssh-key KEY|FILE     root may log in with this key (repeatable)
+  --ipv4 dhcp|ADDR/LEN   --gateway ADDR   --dns ADDR[,ADDR]
+  --wifi-country CC      --wifi-ssid SSID   --wifi-psk PASS (or ICENET_WIFI_PSK)
   explain <stage> --board B
   gc [--keep N]
   verify
@@ -54,6 +62,16 @@ export async function main(args: string[], root: string, loader: StageLoader): P
         quiet: { type: "boolean", short: "q" },
         sandbox: { type: "boolean" },
         container: { type: "string" },
+        config: { type: "string" },
+        hostname: { type: "string" },
+        "ssh-key": { type: "string", multiple: true },
+        timezone: { type: "string" },
+        ipv4: { type: "string" },
+        gateway: { type: "string" },
+        dns: { type: "string" },
+        "wifi-country": { type: "string" },
+        "wifi-ssid": { type: "string" },
+        "wifi-psk": { type: "string" },
       },
     });
   } catch (e) {
@@ -67,8 +85,10 @@ export async function main(args: string[], root: string, loader: StageLoader): P
     switch (cmd) {
       case "build":
       case "stage":
+        await useSiteSettings(parsed.values);
         return await buildCmd(cmd, positionals, v, root, store, loader);
       case "explain":
+        await useSiteSettings(parsed.values);
         return await explainCmd(positionals, v, root, store, loader);
       case "gc": {
         const keep = Number(v.keep ?? 3);
@@ -98,6 +118,17 @@ export async function main(args: string[], root: string, loader: StageLoader): P
   }
 }
 
+/**
+ * Site settings from `--config` (or ICENET_CONFIG) and the setting flags, handed to the
+ * stage factories (and sandboxed children) through the environment (lib/site.ts).
+ */
+async function useSiteSettings(values: SiteFlags & { config?: string }): Promise<void> {
+  const file = values.config ?? Deno.env.get("ICENET_CONFIG");
+  let site = file ? await loadSite(file) : {};
+  site = mergeSites(site, await siteFromFlags(values));
+  if (Object.keys(site).length) Deno.env.set(SITE_ENV, JSON.stringify(site));
+}
+
 async function boardsOf(v: { board?: string }, root: string) {
   if (!v.board) throw new Error(`--board is required (boards: ${boardNames(root).join(", ")})`);
   const names = v.board === "all" ? boardNames(root) : v.board.split(",");
@@ -107,7 +138,7 @@ async function boardsOf(v: { board?: string }, root: string) {
 async function buildCmd(
   cmd: string,
   positionals: string[],
-  v: Record<string, string | boolean | undefined>,
+  v: Record<string, string | string[] | boolean | undefined>,
   root: string,
   store: Store,
   loader: StageLoader,
@@ -184,7 +215,7 @@ async function printOutput(target: string, board: string, out?: string): Promise
 
 async function explainCmd(
   positionals: string[],
-  v: Record<string, string | boolean | undefined>,
+  v: Record<string, string | string[] | boolean | undefined>,
   root: string,
   store: Store,
   loader: StageLoader,

@@ -25,9 +25,8 @@ import { type DiskPlan, partitionNamed, planDisk } from "../lib/image/layout.ts"
 import { configTxt, kernelCmdline, partuuid } from "../lib/image/rpi_boot.ts";
 import { EFI_FALLBACK, loaderConf, loaderEntry } from "../lib/image/systemd_boot.ts";
 import type { Source } from "../lib/fetch/source.ts";
-import { loadImageDef } from "../lib/image_def.ts";
 import { defineStage, type Stage, type StageContext } from "../lib/stage.ts";
-import { imageFile } from "./rootfs.ts";
+import { effectiveImageDef } from "../lib/rootfs/stage.ts";
 
 /**
  * Raspberry Pi GPU firmware (bootcode.bin, start*.elf, fixup*.dat), as Debian ships it
@@ -225,9 +224,8 @@ export function imageStage(board: Board, partitionSizes: Record<string, string> 
 
 /** The registry entry: the image definition (as the rootfs stage picks it) may resize partitions. */
 export default async function stages(root: string, board: Board): Promise<Stage[]> {
-  const file = imageFile(root);
-  const def = await loadImageDef(file);
-  withOverrides(board, def.partitions, file); // fail early, naming the file
+  const { def, where } = await effectiveImageDef(root);
+  withOverrides(board, def.partitions, where); // fail early, naming the file
   return [imageStage(board, def.partitions)];
 }
 

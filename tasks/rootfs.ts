@@ -4,7 +4,8 @@
  * enables services, writes the generated files (listed in `<out>/generated.json`)
  * and packs `<out>/root.squashfs` reproducibly. The machinery is lib/rootfs/stage.ts.
  *
- * The image is images/default.yaml, or ICENET_IMAGE (a name under images/ or a path).
+ * The image is images/default.yaml, or ICENET_IMAGE (a name under images/ or a path),
+ * with the site settings of `--config` and the setting flags laid over it (lib/site.ts).
  *
  *   deno task stage rootfs --board zima
  */
@@ -12,6 +13,3 @@ import { rootfsStages } from "../lib/rootfs/stage.ts";
 
 /** The registry calls this with the project root and the board being built. */
 export default rootfsStages;
-
-/** Where the image definition comes from (tasks/image.ts uses the same one). */
-export { imageFile } from "../lib/rootfs/stage.ts";

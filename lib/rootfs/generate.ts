@@ -1,7 +1,7 @@
 /**
  * The files the rootfs stage writes itself (everything else comes from packages):
- * the repository key, enabled services, host name, accounts and SSH keys, the
- * repository list. Each one is recorded, so a test can check that every file of the
+ * the repository key, enabled services, host name, accounts and SSH keys, network,
+ * Wi-Fi and time zone settings, the repository list. Each one is recorded, so a test can check that every file of the
  * image is owned by a package or listed here.
  *
  * ```ts
@@ -12,6 +12,7 @@
  */
 import { dirname, join } from "node:path";
 import type { ImageDef } from "../image_def.ts";
+import { tzifFromRule } from "../tzif.ts";
 
 /** One generated path and why it exists. */
 export interface GeneratedEntry {
@@ -29,6 +30,15 @@ export class Generated {
     const abs = join(this.tree, path);
     await Deno.mkdir(dirname(abs), { recursive: true });
     await Deno.writeTextFile(abs, text);
+    await Deno.chmod(abs, mode);
+    this.#entries.set(path, why);
+  }
+
+  /** Write a binary file (parents created 0755) with `mode`. */
+  async writeBytes(path: string, data: Uint8Array, why: string, mode = 0o644): Promise<void> {
+    const abs = join(this.tree, path);
+    await Deno.mkdir(dirname(abs), { recursive: true });
+    await Deno.writeFile(abs, data);
     await Deno.chmod(abs, mode);
     this.#entries.set(path, why);
   }
@@ -130,4 +140,36 @@ export async function writeUsers(gen: Generated, users: ImageDef["users"]): Prom
   await gen.write("etc/passwd", passwd, why);
   await gen.write("etc/group", group, why);
   await gen.write("etc/shadow", shadow, why, 0o600);
+}
+
+/** The wired network: `etc/icenet/network`, read by base-files' network service. */
+export async function writeNetwork(gen: Generated, net: ImageDef["network"]): Promise<void> {
+  const lines = [
+    "# The network service's settings (written by the image build or first-boot setup).",
+    `ipv4=${net.ipv4}`,
+    ...(net.gateway ? [`gateway=${net.gateway}`] : []),
+    ...(net.dns.length ? [`dns="${net.dns.join(" ")}"`] : []),
+  ];
+  await gen.write("etc/icenet/network", lines.join("\n") + "\n", "modified conffile of base-files");
+}
+
+/** Wi-Fi: wpa_supplicant's configuration with the derived PSK only (mode 0600). */
+export async function writeWifi(gen: Generated, wifi: ImageDef["wifi"]): Promise<void> {
+  if (!wifi) return;
+  const text = [
+    "# Written by the image build or first-boot setup; psk is the derived key, not the",
+    "# passphrase (wpa_passphrase).",
+    `country=${wifi.country}`,
+    "network={",
+    `\tssid=${JSON.stringify(wifi.ssid)}`,
+    `\tpsk=${wifi.psk}`,
+    "}",
+  ].join("\n") + "\n";
+  await gen.write("etc/wpa_supplicant.conf", text, "Wi-Fi settings of the image", 0o600);
+}
+
+/** The time zone: `etc/localtime` holding the POSIX rule (UTC needs no file). */
+export async function writeTimezone(gen: Generated, rule: string): Promise<void> {
+  if (rule === "UTC") return;
+  await gen.writeBytes("etc/localtime", tzifFromRule(rule), "time zone of the image");
 }

@@ -17,7 +17,15 @@ import { openEnv } from "../ice-pkg/env.ts";
 import { parseIndex } from "../ice-pkg/metadata.ts";
 import { install } from "../ice-pkg/ops.ts";
 import { loadRecipes, recipeForBoard } from "../recipe/load.ts";
-import { enableServices, Generated, writeUsers } from "./generate.ts";
+import {
+  enableServices,
+  Generated,
+  writeNetwork,
+  writeTimezone,
+  writeUsers,
+  writeWifi,
+} from "./generate.ts";
+import { applySite, siteFromEnv } from "../site.ts";
 import { defineStage, type Param, type Stage } from "../stage.ts";
 
 const HERE = new URL(".", import.meta.url).pathname;
@@ -130,6 +138,9 @@ export function rootfsStage(
       await enableServices(gen, def.services);
       await gen.write("etc/hostname", def.hostname + "\n", "modified conffile of base-files");
       await writeUsers(gen, def.users);
+      await writeNetwork(gen, def.network);
+      await writeWifi(gen, def.wifi);
+      await writeTimezone(gen, def.timezone);
       if (def.repository) {
         await gen.write(
           "etc/icenet/repositories",
@@ -195,10 +206,22 @@ export async function notBuiltFor(root: string, board: Board): Promise<string[]>
   return (await loadRecipes(root)).filter((r) => !recipeForBoard(r, board.name)).map((r) => r.name);
 }
 
-/** The rootfs stage of the registry. */
-export async function rootfsStages(root: string, board: Board): Promise<Stage[]> {
+/**
+ * The image definition a build uses: the file imageFile() names, with the site
+ * settings of the CLI (`--config`, flags; lib/site.ts) laid over it. `where` names both.
+ */
+export async function effectiveImageDef(root: string): Promise<{ def: ImageDef; where: string }> {
   const file = imageFile(root);
   const def = await loadImageDef(file);
-  const where = file.startsWith(root + "/") ? file.slice(root.length + 1) : file;
+  const rel = file.startsWith(root + "/") ? file.slice(root.length + 1) : file;
+  const site = siteFromEnv();
+  if (!site) return { def, where: rel };
+  const where = `${rel} + site settings`;
+  return { def: applySite(def, site, where), where };
+}
+
+/** The rootfs stage of the registry. */
+export async function rootfsStages(root: string, board: Board): Promise<Stage[]> {
+  const { def, where } = await effectiveImageDef(root);
   return [rootfsStage(def, where, await notBuiltFor(root, board))];
 }
