@@ -92,9 +92,13 @@ async function copyInto(src: string, dest: string): Promise<void> {
   await Deno.chmod(dest, 0o644);
 }
 
+/** The example first-boot settings file put on every boot partition (base-files' setup). */
+const SETUP_EXAMPLE = "lib/image/icenet-setup.example.txt";
+
 /** Fill the boot partition's staging directory. */
 async function stageBoot(ctx: StageContext, plan: DiskPlan, dir: string): Promise<void> {
   const { board, deps, sources, tmp } = ctx;
+  await copyInto(ctx.inputs[SETUP_EXAMPLE], join(dir, "icenet-setup.example.txt"));
   const kernel = join(deps.kernel, board.boot.kernelName);
   const cmdline = imageCmdline(board, plan);
   if (board.boot.loader === "rpi-firmware") {
@@ -213,7 +217,7 @@ export function imageStage(board: Board, partitionSizes: Record<string, string> 
     sources,
     params: { partitionSizes },
     // Read by lib/image/ext4.ts beside its code: not a module, so declared.
-    inputs: ["lib/image/mke2fs.conf"],
+    inputs: ["lib/image/mke2fs.conf", SETUP_EXAMPLE],
     run: (ctx) =>
       run({
         ...ctx,
