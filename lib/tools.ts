@@ -76,10 +76,20 @@ export function hostPackages(): string[] {
 
 /**
  * Packages the tests need beyond the build's (not in the build image): Debian's
- * musl-gcc for host-side init benchmarks, the container engines and debootstrap.
+ * musl-gcc for host-side init benchmarks, the container engines and debootstrap, and
+ * netpbm and tesseract to keep and read the screenshot of a guest's screen.
  */
 export function testPackages(): string[] {
-  return ["debootstrap", "docker.io", "musl-tools", "podman", "runc"];
+  return [
+    "debootstrap",
+    "docker.io",
+    "musl-tools",
+    "netpbm",
+    "podman",
+    "runc",
+    "tesseract-ocr",
+    "tesseract-ocr-eng",
+  ];
 }
 
 /** Resolve a program on PATH, or undefined. */

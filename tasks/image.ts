@@ -71,7 +71,8 @@ export function imageCmdline(board: Board, plan: DiskPlan): string {
   const root = partitionNamed(plan, "root");
   const data = plan.partitions.find((p) => p.name === "data");
   return kernelCmdline({
-    consoles: [board.kernel.console],
+    // The screen first, the serial port last: it becomes /dev/console.
+    consoles: ["tty1", board.kernel.console],
     root: partuuid(plan.table, plan.labelId, root.number, root.uuid),
     data: data && partuuid(plan.table, plan.labelId, data.number, data.uuid),
   });

@@ -90,6 +90,17 @@ export async function fatCopyOut(
     .env({ MTOOLS_SKIP_CHECK: "1" });
 }
 
+/** Copy a file into a FAT image (at byte `offset` inside a disk image), replacing it. */
+export async function fatCopyIn(
+  image: string,
+  offset: number,
+  src: string,
+  path: string,
+): Promise<void> {
+  await $`mcopy -n -o -i ${`${image}@@${offset}`} ${src} ${"::/" + path}`
+    .env({ MTOOLS_SKIP_CHECK: "1" });
+}
+
 /** List the files of a FAT image (recursive, `mdir -/ -b`), one path per line. */
 export async function fatList(image: string, offset = 0): Promise<string[]> {
   const r = await $`mdir -i ${`${image}@@${offset}`} -/ -b ::/`

@@ -19,7 +19,7 @@ import { join } from "node:path";
 import $ from "dax";
 import type { Board } from "../board.ts";
 import { copySparse } from "../image/disk.ts";
-import { fatCopyOut } from "../image/fat.ts";
+import { fatCopyIn, fatCopyOut } from "../image/fat.ts";
 import { chooseAccel } from "./kvm.ts";
 import type { QemuSpec } from "./machine.ts";
 import { prepareOvmf } from "./ovmf.ts";
@@ -32,6 +32,10 @@ export interface BoardVmOptions {
   noReboot?: boolean;
   /** Use this disk as it is (a previous boot's copy) instead of copying the image. */
   reuseDisk?: boolean;
+  /** Files to put on the boot partition first (name -> text), as a person would after flashing. */
+  bootFiles?: Record<string, string>;
+  /** A screen and a USB keyboard, with QEMU's monitor at `<work>/monitor.sock` (PC boards). */
+  screen?: boolean;
 }
 
 /** Partition start offsets (bytes) of a disk image, by number (1-based). */
@@ -75,6 +79,11 @@ export async function boardVm(
     await copySparse(image, disk);
     await Deno.truncate(disk, nextPowerOfTwo((await Deno.stat(disk)).size + 1));
   }
+  for (const [name, text] of Object.entries(opts.bootFiles ?? {})) {
+    const file = join(work, `boot-file-${name}`);
+    await Deno.writeTextFile(file, text);
+    await fatCopyIn(disk, (await partitionOffsets(disk))[0], file, name);
+  }
   const base = {
     system: board.qemu.system,
     machine: board.qemu.machine,
@@ -86,6 +95,7 @@ export async function boardVm(
   if (board.boot.loader === "systemd-boot") {
     return {
       ...base,
+      ...(opts.screen ? { screen: { monitor: join(work, "monitor.sock") } } : {}),
       firmware: await prepareOvmf(work),
       disk: { file: disk, bus: "virtio" },
       net: { forwards: opts.forwards ?? [] },

@@ -34,6 +34,12 @@ export interface QemuSpec {
   net?: { forwards: { host: number; guest: number }[] };
   /** Serial on the terminal with QEMU's monitor multiplexed (Ctrl-A X quits). */
   interactive?: boolean;
+  /**
+   * A screen and a USB keyboard (PC machines): a VGA display and a keyboard on an xHCI
+   * controller, with QEMU's human monitor on this unix socket to type and take pictures
+   * (lib/qemu/monitor.ts).
+   */
+  screen?: { monitor: string };
   /** Exit QEMU instead of rebooting the guest. */
   noReboot?: boolean;
 }
@@ -69,10 +75,14 @@ export function qemuArgv(spec: QemuSpec): string[] {
     const fwd = spec.net.forwards.map((f) => `,hostfwd=tcp:127.0.0.1:${f.host}-:${f.guest}`);
     a.push("-netdev", `user,id=net0${fwd.join("")}`, "-device", "virtio-net-pci,netdev=net0");
   }
+  if (spec.screen) {
+    a.push("-device", "VGA", "-device", "qemu-xhci,id=xhci", "-device", "usb-kbd,bus=xhci.0");
+  }
   const index = spec.serialIndex ?? 0;
   for (let i = 0; i < index; i++) a.push("-serial", "null");
   a.push("-serial", spec.interactive ? "mon:stdio" : "stdio");
-  if (!spec.interactive) a.push("-monitor", "none");
+  if (spec.screen) a.push("-monitor", `unix:${spec.screen.monitor},server=on,wait=off`);
+  else if (!spec.interactive) a.push("-monitor", "none");
   if (spec.noReboot) a.push("-no-reboot");
   return a;
 }

@@ -8,11 +8,18 @@ import { join } from "node:path";
 import $ from "dax";
 import { type Board, loadBoard } from "../../lib/board.ts";
 import { buildImage, buildStage } from "../../lib/qemu/build_image.ts";
-import { boardVm } from "../../lib/qemu/board_vm.ts";
+import { boardVm, type BoardVmOptions } from "../../lib/qemu/board_vm.ts";
 import { type Qemu, startGuest } from "../../lib/qemu/machine.ts";
 import { parseStatus, powerOff } from "../../lib/qemu/report.ts";
 import { GuestShell } from "../../lib/qemu/shell.ts";
 import { assertClockRestored, BUILD_DATE, icePkgRightAfterBoot } from "./_clock.ts";
+import {
+  assertSettingsApplied,
+  assertSettingsRefused,
+  bootPartitionFiles,
+  freshKey,
+  loginOnScreen,
+} from "./_first_boot.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 const FIXTURES = new URL("./fixtures/", import.meta.url).pathname;
@@ -94,11 +101,11 @@ async function buildTestImage(board: Board): Promise<string> {
   }
 }
 
-async function boot(board: Board, work: string, forwards: { host: number; guest: number }[] = []) {
+async function boot(board: Board, work: string, vmOpts: BoardVmOptions = {}) {
   // ICENET_E2E_IMAGE_<BOARD> boots a given image instead (debugging the test itself).
   const image = Deno.env.get(`ICENET_E2E_IMAGE_${board.name.toUpperCase()}`) ??
     await buildTestImage(board);
-  const spec = await boardVm(board, image, work, { forwards });
+  const spec = await boardVm(board, image, work, vmOpts);
   const vm = await startGuest(spec, consoleLog(work));
   return { vm, image };
 }
@@ -122,9 +129,25 @@ Deno.test(
     const board = await loadBoard(ROOT, "zima");
     const work = await Deno.makeTempDir({ prefix: "icenet-e2e-zima-" });
     const sshPort = freePort();
-    const { vm } = await boot(board, work, [{ host: sshPort, guest: 22 }]);
+    // As a person would after flashing: a first-boot file with a new key and host name.
+    const [firstBootKey, firstBootPub] = await freshKey(work);
+    const { vm } = await boot(board, work, {
+      forwards: [{ host: sshPort, guest: 22 }],
+      screen: true,
+      bootFiles: {
+        "icenet-setup.txt": `# first boot\r\nhostname = prov-zima\r\nssh_key = ${firstBootPub}\r\n`,
+      },
+    });
     await withVm(vm, work, async () => {
       let sh = await GuestShell.login(vm.console, LOGIN);
+      await t.step(
+        "first-boot settings are applied once and removed from the ESP",
+        () =>
+          assertSettingsApplied(sh, vm.console.transcript, {
+            hostname: "prov-zima",
+            key: firstBootPub,
+          }),
+      );
       await t.step("root is the squashfs, read-only", () => assertReadOnlyRoot(sh));
       await t.step("the data partition grew to fill the disk", () => assertDataGrew(sh));
       await t.step("kernel pointers and dmesg are restricted", async () => {
@@ -144,23 +167,39 @@ Deno.test(
           `no IPv4 address on eth0 (no network service?):\n${addr.out}`,
         );
       });
-      await t.step("dropbear accepts the test key through the port forward", async () => {
-        const key = join(work, "key");
-        await Deno.copyFile(join(FIXTURES, "test_ed25519"), key);
-        await Deno.chmod(key, 0o600);
-        let last = "";
-        for (let i = 0; i < 20; i++) {
-          const r =
-            await $`timeout 60 dbclient -y -y -i ${key} -p ${sshPort} root@127.0.0.1 ${"echo ssh-ok; id -u"}`
-              .stdout("piped").stderr("piped").noThrow();
-          if (r.code === 0) {
-            assert.equal(r.stdout, "ssh-ok\n0\n");
-            return;
+      await t.step(
+        "dropbear accepts the image's key and the first-boot key through the port forward",
+        async () => {
+          const key = join(work, "key");
+          await Deno.copyFile(join(FIXTURES, "test_ed25519"), key);
+          await Deno.chmod(key, 0o600);
+          for (const k of [key, firstBootKey]) {
+            let last = "";
+            for (let i = 0; i < 20 && last !== "ok"; i++) {
+              const r =
+                await $`timeout 60 dbclient -y -y -i ${k} -p ${sshPort} root@127.0.0.1 ${"echo ssh-ok; id -u"}`
+                  .stdout("piped").stderr("piped").noThrow();
+              if (r.code === 0) {
+                assert.equal(r.stdout, "ssh-ok\n0\n");
+                last = "ok";
+              } else {
+                last = r.stderr;
+                await new Promise((res) => setTimeout(res, 3000));
+              }
+            }
+            assert.equal(last, "ok", `no SSH login with ${k}: ${last}`);
           }
-          last = r.stderr;
-          await new Promise((res) => setTimeout(res, 3000));
-        }
-        assert.fail(`no SSH login: ${last}`);
+        },
+      );
+      await t.step("a login on the screen (tty1), typed on a USB keyboard", async () => {
+        const png = await loginOnScreen(
+          sh,
+          join(work, "monitor.sock"),
+          LOGIN.user,
+          LOGIN.password,
+          work,
+        );
+        console.log(`tty1 screenshot: ${png}`);
       });
       await t.step(
         "ice-pkg installs and removes a package from a signed repo over HTTP",
@@ -200,6 +239,12 @@ Deno.test(
         sh = await GuestShell.login(vm.console, LOGIN);
         assert.equal(await sh.check("cat /etc/icenet-e2e"), "kept\n");
       });
+      await t.step("the second boot applies nothing and keeps the settings", async () => {
+        const since = vm.console.transcript.lastIndexOf("icenet-preinit");
+        assert.doesNotMatch(vm.console.transcript.slice(since), /icenet-setup:/);
+        assert.equal((await sh.check("hostname")).trim(), "prov-zima");
+        assert.ok(!(await bootPartitionFiles(sh)).includes("icenet-setup.error.txt"));
+      });
       await t.step("a factory reset removes it", async () => {
         await sh.send("icenet-factory-reset --yes");
         sh = await GuestShell.login(vm.console, LOGIN);
@@ -222,11 +267,38 @@ for (const name of ["rpi", "rpi32"]) {
     async (t) => {
       const board = await loadBoard(ROOT, name);
       const work = await Deno.makeTempDir({ prefix: `icenet-e2e-${name}-` });
-      const { vm, image } = await boot(board, work);
+      // First-boot settings: applied on rpi; a malformed file on rpi32, refused whole.
+      const setup = name === "rpi"
+        ? "hostname = prov-rpi\nipv4 = 192.168.7.2/24\ngateway = 192.168.7.1\n" +
+          "timezone = CET-1CEST,M3.5.0,M10.5.0/3\n"
+        : "hostname = prov-rpi32\nipv4 = 192.168.7.300/24\n";
+      const { vm, image } = await boot(board, work, { bootFiles: { "icenet-setup.txt": setup } });
       // QEMU's raspi machines have no real-time clock, like every Pi: the kernel starts in 1970.
       const ahead = BUILD_DATE + 400 * 86400;
       await withVm(vm, work, async () => {
         const sh = await GuestShell.login(vm.console, LOGIN);
+        if (name === "rpi") {
+          await t.step(
+            "first-boot settings are applied and removed from the boot partition",
+            () =>
+              assertSettingsApplied(sh, vm.console.transcript, {
+                hostname: "prov-rpi",
+                network: /^ipv4=192\.168\.7\.2\/24\ngateway=192\.168\.7\.1$/m,
+                localtimeZone: "CEST",
+              }),
+          );
+        } else {
+          await t.step(
+            "a malformed first-boot file is refused whole, with an error file",
+            () =>
+              assertSettingsRefused(
+                sh,
+                vm.console.transcript,
+                /icenet-setup\.txt:2: ipv4: dhcp, or an address/,
+                "icenet-test",
+              ),
+          );
+        }
         await t.step("root is the squashfs, read-only", () => assertReadOnlyRoot(sh));
         await t.step("the data partition grew to fill the SD card", () => assertDataGrew(sh));
         await t.step("the service set is up", async () => {

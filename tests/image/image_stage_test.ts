@@ -55,7 +55,8 @@ async function runImage(boardName: string, tmp: string, deps: Record<string, str
     board,
     deps,
     sources,
-    inputs: {},
+    // The stage's declared inputs, as the runner hands them over.
+    inputs: Object.fromEntries(stage.inputs.map((i) => [i, join(ROOT, i)])),
     params: {},
     out,
     tmp: work,
@@ -101,6 +102,7 @@ for (const boardName of ["rpi", "zima"]) {
           "loader/loader.conf",
           "loader/entries/icenet.conf",
           "vmlinuz",
+          "icenet-setup.example.txt",
         ]
       ) {
         assert.ok(files.includes(f), `${f} in ${files}`);
@@ -110,7 +112,7 @@ for (const boardName of ["rpi", "zima"]) {
       assert.match(
         entry,
         new RegExp(
-          `options console=ttyS0,115200 root=PARTUUID=${
+          `options console=tty1 console=ttyS0,115200 root=PARTUUID=${
             plan.partitions[1].uuid
           } rootfstype=squashfs ro`,
         ),
@@ -131,6 +133,7 @@ for (const boardName of ["rpi", "zima"]) {
           "config.txt",
           "cmdline.txt",
           "bcm2837-rpi-3-b.dtb",
+          "icenet-setup.example.txt",
         ]
       ) {
         assert.ok(files.includes(f), `${f} in ${files}`);

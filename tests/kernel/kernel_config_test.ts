@@ -117,6 +117,10 @@ Deno.test("kernel/base.config keeps the promised defaults", () => {
     STACKPROTECTOR_STRONG: "y",
     HARDENED_USERCOPY: "y",
     SECURITY_DMESG_RESTRICT: "y",
+    // The local console: a login on the screen with a USB keyboard.
+    VT: "y",
+    FRAMEBUFFER_CONSOLE: "y",
+    USB_HID: "y",
   };
   for (const [k, v] of Object.entries(want)) assert.equal(f.get(k)?.value, v, k);
 });

@@ -53,7 +53,7 @@ Deno.test("zima rootfs: base set in the database, every file owned, same bytes w
     // Secure defaults: only the image's services are enabled; nobody has a password.
     assert.deepEqual(
       [...Deno.readDirSync(join(tree, "etc/icenet/services"))].map((e) => e.name).sort(),
-      ["chronyd", "clock", "dropbear", "getty", "network", "setup"],
+      ["chronyd", "clock", "dropbear", "getty", "getty-tty1", "network", "setup"],
     );
     for (const line of (await Deno.readTextFile(join(tree, "etc/shadow"))).trim().split("\n")) {
       assert.match(line.split(":")[1], /^[!*]/, line);
