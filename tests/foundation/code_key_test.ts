@@ -2,7 +2,7 @@
  * A stage's key covers every module its defining module imports, directly or
  * transitively, and nothing else (lib/code_graph.ts): first on a small project of
  * real modules, then on a copy of this checkout with the case that once went stale
- * (lib/ice-pkg/package.ts writes every .ice file but was in no package stage's key).
+ * (ice-pkg's package writer made every .ice file but was in no package stage's key).
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -94,7 +94,7 @@ Deno.test("stage key: imported modules count, others do not; explain names the m
   await p.cleanup();
 });
 
-Deno.test("stage key: on a copy of this checkout, ice-pkg's package writer is in the package stages' keys", async () => {
+Deno.test("stage key: on a copy of this checkout, ice-pkg's package code is in exactly the stages that run it", async () => {
   const copy = await copyCheckout();
   const { loadStages } = await import(pathToFileURL(join(copy, "tasks/registry.ts")).href);
   const board = await loadBoard(copy, "rpi");
@@ -111,13 +111,23 @@ Deno.test("stage key: on a copy of this checkout, ice-pkg's package writer is in
     return out;
   };
   const before = await keys();
-  touch(join(copy, "lib/ice-pkg/package.ts"));
-  const after = await keys();
-  for (const name of ["pkg:dropbear", "repo", "rootfs", "image"]) {
-    assert.notEqual(after[name], before[name], `${name} did not see lib/ice-pkg/package.ts`);
+  // The writer of .ice files: the package stages and the repository run it, nothing else.
+  touch(join(copy, "lib/ice-pkg/package_write.ts"));
+  const written = await keys();
+  for (const name of ["pkg:dropbear", "repo"]) {
+    assert.notEqual(written[name], before[name], `${name} did not see package_write.ts`);
   }
-  assert.equal(after.kernel, before.kernel, "the kernel does not run ice-pkg's code");
+  for (const name of ["kernel", "rootfs", "image"]) {
+    assert.equal(written[name], before[name], `${name} does not write packages`);
+  }
+  // The reader: the rootfs installs packages with it, so it and the image change too.
+  touch(join(copy, "lib/ice-pkg/package_read.ts"));
+  const read = await keys();
+  for (const name of ["pkg:dropbear", "repo", "rootfs", "image"]) {
+    assert.notEqual(read[name], written[name], `${name} did not see package_read.ts`);
+  }
+  assert.equal(read.kernel, before.kernel, "the kernel does not run ice-pkg's code");
   touch(join(copy, "lib/qemu/shell.ts"));
-  assert.deepEqual(await keys(), after, "no stage runs lib/qemu/shell.ts");
+  assert.deepEqual(await keys(), read, "no stage runs lib/qemu/shell.ts");
   await Deno.remove(copy, { recursive: true });
 });
