@@ -76,10 +76,11 @@ export function hostPackages(): string[] {
 
 /**
  * Packages the tests need beyond the build's (not in the build image): Debian's
- * musl-gcc for host-side init benchmarks, the container engines and debootstrap.
+ * musl-gcc for host-side init benchmarks, the container engines and debootstrap,
+ * and bmap-tools, whose bmaptool the flash and release tests check our block maps with.
  */
 export function testPackages(): string[] {
-  return ["debootstrap", "docker.io", "musl-tools", "podman", "runc"];
+  return ["bmap-tools", "debootstrap", "docker.io", "musl-tools", "podman", "runc"];
 }
 
 /** Resolve a program on PATH, or undefined. */
