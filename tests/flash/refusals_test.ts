@@ -267,3 +267,18 @@ Deno.test("flash asks on a terminal: 'no' writes nothing, 'yes' writes with a pr
     await Deno.remove(tmp, { recursive: true });
   }
 });
+
+Deno.test("flash: usage errors exit 2, an unknown board fails naming it", async (t) => {
+  for (const args of [[], ["rpi"], ["--bogus", "rpi", "/dev/null"]]) {
+    await t.step(JSON.stringify(args), async () => {
+      const r = await runFlash(args);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /usage: deno task flash <board> <device>/);
+    });
+  }
+  await t.step("unknown board", async () => {
+    const r = await runFlash(["no-such-board", "/dev/null"]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^flash: .*no-such-board/m);
+  });
+});
