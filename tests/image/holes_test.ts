@@ -175,3 +175,40 @@ Deno.test("makeFat(): every hole is a free cluster of the data area", async () =
   await $`fsck.fat -n ${file}`.quiet();
   await Deno.remove(tmp, { recursive: true });
 });
+
+Deno.test("writeDisk() of a FAT32 with 2.3 MiB FATs: the disk image's holes are free clusters", async () => {
+  // 300 MiB in 512-byte clusters: each FAT is mostly free entries (zeros) over several MiB,
+  // which a copy that skips all-zero MiBs turned into holes (a card's old bytes in the FAT).
+  const tmp = await Deno.makeTempDir();
+  const part = join(tmp, "boot.vfat");
+  await $`mkfs.fat -C -F 32 -s 1 -i 1a2b3c4d ${part} ${300 * 1024}`.quiet();
+  await Deno.writeFile(join(tmp, "kernel.img"), noise(2 * MiB, 7));
+  await $`mcopy -i ${part} ${join(tmp, "kernel.img")} ::/kernel.img`.env({
+    MTOOLS_SKIP_CHECK: "1",
+  });
+  const plan = planDisk({
+    table: "mbr",
+    list: [{ name: "boot", size: "300M", fs: "vfat", type: "0c" }],
+  }, "fat32");
+  const img = join(tmp, "disk.img");
+  await writeDisk(img, plan, { boot: part });
+  const at = plan.partitions[0].start;
+  const bytes = new Uint8Array(plan.partitions[0].bytes);
+  {
+    using f = await Deno.open(img);
+    await f.seek(at, Deno.SeekMode.Start);
+    for (let n = 0; n < bytes.length;) n += (await f.read(bytes.subarray(n)))!;
+  }
+  const fat = fatLayout(bytes);
+  assert.ok(fat.dataStart > 4 * MiB, `FATs end at ${fat.dataStart}`);
+  for (const h of holes(img).filter((h) => h.end > at && h.start < at + bytes.length)) {
+    const start = Math.max(h.start, at) - at;
+    assert.ok(
+      start >= fat.dataStart,
+      `hole at ${start} inside the FATs (data at ${fat.dataStart})`,
+    );
+    const first = Math.ceil((start - fat.dataStart) / fat.clusterBytes) + 2;
+    assert.equal(fat.entry(first), 0, `cluster ${first} in a hole is in use`);
+  }
+  await Deno.remove(tmp, { recursive: true });
+});
