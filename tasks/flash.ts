@@ -43,8 +43,27 @@ function describe(t: Target): string {
   return `${t.path} (${[d.model, mib(d.bytes)].filter(Boolean).join(", ")})`;
 }
 
+/** Magic numbers of compressed files, which must not be written raw to a card. */
+const COMPRESSED: [string, number[]][] = [
+  ["xz", [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]],
+  ["gzip", [0x1f, 0x8b]],
+  ["zstd", [0x28, 0xb5, 0x2f, 0xfd]],
+];
+
 async function readMap(image: string, bmap?: string): Promise<BlockMap> {
   const size = (await Deno.stat(image)).size;
+  const head = new Uint8Array(6);
+  {
+    using f = await Deno.open(image);
+    await f.read(head);
+  }
+  const packed = COMPRESSED.find(([, magic]) => magic.every((b, i) => head[i] === b));
+  if (packed) {
+    throw new Error(
+      `${image}: is ${packed[0]}-compressed; unpack it first (the release's .bmap fits the ` +
+        `unpacked image), or use bmaptool copy, which unpacks as it writes`,
+    );
+  }
   const map = bmap ? parseBmap(await Deno.readTextFile(bmap), bmap) : blockMapOf(image);
   if (map.imageSize !== size) {
     throw new Error(`${bmap}: <ImageSize> ${map.imageSize}, but ${image} has ${size} bytes`);

@@ -282,3 +282,16 @@ Deno.test("flash: usage errors exit 2, an unknown board fails naming it", async 
     assert.match(r.stderr, /^flash: .*no-such-board/m);
   });
 });
+
+Deno.test("flash will not write a compressed image raw", async () => {
+  const tmp = await Deno.makeTempDir();
+  try {
+    const { path } = await makeTestImage(tmp);
+    await $`xz -T0 -1 -k ${path}`;
+    const r = await runFlash(["--image", `${path}.xz`, "--yes", "--file", join(tmp, "out")]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /test\.img\.xz: is xz-compressed; unpack it first/);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
