@@ -83,7 +83,7 @@ Deno.test("flash refuses a device mounted in another mount namespace (exclusive 
         "private",
         "sh",
         "-c",
-        `mount ${loop.dev} ${mnt} && echo up && sleep 60`,
+        `mount ${loop.dev} ${mnt} && echo up && exec sleep 60`,
       ],
       stdout: "piped",
       stderr: "inherit",
@@ -105,7 +105,7 @@ Deno.test("flash refuses a device mounted in another mount namespace (exclusive 
       );
       assert.equal(await headSha256(loop.dev, size), before, "nothing written");
     } finally {
-      holder.kill("SIGTERM"); // unshare's sh, whose namespace (and mount) then goes away
+      holder.kill("SIGTERM"); // the sleep sh exec'd: its namespace, and the mount, go with it
       await holder.stdout.cancel().catch(() => {});
       await holder.status;
     }
