@@ -76,11 +76,13 @@ export function hostPackages(): string[] {
 
 /**
  * Packages the tests need beyond the build's (not in the build image): Debian's
- * musl-gcc for host-side init benchmarks, the container engines and debootstrap, and
- * netpbm and tesseract to keep and read the screenshot of a guest's screen.
+ * musl-gcc for host-side init benchmarks, the container engines and debootstrap,
+ * bmap-tools (whose bmaptool the flash and release tests check our block maps with),
+ * and netpbm and tesseract to keep and read the screenshot of a guest's screen.
  */
 export function testPackages(): string[] {
   return [
+    "bmap-tools",
     "debootstrap",
     "docker.io",
     "musl-tools",

@@ -9,7 +9,17 @@ import type { Board } from "../lib/board.ts";
 import type { Stage } from "../lib/stage.ts";
 
 /** Task modules that are entry points, not stages. */
-const NOT_STAGES = new Set(["cli", "registry", "setup", "test", "bench", "boot", "repo"]);
+const NOT_STAGES = new Set([
+  "cli",
+  "registry",
+  "setup",
+  "test",
+  "bench",
+  "boot",
+  "repo",
+  "flash",
+  "release",
+]);
 
 /** The project root (the directory above tasks/). */
 export const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));

@@ -1,13 +1,18 @@
 /**
  * Assemble a disk image: the partition table, then each partition's filesystem image
- * copied to its offset. Runs of zeros are skipped, so the image stays sparse on disk
- * (its apparent size is the full card layout).
+ * copied to its offset. Only the data extents of each filesystem image are copied, and
+ * all of their bytes, zeros included: the disk image's holes are exactly the ranges no
+ * tool wrote (mkfs.fat's free clusters, mke2fs's free blocks, partition gaps and
+ * tails). That is what a block map (lib/image/bmap.ts, bmaptool) may skip when
+ * flashing, so a zero a tool wrote on purpose (a FAT's free entries, a GPT's empty
+ * slots) is never turned into a hole that a card's old contents would fill.
  *
  * ```ts
  * const plan = planDisk(board.partitions, board.name);
  * await writeDisk("icenet-zima.img", plan, { boot: "boot.vfat", root: "root.squashfs" });
  * ```
  */
+import { dataExtents } from "./extents.ts";
 import type { DiskPlan } from "./layout.ts";
 import { writePartitionTable } from "./partition_table.ts";
 
@@ -40,38 +45,27 @@ export async function writeDisk(
   }
 }
 
-/** Copy `src` into `disk` at `offset`, leaving all-zero chunks as holes. */
+/** Copy the data extents of `src` into `disk` at `offset`; its holes stay holes. */
 async function copyAt(src: string, disk: Deno.FsFile, offset: number): Promise<void> {
   using f = await Deno.open(src);
   const buf = new Uint8Array(CHUNK);
-  let pos = 0;
-  while (true) {
-    let n = 0;
-    while (n < CHUNK) {
-      const r = await f.read(buf.subarray(n));
-      if (r === null) break;
-      n += r;
-    }
-    if (n === 0) break;
-    const chunk = buf.subarray(0, n);
-    if (!isZero(chunk)) {
+  for (const { start, end } of dataExtents(src)) {
+    for (let pos = start; pos < end;) {
+      const chunk = buf.subarray(0, Math.min(CHUNK, end - pos));
+      await f.seek(pos, Deno.SeekMode.Start);
+      for (let n = 0; n < chunk.length;) {
+        const r = await f.read(chunk.subarray(n));
+        if (r === null) throw new Error(`${src}: ended at ${pos + n} while copying it`);
+        n += r;
+      }
       await disk.seek(offset + pos, Deno.SeekMode.Start);
-      let w = 0;
-      while (w < n) w += await disk.write(chunk.subarray(w));
+      for (let w = 0; w < chunk.length;) w += await disk.write(chunk.subarray(w));
+      pos += chunk.length;
     }
-    pos += n;
-    if (n < CHUNK) break;
   }
 }
 
-function isZero(b: Uint8Array): boolean {
-  const words = new Uint32Array(b.buffer, b.byteOffset, b.length >> 2);
-  for (let i = 0; i < words.length; i++) if (words[i] !== 0) return false;
-  for (let i = words.length * 4; i < b.length; i++) if (b[i] !== 0) return false;
-  return true;
-}
-
-/** Copy a disk image, keeping holes where the source is zero (the copy has its size). */
+/** Copy a disk image, keeping its holes (the copy has its size). */
 export async function copySparse(src: string, dest: string): Promise<void> {
   const size = (await Deno.stat(src)).size;
   using out = await Deno.open(dest, { write: true, create: true, truncate: true });

@@ -5,6 +5,12 @@
  * E2FSPROGS_FAKE_TIME, root owner; then a debugfs pass sets every copied inode's
  * times to the epoch (mke2fs 1.47 copies the host's ctime of each file).
  *
+ * What mke2fs zeroes (inode tables, the journal) it writes as zeros, instead of
+ * fallocating or punching them (UNIX_IO_NOZEROOUT, nodiscard): the group descriptors
+ * say those tables are zeroed (ITABLE_ZEROED), so they must reach the card, and a
+ * block map of the image (lib/image/bmap.ts) must not see them as holes to skip. The
+ * file's holes are then only the free blocks, the same on every host file system.
+ *
  * ```ts
  * await makeExt4("data.ext4", { bytes: 32 << 20, label: "data", uuid, dir: "staging/data",
  *   epoch: 1700000000 });
@@ -43,10 +49,11 @@ export async function makeExt4(file: string, opts: Ext4Options): Promise<void> {
     E2FSPROGS_FAKE_TIME: String(opts.epoch),
     LC_ALL: "C",
     TZ: "UTC",
+    UNIX_IO_NOZEROOUT: "1",
   };
   const hashSeed = stableUuid(opts.uuid, "hash_seed");
   const dirArgs = opts.dir ? ["-d", opts.dir] : [];
-  await $`mkfs.ext4 -q -F -t ext4 -L ${opts.label} -U ${opts.uuid} -E ${`hash_seed=${hashSeed},root_owner=0:0`} -T default ${dirArgs} ${file} ${
+  await $`mkfs.ext4 -q -F -t ext4 -L ${opts.label} -U ${opts.uuid} -E ${`hash_seed=${hashSeed},root_owner=0:0,nodiscard`} -T default ${dirArgs} ${file} ${
     opts.bytes / 1024
   }k`.env(env).stdout("null");
   if (opts.dir) await normaliseTimes(file, opts.dir, opts.epoch, env);
