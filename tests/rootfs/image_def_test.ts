@@ -24,7 +24,15 @@ Deno.test("loadImageDef() loads every image under images/", async () => {
     assert.ok(def.packages.includes("base-files"), `${e.name} lacks base-files`);
   }
   const def = await loadImageDef(`${root}/images/default.yaml`);
-  assert.deepEqual(def.services, ["getty", "network", "clock", "dropbear", "chronyd"]);
+  assert.deepEqual(def.services, [
+    "getty",
+    "getty-tty1",
+    "network",
+    "clock",
+    "setup",
+    "dropbear",
+    "chronyd",
+  ]);
   // Secure default: nobody has a password.
   assert.ok(def.users.every((u) => u.password === undefined));
 });
