@@ -34,13 +34,27 @@ export async function bootPartitionFiles(sh: GuestShell): Promise<string[]> {
   return out.split("\n").filter(Boolean);
 }
 
+/** Wait until the setup service (a oneshot beside the login prompts) has run. */
+async function setupDone(sh: GuestShell): Promise<void> {
+  for (let i = 0; i < 60; i++) {
+    const st = await sh.run("icenetctl status");
+    if (/^setup done\b/m.test(st.out)) return;
+    await sh.check("sleep 1");
+  }
+  assert.fail(`the setup service did not finish: ${(await sh.run("icenetctl status")).out}`);
+}
+
 /** What the setup service applied at this boot: the settings are in place, the file gone. */
 export async function assertSettingsApplied(
   sh: GuestShell,
-  transcript: string,
+  console: { readonly transcript: string },
   want: { hostname: string; key?: string; network?: RegExp; localtimeZone?: string },
 ): Promise<void> {
-  assert.match(transcript, /icenet-setup: applied icenet-setup\.txt from \S+ and removed it/);
+  await setupDone(sh);
+  assert.match(
+    console.transcript,
+    /icenet-setup: applied icenet-setup\.txt from \S+ and removed it/,
+  );
   assert.equal((await sh.check("cat /etc/hostname")).trim(), want.hostname);
   assert.equal((await sh.check("hostname")).trim(), want.hostname);
   if (want.key) assert.ok((await sh.check("cat /root/.ssh/authorized_keys")).includes(want.key));
@@ -56,11 +70,15 @@ export async function assertSettingsApplied(
 /** A malformed file: nothing applied, the reason on the console and in the error file. */
 export async function assertSettingsRefused(
   sh: GuestShell,
-  transcript: string,
+  console: { readonly transcript: string },
   reason: RegExp,
   hostname: string,
 ): Promise<void> {
-  assert.match(transcript, /icenet-setup: icenet-setup\.txt:\d+: .*; nothing was applied/);
+  await setupDone(sh);
+  assert.match(
+    console.transcript,
+    /icenet-setup: icenet-setup\.txt:\d+: .*; nothing was applied/,
+  );
   assert.equal((await sh.check("hostname")).trim(), hostname);
   const files = await bootPartitionFiles(sh);
   assert.ok(files.includes("icenet-setup.txt"), "the bad file was removed");
@@ -106,8 +124,9 @@ export async function loginOnScreen(
     const conv = await new Deno.Command("pnmtopng", { args: [ppm], stdout: "piped" }).output();
     assert.ok(conv.success, "pnmtopng failed");
     await Deno.writeFile(png, conv.stdout);
+    // --psm 6: one block of text (the default page segmentation loses a console's lines).
     const ocr = await new Deno.Command("tesseract", {
-      args: [png, "stdout"],
+      args: [png, "stdout", "--psm", "6"],
       stdout: "piped",
       stderr: "piped",
     }).output();

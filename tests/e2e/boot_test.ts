@@ -143,7 +143,7 @@ Deno.test(
       await t.step(
         "first-boot settings are applied once and removed from the ESP",
         () =>
-          assertSettingsApplied(sh, vm.console.transcript, {
+          assertSettingsApplied(sh, vm.console, {
             hostname: "prov-zima",
             key: firstBootPub,
           }),
@@ -281,7 +281,7 @@ for (const name of ["rpi", "rpi32"]) {
           await t.step(
             "first-boot settings are applied and removed from the boot partition",
             () =>
-              assertSettingsApplied(sh, vm.console.transcript, {
+              assertSettingsApplied(sh, vm.console, {
                 hostname: "prov-rpi",
                 network: /^ipv4=192\.168\.7\.2\/24\ngateway=192\.168\.7\.1$/m,
                 localtimeZone: "CEST",
@@ -293,7 +293,7 @@ for (const name of ["rpi", "rpi32"]) {
             () =>
               assertSettingsRefused(
                 sh,
-                vm.console.transcript,
+                vm.console,
                 /icenet-setup\.txt:2: ipv4: dhcp, or an address/,
                 "icenet-test",
               ),
