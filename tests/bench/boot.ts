@@ -9,9 +9,13 @@
  *   bench: root_size_<board> <B> B    the root squashfs
  *   bench: boot_to_login_rpi <s> s    raspi3b, emulated (rpi32: raspi2b)
  *   bench: idle_mem_<board> <MB> MB   likewise for the Pi boards
+ *   bench: boot_to_login_rpi4 <s> s   the rpi image on raspi4b (QEMU 10 of the qemu stage)
+ *   bench: idle_mem_rpi4 <MB> MB      likewise
+ * Every QEMU machine of a board boots (boards/<board>.yaml `qemu` and `qemu.others`),
+ * each figure named by the machine's label.
  */
 import { join } from "node:path";
-import { loadBoard } from "../../lib/board.ts";
+import { loadBoard, qemuMachines } from "../../lib/board.ts";
 import { buildImage } from "../../lib/qemu/build_image.ts";
 import { bootReport, squashfsBytesAt } from "../../lib/qemu/report.ts";
 import { partitionOffsets } from "../../lib/qemu/board_vm.ts";
@@ -43,13 +47,15 @@ export default async function bench(): Promise<void> {
     console.log(`bench: image_xz_${name} ${await xzBytes(image)} B`);
     const root = await squashfsBytesAt(image, (await partitionOffsets(image))[1]);
     console.log(`bench: root_size_${name} ${root} B`);
-    const work = await Deno.makeTempDir({ prefix: `icenet-bench-${name}-` });
-    try {
-      const r = await bootReport(board, image, work, login);
-      console.log(`bench: boot_to_login_${name} ${r.bootToLoginSeconds} s`);
-      console.log(`bench: idle_mem_${name} ${r.idleMemoryMiB} MB`);
-    } finally {
-      await Deno.remove(work, { recursive: true });
+    for (const m of qemuMachines(board)) {
+      const work = await Deno.makeTempDir({ prefix: `icenet-bench-${m.label}-` });
+      try {
+        const r = await bootReport(board, image, work, login, undefined, m.machine);
+        console.log(`bench: boot_to_login_${m.label} ${r.bootToLoginSeconds} s`);
+        console.log(`bench: idle_mem_${m.label} ${r.idleMemoryMiB} MB`);
+      } finally {
+        await Deno.remove(work, { recursive: true });
+      }
     }
   }
 }
