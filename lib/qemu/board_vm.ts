@@ -87,6 +87,7 @@ export async function boardVm(
   work: string,
   opts: BoardVmOptions = {},
 ): Promise<QemuSpec> {
+  const m = qemuMachine(board, opts.machine);
   const disk = join(work, "disk.img");
   if (!opts.reuseDisk) {
     await copySparse(image, disk);
@@ -97,7 +98,6 @@ export async function boardVm(
     await Deno.writeTextFile(file, text);
     await fatCopyIn(disk, (await partitionOffsets(disk))[0], file, name);
   }
-  const m = qemuMachine(board, opts.machine);
   const program = await qemuProgram(opts.root ?? ROOT, board, m);
   const base = {
     system: program.system,
@@ -122,7 +122,11 @@ export async function boardVm(
   const files = join(work, "boot");
   await Deno.mkdir(files, { recursive: true });
   const dtb = m.dtb;
-  if (!dtb) throw new Error(`boards/${board.name}.yaml: qemu.dtb is needed to boot a Pi image`);
+  if (!dtb) {
+    throw new Error(
+      `boards/${board.name}.yaml: qemu machine ${m.machine}: dtb is needed to boot a Pi image`,
+    );
+  }
   for (const f of [board.boot.kernelName, dtb, "cmdline.txt"]) {
     await fatCopyOut(image, boot, f, join(files, f));
   }
