@@ -18,6 +18,44 @@ const Partition = z.strictObject({
   type: z.string(),
 });
 
+/** The fields of one QEMU machine a board's image boots on. */
+const QemuFields = {
+  /** QEMU program, e.g. qemu-system-aarch64. */
+  system: z.string(),
+  /** QEMU machine (`-M`), also its name for `--machine`. */
+  machine: z.string(),
+  cpu: z.string().optional(),
+  /** Guest RAM (`-m`); the raspi machines take only their board's size. */
+  memory: z.string(),
+  /** Device tree used when QEMU boots the kernel directly. */
+  dtb: z.string().optional(),
+  /** Console device inside the guest under QEMU. */
+  console: z.string(),
+  /** Root device inside the guest under QEMU. */
+  rootDevice: z.string(),
+  /**
+   * Which QEMU runs it: `host`, the one on PATH (Debian 12's 7.2), or `stage`, the one
+   * the `qemu` stage unpacks from Debian's backports, for machines 7.2 lacks.
+   */
+  from: z.enum(["host", "stage"]).optional(),
+  /**
+   * Device-tree nodes (paths) of hardware the machine does not model, whose drivers
+   * would fault on it: marked `status = "disabled"` in the copy of the tree QEMU boots,
+   * never in the image, so a real board keeps them.
+   */
+  disableNodes: z.array(z.string().regex(/^\/[^\s]*$/, "a node path like /soc/clock@7ef00000"))
+    .optional(),
+  /** This boot's name in figures (`bench: boot_to_login_<label>`); default: the board's. */
+  label: z.string().regex(/^[a-z0-9_-]+$/).optional(),
+};
+
+/** `fields` with every field optional. */
+function partial<T extends Record<string, z.ZodType>>(fields: T) {
+  return Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, v.optional()])) as {
+    [K in keyof T]: z.ZodOptional<T[K]>;
+  };
+}
+
 export const BoardSchema = z.strictObject({
   name: z.string().regex(/^[a-z0-9-]+$/),
   description: z.string(),
@@ -56,17 +94,33 @@ export const BoardSchema = z.strictObject({
     list: z.array(Partition).min(1),
   }),
   qemu: z.strictObject({
-    system: z.string(),
-    machine: z.string(),
-    cpu: z.string().optional(),
-    memory: z.string(),
-    /** Device tree used when QEMU boots the kernel directly. */
-    dtb: z.string().optional(),
-    /** Console device inside the guest under QEMU. */
-    console: z.string(),
-    /** Root device inside the guest under QEMU. */
-    rootDevice: z.string(),
+    ...QemuFields,
+    /**
+     * More machines the image also boots on, chosen by name (`deno task boot <board>
+     * --machine NAME`); a field left out is the default machine's above.
+     */
+    others: z.array(z.strictObject({
+      ...partial(QemuFields),
+      machine: z.string(),
+      label: z.string().regex(/^[a-z0-9_-]+$/),
+    })).default([]),
   }),
+}).superRefine((board, ctx) => {
+  // Machines are chosen by name and figures named by label: each must be unique.
+  const names = [board.qemu.machine];
+  const labels = [board.qemu.label ?? board.name];
+  board.qemu.others.forEach((o, i) => {
+    for (const [field, seen] of [["machine", names], ["label", labels]] as const) {
+      if (seen.includes(o[field])) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["qemu", "others", i, field],
+          message: `"${o[field]}" is used twice`,
+        });
+      }
+      seen.push(o[field]);
+    }
+  });
 });
 
 export type Board = z.output<typeof BoardSchema>;
@@ -93,4 +147,54 @@ export async function loadBoard(root: string, name: string): Promise<Board> {
     throw new Error(`${file}: name: "${board.name}" does not match the file name "${name}"`);
   }
   return board;
+}
+
+/** One QEMU machine of a board, every field resolved. */
+export interface QemuMachine {
+  system: string;
+  machine: string;
+  cpu?: string;
+  memory: string;
+  dtb?: string;
+  console: string;
+  rootDevice: string;
+  from: "host" | "stage";
+  disableNodes: string[];
+  label: string;
+}
+
+/** Every QEMU machine of `board`: the default (`qemu:`) first, then `qemu.others`. */
+export function qemuMachines(board: Board): QemuMachine[] {
+  const { others, ...base } = board.qemu;
+  const first: QemuMachine = {
+    ...base,
+    from: base.from ?? "host",
+    disableNodes: base.disableNodes ?? [],
+    label: base.label ?? board.name,
+  };
+  const defined = <T extends object>(o: T) =>
+    Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+  return [first, ...others.map((o) => ({ ...first, ...defined(o) }))];
+}
+
+/**
+ * The QEMU machine `name` of `board` (default: its first). An unknown name is an
+ * error naming the board file and the machines it has.
+ *
+ * ```ts
+ * qemuMachine(await loadBoard(root, "rpi"), "raspi4b").dtb; // "bcm2711-rpi-4-b.dtb"
+ * ```
+ */
+export function qemuMachine(board: Board, name?: string): QemuMachine {
+  const all = qemuMachines(board);
+  if (name === undefined) return all[0];
+  const m = all.find((x) => x.machine === name);
+  if (!m) {
+    throw new Error(
+      `boards/${board.name}.yaml: qemu: no machine "${name}" (have: ${
+        all.map((x) => x.machine).join(", ")
+      })`,
+    );
+  }
+  return m;
 }

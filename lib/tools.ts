@@ -48,6 +48,7 @@ export const HOST_TOOLS: Record<string, { pkg: string; versionArgs?: string[] }>
   "qemu-arm-static": { pkg: "qemu-user-static" },
   "mkimage": { pkg: "u-boot-tools", versionArgs: ["-V"] },
   "dtc": { pkg: "device-tree-compiler" },
+  "fdtput": { pkg: "device-tree-compiler" },
   "bwrap": { pkg: "bubblewrap" },
   "openssl": { pkg: "openssl", versionArgs: ["version"] },
   "dropbearkey": { pkg: "dropbear-bin", versionArgs: ["-h"] },

@@ -1,21 +1,24 @@
 /**
- * `deno task boot <board> [--report] [--image FILE] [--user U] [--password P]`
+ * `deno task boot <board> [--machine NAME] [--report] [--image FILE] [--user U] [--password P]`
  *
  * Builds the board's image (reusing the store) and runs it in QEMU with the serial
- * console on this terminal (Ctrl-A X quits). With --report it logs in on the console
+ * console on this terminal (Ctrl-A X quits), on the board's first QEMU machine or the
+ * one `--machine` names (`deno task boot rpi --machine raspi4b`: the Pi 4, on the qemu
+ * stage's QEMU). With --report it logs in on the console
  * instead, prints a JSON report (boot-to-login time on the guest clock, idle memory,
  * image and root sizes, services and their states) and powers the guest off.
  * The login defaults to root; ICENET_BOOT_USER / ICENET_BOOT_PASSWORD override it.
  */
 import { parseArgs } from "node:util";
-import { loadBoard } from "../lib/board.ts";
+import { loadBoard, qemuMachine } from "../lib/board.ts";
 import { buildImage } from "../lib/qemu/build_image.ts";
 import { boardVm } from "../lib/qemu/board_vm.ts";
 import { qemuArgv, type QemuSpec } from "../lib/qemu/machine.ts";
 import { bootReport } from "../lib/qemu/report.ts";
 import { ROOT } from "./registry.ts";
 
-const USAGE = "usage: deno task boot <board> [--report] [--image FILE] [--user U] [--password P]";
+const USAGE =
+  "usage: deno task boot <board> [--machine NAME] [--report] [--image FILE] [--user U] [--password P]";
 
 async function main(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -23,6 +26,7 @@ async function main(args: string[]): Promise<number> {
     allowPositionals: true,
     options: {
       report: { type: "boolean" },
+      machine: { type: "string" },
       image: { type: "string" },
       user: { type: "string" },
       password: { type: "string" },
@@ -34,6 +38,7 @@ async function main(args: string[]): Promise<number> {
     return 2;
   }
   const board = await loadBoard(ROOT, positionals[0]);
+  qemuMachine(board, values.machine); // an unknown machine fails before any build
   const image = values.image ?? await buildImage(ROOT, board, Boolean(values.report));
   const work = await Deno.makeTempDir({ prefix: `icenet-boot-${board.name}-` });
   try {
@@ -44,12 +49,13 @@ async function main(args: string[]): Promise<number> {
       };
       const enc = new TextEncoder();
       const tee = values.verbose ? (s: string) => Deno.stderr.writeSync(enc.encode(s)) : undefined;
-      const report = await bootReport(board, image, work, login, tee);
+      const report = await bootReport(board, image, work, login, tee, values.machine);
       console.log(JSON.stringify(report, null, 2));
       return 0;
     }
     const spec = await boardVm(board, image, work, {
       forwards: [{ host: Number(Deno.env.get("ICENET_SSH_PORT") ?? 2222), guest: 22 }],
+      machine: values.machine,
     });
     let code = await runInteractive(spec);
     if (code.early && spec.accel === "kvm") {

@@ -1,9 +1,11 @@
 /**
  * The `debian` source provider: gets a file of a Debian source package or a file
  * inside a binary package through apt, with a private configuration kept under the
- * store (its own sources list, lists and cache; deb-src, extra architectures and
- * components added there). The host's apt configuration is read, never edited,
- * and no mirror host is named here: the URIs come from the host's own sources.
+ * store (its own sources list, lists and cache; deb-src, extra architectures,
+ * components and the backports suite added there). The host's apt configuration is
+ * read, never edited, and no mirror host is named here: the URIs come from the host's
+ * own sources. Backports is only ever a place to download an exact pinned version
+ * from: nothing is installed, so the host's package choices stay as they are.
  */
 import { join } from "node:path";
 import { lockFile } from "../file_lock.ts";
@@ -22,10 +24,8 @@ const LISTS_MAX_AGE_MS = 24 * 3600 * 1000;
 const UPDATE_ATTEMPTS = 3;
 
 /** Parse the host's apt sources (one-line and deb822 formats) into deb822 stanzas. */
-export function hostSources(
-  etc = "/etc/apt",
-): { uris: string; suites: string; signedBy?: string }[] {
-  const out: { uris: string; suites: string; signedBy?: string }[] = [];
+export function hostSources(etc = "/etc/apt"): AptSource[] {
+  const out: AptSource[] = [];
   const files: string[] = [];
   try {
     Deno.statSync(join(etc, "sources.list"));
@@ -86,6 +86,45 @@ export async function withPrivateApt<T>(
   return await fn(env);
 }
 
+/** One deb822 stanza of the private sources list. */
+export interface AptSource {
+  uris: string;
+  suites: string;
+  signedBy?: string;
+}
+
+/** Suites that name no release and so have no backports. */
+const NO_BACKPORTS = new Set(["sid", "unstable", "experimental", "rc-buggy", "testing"]);
+
+/**
+ * The private sources: each host source with deb-src, our components and, beside a
+ * release's own suite (`bookworm`), that release's `<suite>-backports` from the same
+ * archive (QEMU with the Pi 4 machine is there). Suites that are already pockets
+ * (`bookworm-security`, `bookworm-updates`) and sid get none.
+ *
+ * ```ts
+ * privateSources([{ uris: "http://example.invalid/debian", suites: "bookworm" }]);
+ * // Suites: bookworm bookworm-backports
+ * ```
+ */
+export function privateSources(sources: AptSource[]): string {
+  return sources.map((s) => {
+    const suites = s.suites.split(/\s+/).filter(Boolean);
+    for (const suite of [...suites]) {
+      const backports = `${suite}-backports`;
+      const release = /^[a-z]+$/.test(suite) && !NO_BACKPORTS.has(suite);
+      if (release && !suites.includes(backports)) suites.push(backports);
+    }
+    return [
+      "Types: deb deb-src",
+      `URIs: ${s.uris}`,
+      `Suites: ${suites.join(" ")}`,
+      `Components: ${COMPONENTS.join(" ")}`,
+      s.signedBy ? `Signed-By: ${s.signedBy}` : "",
+    ].filter(Boolean).join("\n");
+  }).join("\n\n") + "\n";
+}
+
 /** Write the private configuration and refresh its lists when stale (caller holds the lock). */
 async function preparePrivateApt(
   storeDir: string,
@@ -104,15 +143,7 @@ async function preparePrivateApt(
       `debian provider: the host has no apt sources (${hostEtc}/sources.list*) to derive from`,
     );
   }
-  const stanzas = sources.map((s) =>
-    [
-      "Types: deb deb-src",
-      `URIs: ${s.uris}`,
-      `Suites: ${s.suites}`,
-      `Components: ${COMPONENTS.join(" ")}`,
-      s.signedBy ? `Signed-By: ${s.signedBy}` : "",
-    ].filter(Boolean).join("\n")
-  ).join("\n\n") + "\n";
+  const stanzas = privateSources(sources);
   const conf = [
     `Dir::Etc::SourceList "${join(etc, "sources.list")}";`,
     `Dir::Etc::SourceParts "${join(etc, "sources.list.d")}";`,

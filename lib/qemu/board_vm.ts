@@ -5,7 +5,11 @@
  *   - rpi / rpi32: QEMU cannot run the Pi GPU firmware, so the kernel, device tree and
  *     command line are taken from the image's own boot partition (mtools) and booted
  *     directly, with the image as the SD card (padded to a power of two, as QEMU's SD
- *     model requires).
+ *     model requires). The device-tree nodes of hardware the machine does not model
+ *     (the board's `disableNodes`) are disabled in that copy of the tree only.
+ * A board may boot on several machines (`qemu.others` in its YAML, e.g. rpi on raspi3b
+ * and raspi4b); `machine` picks one by name, the default is the first. Each runs on
+ * the QEMU its board names (the host's, or the qemu stage's).
  * The image is always copied first (the guest writes to its disk), and the copy is
  * padded to a power of two — QEMU's SD model needs that, and on every board it is a
  * card or disk bigger than the image, as a real one is, so the data partition grows.
@@ -17,12 +21,17 @@
  */
 import { join } from "node:path";
 import $ from "dax";
-import type { Board } from "../board.ts";
+import { type Board, type QemuMachine, qemuMachine } from "../board.ts";
 import { copySparse } from "../image/disk.ts";
 import { fatCopyIn, fatCopyOut } from "../image/fat.ts";
+import { which } from "../tools.ts";
 import { chooseAccel } from "./kvm.ts";
 import type { QemuSpec } from "./machine.ts";
 import { prepareOvmf } from "./ovmf.ts";
+import { qemuProgram } from "./program.ts";
+
+/** The project root (boards, tasks), for the qemu stage. */
+const ROOT = new URL("../..", import.meta.url).pathname;
 
 /** Options of a board VM. */
 export interface BoardVmOptions {
@@ -36,6 +45,10 @@ export interface BoardVmOptions {
   bootFiles?: Record<string, string>;
   /** A screen and a USB keyboard, with QEMU's monitor at `<work>/monitor.sock` (PC boards). */
   screen?: boolean;
+  /** The board's QEMU machine to boot on, by name (default: its first). */
+  machine?: string;
+  /** The project root, where the qemu stage comes from (default: this checkout). */
+  root?: string;
 }
 
 /** Partition start offsets (bytes) of a disk image, by number (1-based). */
@@ -74,6 +87,7 @@ export async function boardVm(
   work: string,
   opts: BoardVmOptions = {},
 ): Promise<QemuSpec> {
+  const m = qemuMachine(board, opts.machine);
   const disk = join(work, "disk.img");
   if (!opts.reuseDisk) {
     await copySparse(image, disk);
@@ -84,12 +98,14 @@ export async function boardVm(
     await Deno.writeTextFile(file, text);
     await fatCopyIn(disk, (await partitionOffsets(disk))[0], file, name);
   }
+  const program = await qemuProgram(opts.root ?? ROOT, board, m);
   const base = {
-    system: board.qemu.system,
-    machine: board.qemu.machine,
-    memory: board.qemu.memory,
-    cpu: board.qemu.cpu,
-    accel: await chooseAccel(board.qemu),
+    system: program.system,
+    options: program.options,
+    machine: m.machine,
+    memory: m.memory,
+    cpu: m.cpu,
+    accel: await chooseAccel({ system: program.system, machine: m.machine, cpu: m.cpu }),
     noReboot: opts.noReboot,
   };
   if (board.boot.loader === "systemd-boot") {
@@ -99,17 +115,22 @@ export async function boardVm(
       firmware: await prepareOvmf(work),
       disk: { file: disk, bus: "virtio" },
       net: { forwards: opts.forwards ?? [] },
-      serialIndex: serialIndexOf(board.qemu.machine, board.qemu.console),
+      serialIndex: serialIndexOf(m.machine, m.console),
     };
   }
   const boot = (await partitionOffsets(image))[0];
   const files = join(work, "boot");
   await Deno.mkdir(files, { recursive: true });
-  const dtb = board.qemu.dtb;
-  if (!dtb) throw new Error(`boards/${board.name}.yaml: qemu.dtb is needed to boot a Pi image`);
+  const dtb = m.dtb;
+  if (!dtb) {
+    throw new Error(
+      `boards/${board.name}.yaml: qemu machine ${m.machine}: dtb is needed to boot a Pi image`,
+    );
+  }
   for (const f of [board.boot.kernelName, dtb, "cmdline.txt"]) {
     await fatCopyOut(image, boot, f, join(files, f));
   }
+  await disableNodes(board, m, join(files, dtb));
   const cmdline = (await Deno.readTextFile(join(files, "cmdline.txt"))).trim();
   return {
     ...base,
@@ -117,6 +138,29 @@ export async function boardVm(
     dtb: join(files, dtb),
     append: cmdline,
     disk: { file: disk, bus: "sd" },
-    serialIndex: serialIndexOf(board.qemu.machine, lastConsole(cmdline)),
+    serialIndex: serialIndexOf(m.machine, lastConsole(cmdline)),
   };
+}
+
+/**
+ * Mark the machine's `disableNodes` `status = "disabled"` in `dtb` (a copy taken out of
+ * the image: the image itself, which real boards boot, keeps them). A node the tree
+ * lacks is an error naming the board file, so a stale path cannot go unnoticed.
+ */
+export async function disableNodes(board: Board, m: QemuMachine, dtb: string): Promise<void> {
+  if (m.disableNodes.length && !which("fdtput")) {
+    throw new Error(
+      `fdtput is missing (Debian package device-tree-compiler): the ${m.machine} boot ` +
+        `disables device-tree nodes with it`,
+    );
+  }
+  for (const node of m.disableNodes) {
+    const r = await $`fdtput -t s ${dtb} ${node} status disabled`.stderr("piped").noThrow();
+    if (r.code !== 0) {
+      throw new Error(
+        `boards/${board.name}.yaml: qemu machine ${m.machine}: disableNodes: ` +
+          `cannot disable ${node} in ${m.dtb}: ${r.stderr.trim()}`,
+      );
+    }
+  }
 }

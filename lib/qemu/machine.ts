@@ -13,7 +13,10 @@ import type { Ovmf } from "./ovmf.ts";
 
 /** Everything that varies between our QEMU boots. */
 export interface QemuSpec {
+  /** The QEMU program: a name on PATH or a path (the qemu stage's). */
   system: string;
+  /** Options this QEMU build needs on every run, before ours (lib/qemu/program.ts). */
+  options?: string[];
   machine: string;
   memory: string;
   cpu?: string;
@@ -46,7 +49,8 @@ export interface QemuSpec {
 
 /** The argument vector (without the program name) for a spec. */
 export function qemuArgv(spec: QemuSpec): string[] {
-  const a = ["-M", spec.machine, "-m", spec.memory, "-accel", spec.accel, "-display", "none"];
+  const a = [...spec.options ?? []];
+  a.push("-M", spec.machine, "-m", spec.memory, "-accel", spec.accel, "-display", "none");
   // PC machines get only the devices we add (else OVMF first tries a CD-ROM and the
   // network); the Pi machines have fixed on-board devices.
   if (spec.disk?.bus !== "sd") a.push("-nodefaults");

@@ -22,6 +22,8 @@ export interface ServiceStatus {
 /** What --report prints. */
 export interface BootReport {
   board: string;
+  /** The QEMU machine it ran on. */
+  machine: string;
   accel: string;
   /** Kernel start to login prompt, guest clock, seconds. */
   bootToLoginSeconds: number;
@@ -104,15 +106,16 @@ export interface ReportLogin {
   password?: string;
 }
 
-/** Boot `image`, log in, measure, power off. */
+/** Boot `image` (on the board's QEMU machine `machine`, default its first), log in, measure, power off. */
 export async function bootReport(
   board: Board,
   image: string,
   work: string,
   login: ReportLogin,
   tee?: (s: string) => void,
+  machine?: string,
 ): Promise<BootReport> {
-  const spec = await boardVm(board, image, work, { noReboot: true });
+  const spec = await boardVm(board, image, work, { noReboot: true, machine });
   const t0 = performance.now();
   const vm = await startGuest(spec, tee);
   try {
@@ -125,6 +128,7 @@ export async function bootReport(
     const rootOffset = (await partitionOffsets(image))[1];
     const report: BootReport = {
       board: board.name,
+      machine: spec.machine,
       accel: vm.accel,
       bootToLoginSeconds: Math.round(bootToLogin * 1000) / 1000,
       wallToLoginSeconds: Math.round(sh.promptSeenAt - t0) / 1000,

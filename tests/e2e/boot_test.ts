@@ -1,7 +1,8 @@
 // Boot tests: each board's image (built through the store from the test image
 // definition, fixtures/test-image.yaml) boots in QEMU to a login prompt with its root
 // mounted read-only; zima also proves SSH, persistence across reboot, factory reset
-// and ice-pkg against a signed repository served on the host.
+// and ice-pkg against a signed repository served on the host. The rpi image also boots
+// on raspi4b (QEMU 10 of the qemu stage) with the Pi 4's own device tree.
 // Slow (full builds on a cold store, TCG boots): e2e tier only.
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -339,3 +340,38 @@ for (const name of ["rpi", "rpi32"]) {
     },
   );
 }
+
+Deno.test(
+  "rpi image on raspi4b (the Pi 4 device tree, QEMU 10 of the qemu stage): login, root read-only, data grown, services up",
+  { ...opts, ignore: !e2eBoards().includes("rpi") },
+  async (t) => {
+    const board = await loadBoard(ROOT, "rpi");
+    const work = await Deno.makeTempDir({ prefix: "icenet-e2e-rpi4-" });
+    const { vm } = await boot(board, work, { machine: "raspi4b" });
+    await withVm(vm, work, async () => {
+      const sh = await GuestShell.login(vm.console, LOGIN);
+      await t.step("the kernel runs on the Pi 4's tree, its SD card on emmc2", async () => {
+        assert.match(await sh.check("cat /proc/device-tree/model"), /^Raspberry Pi 4 Model B/);
+        const mmc = await sh.check("readlink -f /sys/class/block/mmcblk0");
+        assert.match(mmc, /\/fe340000\.mmc\//, "the root card is not on the BCM2711's emmc2");
+      });
+      await t.step(
+        "the HDMI block's nodes QEMU lacks are disabled in the tree it boots; nothing faults",
+        async () => {
+          for (const node of ["interrupt-controller@7ef00100", "clock@7ef00000"]) {
+            const status = await sh.check(`cat /proc/device-tree/soc/${node}/status`);
+            assert.equal(status.replace(/\0/g, ""), "disabled", node);
+          }
+          assert.doesNotMatch(vm.console.transcript, /Internal error|external abort|Oops/);
+        },
+      );
+      await t.step("root is the squashfs, read-only", () => assertReadOnlyRoot(sh));
+      await t.step("the data partition grew to fill the SD card", () => assertDataGrew(sh));
+      await t.step("the service set is up", async () => {
+        await assertServicesUp(sh, ["dropbear", "clock"]);
+      });
+      await powerOff(sh, vm);
+    });
+    await Deno.remove(work, { recursive: true });
+  },
+);

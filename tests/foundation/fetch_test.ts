@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { sha256 } from "../../lib/hash.ts";
 import { fetchSource, HashMismatchError } from "../../lib/fetch/mod.ts";
-import { hostSources, withPrivateApt } from "../../lib/fetch/debian.ts";
+import { hostSources, privateSources, withPrivateApt } from "../../lib/fetch/debian.ts";
 
 const payload = new TextEncoder().encode("icenet source payload\n".repeat(1000));
 const good = sha256(payload);
@@ -98,6 +98,40 @@ Deno.test("hostSources() reads deb822 and one-line apt sources", async () => {
     { uris: "http://example.invalid/sec", suites: "bookworm-security", signedBy: undefined },
   ]);
   await Deno.remove(etc, { recursive: true });
+});
+
+Deno.test("privateSources() adds the release's backports suite from the same archive", async (t) => {
+  const rows: [string, string, string][] = [
+    ["a release", "bookworm", "bookworm bookworm-backports"],
+    [
+      "a release and its updates",
+      "bookworm bookworm-updates",
+      "bookworm bookworm-updates bookworm-backports",
+    ],
+    ["backports already there", "bookworm bookworm-backports", "bookworm bookworm-backports"],
+    ["security pocket only", "bookworm-security", "bookworm-security"],
+    ["sid has none", "sid", "sid"],
+    ["old security layout", "bookworm/updates", "bookworm/updates"],
+  ];
+  for (const [name, suites, want] of rows) {
+    await t.step(name, () => {
+      const text = privateSources([{ uris: "http://example.invalid/debian", suites }]);
+      assert.match(text, new RegExp(`^Suites: ${want}$`, "m"));
+    });
+  }
+  await t.step("every stanza keeps its archive and key, with deb-src and our components", () => {
+    const text = privateSources([
+      { uris: "http://example.invalid/debian", suites: "bookworm", signedBy: "/k.gpg" },
+      { uris: "http://example.invalid/sec", suites: "bookworm-security" },
+    ]);
+    assert.equal(
+      text,
+      "Types: deb deb-src\nURIs: http://example.invalid/debian\nSuites: bookworm bookworm-backports\n" +
+        "Components: main non-free-firmware\nSigned-By: /k.gpg\n\n" +
+        "Types: deb deb-src\nURIs: http://example.invalid/sec\nSuites: bookworm-security\n" +
+        "Components: main non-free-firmware\n",
+    );
+  });
 });
 
 Deno.test("withPrivateApt() reports a failed apt-get update as such and keeps no stamp", async () => {

@@ -2,26 +2,34 @@
 // kernel, device tree and command line out of the image's boot partition.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { loadBoard } from "../../lib/board.ts";
+import $ from "dax";
+import { type Board, loadBoard } from "../../lib/board.ts";
 import { writeDisk } from "../../lib/image/disk.ts";
-import { makeFat } from "../../lib/image/fat.ts";
+import { fatCopyOut, makeFat } from "../../lib/image/fat.ts";
 import { planDisk } from "../../lib/image/layout.ts";
-import { boardVm, lastConsole, nextPowerOfTwo, serialIndexOf } from "../../lib/qemu/board_vm.ts";
+import {
+  boardVm,
+  lastConsole,
+  nextPowerOfTwo,
+  partitionOffsets,
+  serialIndexOf,
+} from "../../lib/qemu/board_vm.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 
-Deno.test("boardVm() boots a Pi image's own kernel, tree and cmdline from an SD card of 2^n bytes", async () => {
-  const board = await loadBoard(ROOT, "rpi");
-  const tmp = await Deno.makeTempDir();
+/** A Pi image whose boot partition holds `files` (name -> path or text) and a cmdline. */
+async function piImage(board: Board, tmp: string, files: Record<string, string | Uint8Array>) {
   const boot = join(tmp, "boot");
   await Deno.mkdir(boot);
-  await Deno.writeTextFile(join(boot, "kernel8.img"), "kernel");
-  await Deno.writeTextFile(join(boot, "bcm2837-rpi-3-b.dtb"), "dtb");
+  for (const [name, content] of Object.entries(files)) {
+    if (typeof content === "string") await Deno.writeTextFile(join(boot, name), content);
+    else await Deno.writeFile(join(boot, name), content);
+  }
   await Deno.writeTextFile(
     join(boot, "cmdline.txt"),
-    "console=ttyS1,115200 root=PARTUUID=x-02 ro\n",
+    "console=tty1 console=ttyS1,115200 root=PARTUUID=x-02 ro\n",
   );
-  const plan = planDisk(board.partitions, "rpi");
+  const plan = planDisk(board.partitions, board.name);
   await makeFat(join(tmp, "boot.vfat"), {
     bytes: plan.partitions[0].bytes,
     label: "BOOT",
@@ -29,21 +37,102 @@ Deno.test("boardVm() boots a Pi image's own kernel, tree and cmdline from an SD 
     dir: boot,
     epoch: 0,
   });
-  const img = join(tmp, "icenet-rpi.img");
+  const img = join(tmp, `icenet-${board.name}.img`);
   await writeDisk(img, plan, { boot: join(tmp, "boot.vfat") });
   const work = join(tmp, "work");
   await Deno.mkdir(work);
+  return { img, work, size: plan.size };
+}
+
+/** A device tree with the two nodes of the Pi 4's HDMI block that raspi4b lacks. */
+async function pi4Tree(dir: string): Promise<Uint8Array> {
+  const dts = join(dir, "t.dts");
+  await Deno.writeTextFile(
+    dts,
+    `/dts-v1/;
+/ {
+  soc {
+    clock@7ef00000 { compatible = "brcm,brcm2711-dvp"; };
+    interrupt-controller@7ef00100 { compatible = "brcm,bcm2711-l2-intc", "brcm,l2-intc"; };
+    serial@7e215040 { compatible = "brcm,bcm2835-aux-uart"; };
+  };
+};
+`,
+  );
+  await $`dtc -q -I dts -O dtb -o ${join(dir, "t.dtb")} ${dts}`;
+  return await Deno.readFile(join(dir, "t.dtb"));
+}
+
+/** A property of a node in a dtb, or undefined when it has none. */
+async function fdtget(dtb: string, node: string, prop: string): Promise<string | undefined> {
+  const r = await $`fdtget ${dtb} ${node} ${prop}`.stdout("piped").stderr("null").noThrow();
+  return r.code === 0 ? r.stdout.trim() : undefined;
+}
+
+Deno.test("boardVm() boots a Pi image's own kernel, tree and cmdline from an SD card of 2^n bytes", async () => {
+  const board = await loadBoard(ROOT, "rpi");
+  const tmp = await Deno.makeTempDir();
+  const { img, work, size: imageSize } = await piImage(board, tmp, {
+    "kernel8.img": "kernel",
+    "bcm2837-rpi-3-b.dtb": "dtb",
+  });
   const spec = await boardVm(board, img, work);
   assert.equal(spec.machine, "raspi3b");
-  assert.equal(spec.append, "console=ttyS1,115200 root=PARTUUID=x-02 ro");
+  assert.equal(spec.system, "qemu-system-aarch64", "the host's QEMU");
+  assert.deepEqual(spec.options, []);
+  assert.equal(spec.memory, "1G");
+  assert.equal(spec.append, "console=tty1 console=ttyS1,115200 root=PARTUUID=x-02 ro");
   assert.equal(spec.serialIndex, 1);
   assert.equal(await Deno.readTextFile(spec.kernel!), "kernel");
   assert.equal(await Deno.readTextFile(spec.dtb!), "dtb");
   assert.equal(spec.disk?.bus, "sd");
   const size = (await Deno.stat(spec.disk!.file)).size;
-  assert.equal(size, nextPowerOfTwo(plan.size));
-  assert.ok(size >= plan.size && (size & (size - 1)) === 0);
-  assert.equal((await Deno.stat(img)).size, plan.size, "the image itself is untouched");
+  assert.equal(size, nextPowerOfTwo(imageSize));
+  assert.ok(size >= imageSize && (size & (size - 1)) === 0);
+  assert.equal((await Deno.stat(img)).size, imageSize, "the image itself is untouched");
+  await Deno.remove(tmp, { recursive: true });
+});
+
+Deno.test("boardVm() on raspi4b: the qemu stage's QEMU, the Pi 4 tree with the nodes QEMU lacks disabled in its copy only", async () => {
+  const board = await loadBoard(ROOT, "rpi");
+  const tmp = await Deno.makeTempDir();
+  const tree = await pi4Tree(tmp);
+  const { img, work } = await piImage(board, tmp, {
+    "kernel8.img": "kernel",
+    "bcm2711-rpi-4-b.dtb": tree,
+  });
+  const spec = await boardVm(board, img, work, { machine: "raspi4b" });
+  assert.equal(spec.machine, "raspi4b");
+  assert.equal(spec.memory, "2G");
+  assert.match(spec.system, /\/objects\/[0-9a-f]{64}\/out\/bin\/qemu-system-aarch64$/);
+  assert.deepEqual(spec.options, ["-audio", "none"]);
+  const version = await $`${spec.system} --version`.text();
+  assert.match(version, /^QEMU emulator version 10\.0\.2 /);
+  assert.equal(spec.serialIndex, 1, "the mini UART (ttyS1) is raspi4b's second serial port");
+  for (const node of ["/soc/clock@7ef00000", "/soc/interrupt-controller@7ef00100"]) {
+    assert.equal(await fdtget(spec.dtb!, node, "status"), "disabled", node);
+  }
+  assert.equal(await fdtget(spec.dtb!, "/soc/serial@7e215040", "status"), undefined);
+  // The image's own tree (the one a real Pi 4 boots) is left as it was.
+  const again = join(tmp, "again.dtb");
+  await fatCopyOut(img, (await partitionOffsets(img))[0], "bcm2711-rpi-4-b.dtb", again);
+  assert.deepEqual(await Deno.readFile(again), tree);
+  await Deno.remove(tmp, { recursive: true });
+});
+
+Deno.test("boardVm() names the board file and the node when a tree lacks a node to disable", async () => {
+  const board = await loadBoard(ROOT, "rpi");
+  const tmp = await Deno.makeTempDir();
+  await Deno.writeTextFile(join(tmp, "t.dts"), "/dts-v1/;\n/ { soc { }; };\n");
+  await $`dtc -q -I dts -O dtb -o ${join(tmp, "t.dtb")} ${join(tmp, "t.dts")}`;
+  const { img, work } = await piImage(board, tmp, {
+    "kernel8.img": "kernel",
+    "bcm2711-rpi-4-b.dtb": await Deno.readFile(join(tmp, "t.dtb")),
+  });
+  await assert.rejects(
+    boardVm(board, img, work, { machine: "raspi4b" }),
+    /^Error: boards\/rpi\.yaml: qemu machine raspi4b: disableNodes: cannot disable \/soc\/interrupt-controller@7ef00100 in bcm2711-rpi-4-b\.dtb: .*FDT_ERR_NOTFOUND/,
+  );
   await Deno.remove(tmp, { recursive: true });
 });
 
@@ -51,6 +140,8 @@ Deno.test("serialIndexOf() and lastConsole() map the guest console to a QEMU ser
   const rows: [string, string, number][] = [
     ["raspi3b", "ttyS1", 1],
     ["raspi3b", "ttyAMA0", 0],
+    ["raspi4b", "ttyS1", 1],
+    ["raspi4b", "ttyAMA0", 0],
     ["raspi2b", "ttyAMA0", 0],
     ["q35", "ttyS0", 0],
     ["q35", "ttyS1", 1],

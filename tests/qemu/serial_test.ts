@@ -129,4 +129,16 @@ Deno.test("qemuArgv() builds the PC and Raspberry Pi command lines", async (t) =
     assert.ok(a.includes("-kernel kernel8.img -dtb b.dtb -append console=ttyS1"), a);
     assert.ok(a.includes("-drive file=sd.img,format=raw,if=sd -serial null -serial stdio"), a);
   });
+  await t.step("rpi on raspi4b: the QEMU build's own options come first", () => {
+    const a = qemuArgv({
+      system: "/store/qemu/bin/qemu-system-aarch64",
+      options: ["-audio", "none"],
+      machine: "raspi4b",
+      memory: "2G",
+      accel: "tcg",
+      disk: { file: "sd.img", bus: "sd" },
+      serialIndex: 1,
+    });
+    assert.deepEqual(a.slice(0, 6), ["-audio", "none", "-M", "raspi4b", "-m", "2G"]);
+  });
 });
