@@ -142,7 +142,9 @@ function statusText(status: number): string {
 /** Why a request failed, in a few words (fetch's messages carry no credentials). */
 function reason(e: unknown, idle: IdleTimer): string {
   if ((e as Error).name === "AbortError") return `no answer for ${idle.ms / 1000} s`;
-  const msg = (e as Error).message ?? String(e);
+  // fetch says "fetch failed" and puts the reason in `cause`.
+  const cause = (e as Error).cause as Error | undefined;
+  const msg = cause?.message ?? (e as Error).message ?? String(e);
   // "error sending request for url (...): client error (Connect): tcp connect error: ..."
   return msg.replace(/^error sending request for url \([^)]*\):\s*/, "").split("\n")[0];
 }

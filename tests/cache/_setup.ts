@@ -86,16 +86,17 @@ export type Runs = Record<string, number>;
 /**
  * Two stages with every kind of entry an output can have: `tree` (a file, an
  * executable, an empty file, a read-only dir, a symlink, a sparse file with holes, a
- * file of `bigMiB` MiB) and `top`, which needs it.
+ * file of `bigMiB` MiB) and `top`, which needs it. A different `salt` gives other keys.
  */
-export function treeStages(runs: Runs, bigMiB = 0): Stage[] {
+export function treeStages(runs: Runs, bigMiB = 0, salt = ""): Stage[] {
   return [
     defineStage({
       name: "tree",
-      params: { bigMiB },
+      params: { bigMiB, salt },
       async run({ out, log }) {
         runs.tree = (runs.tree ?? 0) + 1;
         log("tree: writing every kind of entry");
+        if (salt) await Deno.writeTextFile(join(out, "salt"), salt);
         await Deno.writeTextFile(join(out, "hello.txt"), "hello\n");
         await Deno.writeTextFile(join(out, "run.sh"), "#!/bin/sh\necho hi\n", { mode: 0o755 });
         await Deno.chmod(join(out, "run.sh"), 0o755);
