@@ -134,7 +134,7 @@ class StageRun {
    * leaves nothing behind, and the stage is built.
    */
   async #fetched(key: StageKey): Promise<StageResult | undefined> {
-    const { opts, progress } = this.b;
+    const { opts, progress, signal } = this.b;
     const cache = opts.cache;
     if (!cache || opts.force?.includes(this.stage.name)) return undefined;
     const tmp = opts.store.makeTmp(this.sid);
@@ -147,7 +147,11 @@ class StageRun {
         join(tmp, "out"),
         warn,
         (url) => progress.start(this.sid, `fetching from ${url}`),
+        signal,
       );
+      if (signal.aborted) {
+        return this.#finish({ outcome: "failed", key: key.key, error: "interrupted" });
+      }
       if (!hit) return undefined;
       const info = { ...hit.manifest.info, fetched: { from: hit.url, signedBy: hit.keyId } };
       const rec = { ...q, parts: key.parts, seconds: this.#secs };

@@ -122,6 +122,7 @@ export class RemoteCache {
     out: string,
     warn: Warn,
     downloading?: (url: string) => void,
+    signal?: AbortSignal,
   ): Promise<RemoteHit | undefined> {
     const down = (n: number) => this.stats.bytesDown += n;
     for (const t of this.opts.transports) {
@@ -139,7 +140,7 @@ export class RemoteCache {
         if (!mBytes) throw new BadEntry(`manifest blob cas/${record.manifest.hash} is missing`);
         const manifest = parseManifest(mBytes, record.outputHash);
         downloading?.(t.url);
-        await downloadTree(t, manifest, out, down);
+        await downloadTree(t, manifest, out, down, signal);
         const log = record.log &&
           await readBlob(t, "cas", record.log.hash, down, record.log).catch(() => undefined);
         this.stats.hits++;
@@ -147,7 +148,7 @@ export class RemoteCache {
         return { url: t.url, record, keyId, manifest, log };
       } catch (e) {
         await Deno.remove(out, { recursive: true }).catch(() => {});
-        if (e instanceof CacheUnavailable) this.#failed(t, e, warn);
+        if (e instanceof CacheUnavailable) this.#failed(t, e, warn, q);
         else {
           this.stats.rejected++;
           const why = e instanceof UntrustedRecord || e instanceof BadEntry
@@ -174,7 +175,7 @@ export class RemoteCache {
         try {
           if (await this.#pushTo(t, q, store, outputHash, built)) this.stats.pushed++;
         } catch (e) {
-          if (e instanceof CacheUnavailable) this.#failed(t, e, warn, true);
+          if (e instanceof CacheUnavailable) this.#failed(t, e, warn, q, true);
           else {warn(
               `cache: ${q.stage}@${q.board} (key ${q.key}): upload to ${t.url} failed: ${
                 (e as Error).message
@@ -184,7 +185,7 @@ export class RemoteCache {
       }
     });
     this.#pending.add(p);
-    p.finally(() => this.#pending.delete(p));
+    p.catch(() => {}).finally(() => this.#pending.delete(p));
   }
 
   /** A hit the store refused to commit: counted as a rejected miss. */
@@ -239,7 +240,7 @@ export class RemoteCache {
   }
 
   /** A cache failed: say so once, and skip it (or only stop uploading to it). */
-  #failed(t: Transport, e: CacheUnavailable, warn: Warn, upload = false): void {
+  #failed(t: Transport, e: CacheUnavailable, warn: Warn, q: CacheQuery, upload = false): void {
     // An HTTP status on an upload (403, 405, 507): reads may still work.
     const readsToo = !(upload && e.status !== undefined);
     (readsToo ? this.#down : this.#noPush).add(t.url);
@@ -247,8 +248,9 @@ export class RemoteCache {
     const what = readsToo ? "unreachable" : "refused an upload";
     if (this.#said.has(`${what} ${t.url}`)) return;
     this.#said.add(`${what} ${t.url}`);
+    const doing = upload ? "uploading" : "looking up";
     warn(
-      `cache: ${t.url} ${what} (${e.message}); ` +
+      `cache: ${t.url} ${what} (${doing} ${q.stage}@${q.board}: ${e.message}); ` +
         (readsToo ? "building without it" : "not uploading to it") + " for the rest of this build",
     );
   }

@@ -208,12 +208,14 @@ export async function downloadTree(
   m: CacheManifest,
   out: string,
   onBytes: OnBytes,
+  signal?: AbortSignal,
   limit = 8,
 ): Promise<void> {
   Deno.mkdirSync(out, { mode: 0o755 });
   for (const f of m.files) if (f.type === "dir") Deno.mkdirSync(join(out, f.path), { mode: 0o755 });
   const files = m.files.filter((f) => f.type === "file");
   await pool(files, limit, async (f) => {
+    if (signal?.aborted) throw new Error("interrupted");
     const ext = m.sparse?.[f.path]?.map(([start, end]) => ({ start, end }));
     await fetchFile(t, f, join(out, f.path), onBytes, ext);
     Deno.chmodSync(join(out, f.path), f.mode);
