@@ -75,7 +75,7 @@ export class HttpTransport implements Transport {
   }
 
   async put(kind: Kind, hash: string, data: PutData): Promise<void> {
-    let body: BodyInit, size: number;
+    let body: BodyInit | ((touch: () => void) => BodyInit), size: number;
     const headers: Record<string, string> = { "content-type": "application/octet-stream" };
     let deadline = 0;
     let file: Deno.FsFile | undefined;
@@ -88,7 +88,17 @@ export class HttpTransport implements Transport {
     } else {
       size = data.size;
       file = await Deno.open(data.path);
-      body = file.readable;
+      const source = file.readable;
+      // Each chunk the server takes is progress: the idle timeout restarts.
+      body = (touch: () => void) =>
+        source.pipeThrough(
+          new TransformStream<Uint8Array, Uint8Array>({
+            transform(chunk, c) {
+              touch();
+              c.enqueue(chunk);
+            },
+          }),
+        );
       headers["x-digest-sizebytes"] = String(size);
     }
     try {
@@ -114,15 +124,20 @@ export class HttpTransport implements Transport {
     method: string,
     kind: Kind,
     hash: string,
-    extra: { body?: BodyInit; headers?: Record<string, string>; extraMs?: number } = {},
+    extra: {
+      body?: BodyInit | ((touch: () => void) => BodyInit);
+      headers?: Record<string, string>;
+      extraMs?: number;
+    } = {},
   ): Promise<{ res: Response; idle: IdleTimer; where: string }> {
     const where = `${this.url}/${kind}/${hash}`;
     const ctl = new AbortController();
     const idle = new IdleTimer(this.opts.timeoutMs + (extra.extraMs ?? 0), () => ctl.abort());
     const headers: Record<string, string> = { ...extra.headers };
     if (this.opts.authorization) headers.authorization = this.opts.authorization;
+    const body = typeof extra.body === "function" ? extra.body(() => idle.touch()) : extra.body;
     try {
-      const res = await fetch(where, { method, headers, body: extra.body, signal: ctl.signal });
+      const res = await fetch(where, { method, headers, body, signal: ctl.signal });
       idle.touch();
       return { res, idle, where };
     } catch (e) {

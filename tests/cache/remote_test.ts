@@ -243,13 +243,17 @@ Deno.test("cache: a server that dies in the middle of a download is a miss, said
     await first.stop();
     const slow = await startNginx({ dir, limitRate: "1m" });
     const store2 = freshStore(p, "store2");
-    const cache = await cacheWith({ ICENET_CACHE: slow.url, ICENET_CACHE_KEYS: k.pub }, []);
+    // A 1 s timeout: a download that makes progress goes on past it.
+    const cache = await cacheWith(
+      { ICENET_CACHE: slow.url, ICENET_CACHE_KEYS: k.pub, ICENET_CACHE_TIMEOUT: "1" },
+      [],
+    );
     const building = buildWith(p, stages, ["top"], store2, cache);
-    // Wait until big.bin is arriving in the scratch dir, then kill the server.
+    // Wait until 3 MiB of big.bin are in the scratch dir (3 s), then kill the server.
     const tmp = join(store2.dir, "tmp");
     const deadline = Date.now() + 30_000;
     let seen = 0;
-    while (Date.now() < deadline && seen < 1024 * 1024) {
+    while (Date.now() < deadline && seen < 3 * 1024 * 1024) {
       for (const e of Deno.readDirSync(tmp)) {
         try {
           seen = Deno.statSync(join(tmp, e.name, "out", "big.bin")).size;
@@ -257,7 +261,7 @@ Deno.test("cache: a server that dies in the middle of a download is a miss, said
       }
       await new Promise((r) => setTimeout(r, 20));
     }
-    assert.ok(seen >= 1024 * 1024, `the download started (${seen} bytes seen)`);
+    assert.ok(seen >= 3 * 1024 * 1024, `3 s into the download (${seen} bytes seen)`);
     const killedAt = performance.now();
     await slow.stop();
     const r = await building;
