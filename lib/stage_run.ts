@@ -155,29 +155,27 @@ class StageRun {
       if (!hit) return undefined;
       const info = { ...hit.manifest.info, fetched: { from: hit.url, signedBy: hit.keyId } };
       const rec = { ...q, parts: key.parts, seconds: this.#secs };
-      const m = await opts.store.commit(
-        join(tmp, "out"),
-        rec,
-        info,
-        started,
-        hit.record.outputHash,
-      );
+      let hash: string;
+      try {
+        const out = join(tmp, "out");
+        hash = (await opts.store.commit(out, rec, info, started, hit.record.outputHash)).outputHash;
+      } catch (e) {
+        cache.refused();
+        warn(`cache: ${this.sid} (key ${key.key}): not used: ${(e as Error).message}`);
+        return undefined;
+      }
       const log = hit.log ??
-        new TextEncoder().encode(
-          `${this.sid}: fetched from ${hit.url}; its build log was not uploaded\n`,
-        );
-      await writeFileAtomic(opts.store.logPath(key.key), log, { sync: false });
+        new TextEncoder().encode(`${this.sid}: fetched from ${hit.url}; no build log uploaded\n`);
+      try {
+        await writeFileAtomic(opts.store.logPath(key.key), log, { sync: false });
+      } catch { /* the output is in; a missing log is no reason to build it again */ }
       return this.#finish({
         outcome: "fetched",
         key: key.key,
-        outputHash: m.outputHash,
-        out: opts.store.objectOut(m.outputHash),
+        outputHash: hash,
+        out: opts.store.objectOut(hash),
         log: opts.store.logPath(key.key),
       });
-    } catch (e) {
-      cache.refused();
-      warn(`cache: ${this.sid} (key ${key.key}): not used: ${(e as Error).message}`);
-      return undefined;
     } finally {
       this.b.cleanups.push(Deno.remove(tmp, { recursive: true }).catch(() => {}));
     }
