@@ -285,3 +285,49 @@ Deno.test("cache: a server that dies in the middle of a download is a miss, said
     await p.cleanup();
   }
 });
+
+Deno.test("cache: several caches are asked in order, uploads go to each, a dead one is skipped", async () => {
+  const p = await testProject();
+  const empty = await startNginx();
+  const full = await startNginx();
+  try {
+    const k = await keyFiles(p.root, "ci");
+    const runs: Runs = {};
+    const stages = treeStages(runs);
+    // Seed only the second cache.
+    const seed = await cacheWith({
+      ICENET_CACHE: full.url,
+      ICENET_CACHE_PUSH: "1",
+      ICENET_CACHE_SIGNING_KEY: k.priv,
+    }, []);
+    assert.ok((await buildWith(p, stages, ["top"], p.store, seed)).ok);
+    const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const dead = `http://127.0.0.1:${(l.addr as Deno.NetAddr).port}/cache`;
+    l.close();
+    const cache = await cacheWith(
+      { ICENET_CACHE: `${dead}, ${empty.url} ,${full.url}`, ICENET_CACHE_KEYS: k.pub },
+      [],
+    );
+    assert.deepEqual(cache!.stats.urls, [dead, empty.url, full.url]);
+    const r = await buildWith(p, stages, ["top"], freshStore(p, "b"), cache);
+    assert.deepEqual(outcomes(r.results), { tree: "fetched", top: "fetched" });
+    assert.equal(r.progress.cacheWarnings.length, 1, r.progress.cacheWarnings.join("\n"));
+    assert.match(r.progress.cacheWarnings[0], new RegExp(`^cache: ${dead} unreachable`));
+    assert.ok(r.progress.started.every((s) => s.includes(`fetching from ${full.url}`)));
+    // A build that uploads fills every live cache: the first now has everything too.
+    const both = await cacheWith({
+      ICENET_CACHE: `${empty.url},${full.url}`,
+      ICENET_CACHE_PUSH: "1",
+      ICENET_CACHE_SIGNING_KEY: k.priv,
+    }, []);
+    await buildWith(p, stages, ["top"], p.store, both);
+    assert.equal(both!.stats.pushed, 2, "cached locally, missing from the first: uploaded there");
+    const fromFirst = await cacheWith({ ICENET_CACHE: empty.url, ICENET_CACHE_KEYS: k.pub }, []);
+    const c = await buildWith(p, stages, ["top"], freshStore(p, "c"), fromFirst);
+    assert.deepEqual(outcomes(c.results), { tree: "fetched", top: "fetched" });
+  } finally {
+    await empty.stop();
+    await full.stop();
+    await p.cleanup();
+  }
+});
