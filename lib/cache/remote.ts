@@ -124,42 +124,59 @@ export class RemoteCache {
     downloading?: (url: string) => void,
     signal?: AbortSignal,
   ): Promise<RemoteHit | undefined> {
-    const down = (n: number) => this.stats.bytesDown += n;
     for (const t of this.opts.transports) {
       if (this.#down.has(t.url)) continue;
       try {
-        const arBytes = await readBlob(t, "ac", q.key, down, undefined, 64 * 1024 * 1024);
-        if (!arBytes) continue;
-        const ar = parseActionResult(arBytes);
-        const recFile = ar.outputFiles.find((f) => f.path === RECORD_PATH);
-        if (!recFile) throw new UntrustedRecord(`no ${RECORD_PATH}: not an IceNet result`);
-        const recBytes = await readBlob(t, "cas", recFile.digest.hash, down, recFile.digest);
-        if (!recBytes) throw new BadEntry(`record blob cas/${recFile.digest.hash} is missing`);
-        const record = await verifyRecord(recBytes, this.opts.trusted, q);
-        const mBytes = await readBlob(t, "cas", record.manifest.hash, down, record.manifest);
-        if (!mBytes) throw new BadEntry(`manifest blob cas/${record.manifest.hash} is missing`);
-        const manifest = parseManifest(mBytes, record.outputHash);
-        downloading?.(t.url);
-        await downloadTree(t, manifest, out, down, signal);
-        const log = record.log &&
-          await readBlob(t, "cas", record.log.hash, down, record.log).catch(() => undefined);
+        const hit = await this.#lookup(t, q, out, downloading, signal);
+        if (!hit) continue;
         this.stats.hits++;
-        const keyId = JSON.parse(new TextDecoder().decode(recBytes)).keyId as string;
-        return { url: t.url, record, keyId, manifest, log };
+        return hit;
       } catch (e) {
         await Deno.remove(out, { recursive: true }).catch(() => {});
-        if (e instanceof CacheUnavailable) this.#failed(t, e, warn, q);
-        else {
-          this.stats.rejected++;
-          const why = e instanceof UntrustedRecord || e instanceof BadEntry
-            ? e.message
-            : `unexpected error: ${(e as Error).message}`;
-          warn(`cache: ${q.stage}@${q.board} (key ${q.key}): ${t.url}: not used: ${why}`);
+        if (e instanceof CacheUnavailable) {
+          this.#failed(t, e, warn, q);
+          continue;
         }
+        this.stats.rejected++;
+        const why = e instanceof UntrustedRecord || e instanceof BadEntry
+          ? e.message
+          : `unexpected error: ${(e as Error).message}`;
+        warn(`cache: ${q.stage}@${q.board} (key ${q.key}): ${t.url}: not used: ${why}`);
       }
     }
     this.stats.misses++;
     return undefined;
+  }
+
+  /**
+   * One cache's answer: action result, then the signed record it lists, then the
+   * manifest the record pins, then the tree; undefined if the cache has no entry.
+   */
+  async #lookup(
+    t: Transport,
+    q: CacheQuery,
+    out: string,
+    downloading?: (url: string) => void,
+    signal?: AbortSignal,
+  ): Promise<RemoteHit | undefined> {
+    const down = (n: number) => this.stats.bytesDown += n;
+    const arBytes = await readBlob(t, "ac", q.key, down, undefined, 64 * 1024 * 1024);
+    if (!arBytes) return undefined;
+    const recFile = parseActionResult(arBytes).outputFiles.find((f) => f.path === RECORD_PATH);
+    if (!recFile) throw new UntrustedRecord(`no ${RECORD_PATH}: not an IceNet result`);
+    const recBytes = await readBlob(t, "cas", recFile.digest.hash, down, recFile.digest);
+    if (!recBytes) throw new BadEntry(`record blob cas/${recFile.digest.hash} is missing`);
+    const record = await verifyRecord(recBytes, this.opts.trusted, q);
+    const mBytes = await readBlob(t, "cas", record.manifest.hash, down, record.manifest);
+    if (!mBytes) throw new BadEntry(`manifest blob cas/${record.manifest.hash} is missing`);
+    const manifest = parseManifest(mBytes, record.outputHash);
+    downloading?.(t.url);
+    await downloadTree(t, manifest, out, down, signal);
+    // The log is a convenience: a missing or damaged one does not make a miss.
+    const log = record.log &&
+      await readBlob(t, "cas", record.log.hash, down, record.log).catch(() => undefined);
+    const keyId = JSON.parse(new TextDecoder().decode(recBytes)).keyId as string;
+    return { url: t.url, record, keyId, manifest, log };
   }
 
   /**
@@ -176,11 +193,10 @@ export class RemoteCache {
           if (await this.#pushTo(t, q, store, outputHash, built)) this.stats.pushed++;
         } catch (e) {
           if (e instanceof CacheUnavailable) this.#failed(t, e, warn, q, true);
-          else {warn(
-              `cache: ${q.stage}@${q.board} (key ${q.key}): upload to ${t.url} failed: ${
-                (e as Error).message
-              }`,
-            );}
+          else {
+            const why = (e as Error).message;
+            warn(`cache: ${q.stage}@${q.board} (key ${q.key}): upload to ${t.url} failed: ${why}`);
+          }
         }
       }
     });
