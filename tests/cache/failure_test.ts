@@ -261,3 +261,37 @@ Deno.test("cache: a directory (file://) works like a server, and is checked the 
     await p.cleanup();
   }
 });
+
+Deno.test("cache: a damaged local object is not uploaded", async () => {
+  const p = await testProject();
+  const server = await startNginx();
+  try {
+    const k = await keyFiles(p.root, "ci");
+    const runs: Runs = {};
+    const stages = treeStages(runs);
+    const a = await buildWith(p, stages, ["top"], p.store, undefined);
+    // Same size, other bytes: only re-reading the file shows it.
+    const hello = join(a.results.get("tree")!.out!, "hello.txt");
+    await Deno.chmod(hello, 0o644);
+    await Deno.writeTextFile(hello, "HELLO\n");
+    const push = await cacheWith({
+      ICENET_CACHE: server.url,
+      ICENET_CACHE_PUSH: "1",
+      ICENET_CACHE_SIGNING_KEY: k.priv,
+    }, []);
+    const b = await buildWith(p, stages, ["top"], p.store, push);
+    assert.ok(b.ok);
+    const w = b.progress.cacheWarnings;
+    assert.equal(w.length, 1, w.join("\n"));
+    assert.match(
+      w[0],
+      /^cache: tree@test \(key [0-9a-f]{64}\): upload to .* failed: .*hello\.txt: content differs from the store's manifest \(run deno task verify\)$/,
+    );
+    assert.equal(push!.stats.pushed, 1, "top went up, tree did not");
+    const acs = [...Deno.readDirSync(join(server.data, "ac"))].map((e) => e.name);
+    assert.deepEqual(acs, [b.results.get("top")!.key]);
+  } finally {
+    await server.stop();
+    await p.cleanup();
+  }
+});
