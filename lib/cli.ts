@@ -3,12 +3,15 @@
  * every `tasks/<name>.ts` run on its own.
  *
  *   deno task build [targets] --board B [--jobs N] [--dry-run] [--graph[=dot]] [--keep-going]
+ *                   [--cache URL[,URL...]] [--cache-push]
  *   deno task stage <name> --board B [--force]
  *   deno task explain <stage> --board B
  *   deno task gc [--keep N]      deno task verify      deno task doctor
  */
 import { parseArgs } from "node:util";
 import { boardNames, loadBoard } from "./board.ts";
+import { cacheFromConfig } from "./cache/config.ts";
+import { formatStats } from "./cache/stats.ts";
 import { sha256File } from "./hash.ts";
 import { explain } from "./explain.ts";
 import { makeProgress } from "./progress.ts";
@@ -28,6 +31,8 @@ export type StageLoader = (board: Awaited<ReturnType<typeof loadBoard>>) => Prom
 const USAGE = `usage:
   build [targets...] --board B[,B...] [--jobs N] [--dry-run] [--graph[=dot]] [--keep-going] [--force]
         [--sandbox] [--container docker|podman]   (or ICENET_SANDBOX=1, ICENET_CONTAINER=...)
+        [--cache URL[,URL...]] [--cache-push]     (or ICENET_CACHE=..., ICENET_CACHE_PUSH=1;
+                                                   README "Shared build cache")
         [site settings]
   stage <name> --board B [--force] [site settings]
 site settings (laid over the image definition; see README "Your settings"):
@@ -62,6 +67,8 @@ export async function main(args: string[], root: string, loader: StageLoader): P
         quiet: { type: "boolean", short: "q" },
         sandbox: { type: "boolean" },
         container: { type: "string" },
+        cache: { type: "string" },
+        "cache-push": { type: "boolean" },
         config: { type: "string" },
         hostname: { type: "string" },
         "ssh-key": { type: "string", multiple: true },
@@ -151,7 +158,13 @@ async function buildCmd(
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);
   try {
-    for (const board of await boardsOf(v as { board?: string }, root)) {
+    const boards = await boardsOf(v as { board?: string }, root);
+    // One remote cache for the whole command: its warnings and figures are per build.
+    const cache = v.graph !== undefined || v["dry-run"] ? undefined : await cacheFromConfig(
+      { cache: v.cache as string | undefined, "cache-push": Boolean(v["cache-push"]) },
+      (m) => console.error(m),
+    );
+    for (const board of boards) {
       const stages = await loader(board);
       const targets = positionals.length ? positionals : defaultTargets(stages);
       if (v.graph !== undefined) {
@@ -180,8 +193,9 @@ async function buildCmd(
         signal: abort.signal,
         sandbox: Boolean(v.sandbox) || Deno.env.get("ICENET_SANDBOX") === "1",
         container,
+        cache,
       });
-      progress.summary();
+      progress.summary(cache && formatStats(cache.stats));
       if (abort.signal.aborted) return EXIT.interrupted;
       if (!result.ok) return EXIT.failed;
       for (const t of targets) await printOutput(t, board.name, result.results.get(t)?.out);

@@ -4,18 +4,19 @@
  * table of every stage (cached or built, time).
  */
 
-/** How a stage ended. */
-export type Outcome = "cached" | "built" | "failed" | "skipped" | "would build";
+/** How a stage ended ("fetched": downloaded from a remote cache). */
+export type Outcome = "cached" | "fetched" | "built" | "failed" | "skipped" | "would build";
 
 /** Receives runner events. */
 export interface Progress {
-  start(id: string): void;
+  /** A stage starts work: "building" (the default) or e.g. "fetching from URL". */
+  start(id: string, doing?: string): void;
   line(id: string, text: string): void;
   finish(id: string, outcome: Outcome, seconds: number, note?: string): void;
   /** A message not tied to a stage. */
   message(text: string): void;
-  /** Print the final table. */
-  summary(): void;
+  /** Print the final table, then `footer` (e.g. the remote cache's figures). */
+  summary(footer?: string): void;
 }
 
 const enc = new TextEncoder();
@@ -28,7 +29,7 @@ export function makeProgress(quiet = false): Progress {
 
 abstract class TableProgress implements Progress {
   protected rows: { id: string; outcome: Outcome; seconds: number }[] = [];
-  abstract start(id: string): void;
+  abstract start(id: string, doing?: string): void;
   abstract line(id: string, text: string): void;
   abstract message(text: string): void;
   finish(id: string, outcome: Outcome, seconds: number, note?: string): void {
@@ -36,8 +37,11 @@ abstract class TableProgress implements Progress {
     this.finished(id, outcome, seconds, note);
   }
   protected abstract finished(id: string, outcome: Outcome, seconds: number, note?: string): void;
-  summary(): void {
-    if (this.rows.length === 0) return;
+  summary(footer?: string): void {
+    if (this.rows.length === 0) {
+      if (footer) this.message(footer);
+      return;
+    }
     const w = Math.max(5, ...this.rows.map((r) => r.id.length));
     const lines = [`${"stage".padEnd(w)}  result       time`];
     for (const r of this.rows) {
@@ -45,13 +49,14 @@ abstract class TableProgress implements Progress {
         `${r.id.padEnd(w)}  ${r.outcome.padEnd(11)} ${r.seconds.toFixed(1).padStart(6)} s`,
       );
     }
+    if (footer) lines.push(footer);
     this.message(lines.join("\n"));
   }
 }
 
 class PlainProgress extends TableProgress {
-  start(id: string) {
-    this.message(`${id}: building`);
+  start(id: string, doing = "building") {
+    this.message(`${id}: ${doing}`);
   }
   line(_id: string, _text: string) {}
   message(text: string) {
@@ -69,8 +74,8 @@ class TtyProgress extends TableProgress {
   #running = new Map<string, { since: number; last: string }>();
   #drawn = 0;
   #timer?: ReturnType<typeof setInterval>;
-  start(id: string) {
-    this.#running.set(id, { since: Date.now(), last: "" });
+  start(id: string, doing = "") {
+    this.#running.set(id, { since: Date.now(), last: doing });
     this.#timer ??= setInterval(() => this.#draw(), 250);
     this.#draw();
   }

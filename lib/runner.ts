@@ -6,6 +6,8 @@
  * stage with an identical output leaves its dependents cached.
  */
 import type { Board } from "./board.ts";
+import type { RemoteCache } from "./cache/remote.ts";
+import { saveStats } from "./cache/stats.ts";
 import type { Container } from "./container.ts";
 import { KeyCaches } from "./key.ts";
 import { killDescendants } from "./proc.ts";
@@ -38,6 +40,8 @@ export interface BuildOptions {
   sandbox?: boolean;
   /** Run each stage inside this build image (lib/container.ts). */
   container?: Container;
+  /** The remote build cache (lib/cache/): looked up on a local miss, uploaded to. */
+  cache?: RemoteCache;
 }
 
 /** What happened to one stage. */
@@ -162,6 +166,11 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
       running.set(name, p);
     }
     if (running.size > 0) await Promise.race(running.values());
+  }
+  // Uploads read store objects: they end while the store lock is held.
+  if (opts.cache) {
+    await opts.cache.flush();
+    await saveStats(opts.store.dir, opts.cache.stats);
   }
   await Promise.all(cleanups);
   await caches.save();

@@ -1,8 +1,9 @@
 /**
  * One stage of a build, in named steps: gather the dependencies' outputs, compute
  * the key, reuse the store's output, or take the key's lock (another build may be
- * making it), fetch the sources, run the stage and commit its output. Failures are
- * results, never exceptions, so the runner can go on with independent stages.
+ * making it), look the key up in the remote cache, else fetch the sources, run the
+ * stage and commit its output; then queue its upload to the remote cache. Failures
+ * are results, never exceptions, so the runner can go on with independent stages.
  */
 import { join } from "node:path";
 import { defaultDownloadDir, envMirrors, fetchSource } from "./fetch/mod.ts";
@@ -14,6 +15,7 @@ import { stageShell } from "./shell.ts";
 import type { Stage, StageContext } from "./stage.ts";
 import { stageEnv } from "./stage_env.ts";
 import { StageLog } from "./stage_log.ts";
+import { writeFileAtomic } from "./store.ts";
 
 /** What a stage run shares with the rest of its build. */
 export interface BuildState {
@@ -87,13 +89,17 @@ class StageRun {
     return { hashes, dirs };
   }
 
-  /** The store's output for the key (unless forced), recorded as the latest build. */
+  /**
+   * The store's output for the key (unless forced), recorded as the latest build
+   * (and uploaded where the remote cache lacks it, when uploading).
+   */
   async #cached(key: StageKey): Promise<StageResult | undefined> {
     const { store, force } = this.b.opts;
     if (force?.includes(this.stage.name)) return undefined;
     const rec = await store.lookup(key.key);
     if (!rec) return undefined;
     await store.touchLatest(rec);
+    this.#push(rec.key, rec.outputHash, false);
     return this.#finish({
       outcome: "cached",
       key: key.key,
@@ -118,7 +124,69 @@ class StageRun {
     using lock = await Promise.race([this.b.opts.store.lockKey(key.key), aborted]);
     clearTimeout(waiting);
     if (!lock) return this.#finish({ outcome: "failed", key: key.key, error: "interrupted" });
-    return await this.#cached(key) ?? await this.#build(key, deps);
+    return await this.#cached(key) ?? await this.#fetched(key) ?? await this.#build(key, deps);
+  }
+
+  /**
+   * The remote cache's output for the key (unless forced): downloaded and verified
+   * into a scratch dir, then committed like a build's output (the commit refuses a
+   * tree that does not hash to the signed record's output hash). A miss of any kind
+   * leaves nothing behind, and the stage is built.
+   */
+  async #fetched(key: StageKey): Promise<StageResult | undefined> {
+    const { opts, progress, signal } = this.b;
+    const cache = opts.cache;
+    if (!cache || opts.force?.includes(this.stage.name)) return undefined;
+    const tmp = opts.store.makeTmp(this.sid);
+    const started = new Date();
+    const q = { key: key.key, stage: this.stage.name, board: opts.board.name };
+    const warn = (m: string) => progress.message(m);
+    try {
+      const hit = await cache.fetch(
+        q,
+        join(tmp, "out"),
+        warn,
+        (url) => progress.start(this.sid, `fetching from ${url}`),
+        signal,
+      );
+      if (signal.aborted) {
+        return this.#finish({ outcome: "failed", key: key.key, error: "interrupted" });
+      }
+      if (!hit) return undefined;
+      const info = { ...hit.manifest.info, fetched: { from: hit.url, signedBy: hit.keyId } };
+      const rec = { ...q, parts: key.parts, seconds: this.#secs };
+      let hash: string;
+      try {
+        const out = join(tmp, "out");
+        hash = (await opts.store.commit(out, rec, info, started, hit.record.outputHash)).outputHash;
+      } catch (e) {
+        cache.refused();
+        warn(`cache: ${this.sid} (key ${key.key}): not used: ${(e as Error).message}`);
+        return undefined;
+      }
+      const log = hit.log ??
+        new TextEncoder().encode(`${this.sid}: fetched from ${hit.url}; no build log uploaded\n`);
+      try {
+        await writeFileAtomic(opts.store.logPath(key.key), log, { sync: false });
+      } catch { /* the output is in; a missing log is no reason to build it again */ }
+      return this.#finish({
+        outcome: "fetched",
+        key: key.key,
+        outputHash: hash,
+        out: opts.store.objectOut(hash),
+        log: opts.store.logPath(key.key),
+      });
+    } finally {
+      this.b.cleanups.push(Deno.remove(tmp, { recursive: true }).catch(() => {}));
+    }
+  }
+
+  /** Queue the upload of a result in the store to the remote cache (if uploading). */
+  #push(key: string, outputHash: string, built: boolean): void {
+    const { opts, progress } = this.b;
+    if (!opts.cache?.pushing) return;
+    const q = { key, stage: this.stage.name, board: opts.board.name };
+    opts.cache.push(q, opts.store, outputHash, built, (m) => progress.message(m));
   }
 
   /** Fetch, run and commit; the scratch dir goes either way, a failed log is kept. */
@@ -148,6 +216,7 @@ class StageRun {
       log.close();
       Deno.renameSync(log.path, opts.store.logPath(key.key));
       this.b.cleanups.push(Deno.remove(tmp, { recursive: true }).catch(() => {}));
+      this.#push(key.key, manifest.outputHash, true);
       return this.#finish({
         outcome: "built",
         key: key.key,

@@ -174,15 +174,21 @@ export class Store {
   /**
    * Commit a finished output directory: scan it, move it into objects/ (or drop it
    * if an identical object exists), then record the key. Returns the manifest.
+   * With `expect` (an output downloaded from a remote cache), a tree that does not
+   * hash to it is refused before anything is moved or recorded.
    */
   async commit(
     outDir: string,
     rec: Omit<KeyRecord, "outputHash" | "created">,
     info: Record<string, unknown>,
     started: Date,
+    expect?: string,
   ): Promise<Manifest> {
     const files = await scanTree(outDir);
     const hash = outputHash(files);
+    if (expect !== undefined && hash !== expect) {
+      throw new Error(`${rec.stage}@${rec.board}: output hashes to ${hash}, expected ${expect}`);
+    }
     const manifest: Manifest = {
       stage: rec.stage,
       board: rec.board,

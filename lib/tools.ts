@@ -79,7 +79,8 @@ export function hostPackages(): string[] {
  * Packages the tests need beyond the build's (not in the build image): Debian's
  * musl-gcc for host-side init benchmarks, the container engines and debootstrap,
  * bmap-tools (whose bmaptool the flash and release tests check our block maps with),
- * and netpbm and tesseract to keep and read the screenshot of a guest's screen.
+ * netpbm and tesseract to keep and read the screenshot of a guest's screen, and nginx
+ * (WebDAV PUT), the real HTTP build cache the remote cache tests run on loopback.
  */
 export function testPackages(): string[] {
   return [
@@ -88,6 +89,7 @@ export function testPackages(): string[] {
     "docker.io",
     "musl-tools",
     "netpbm",
+    "nginx",
     "podman",
     "runc",
     "tesseract-ocr",

@@ -19,6 +19,7 @@ const NOT_STAGES = new Set([
   "repo",
   "flash",
   "release",
+  "cache",
 ]);
 
 /** The project root (the directory above tasks/). */
