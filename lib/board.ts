@@ -2,8 +2,11 @@
  * Boards: one YAML file per board under `boards/`, validated on load. A wrong field
  * or bad YAML is an error naming file, line and field.
  */
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { z } from "zod";
+import type { BootIssue } from "./boot/kind.ts";
+import { BOOT_KINDS, findBootKind } from "./boot/registry.ts";
+import { SourceSchema } from "./fetch/source.ts";
 import { loadYamlFile } from "./yaml_file.ts";
 
 const Size = z.string().regex(/^\d+[KMG]$/, "size like 64M or 1G");
@@ -56,7 +59,15 @@ function partial<T extends Record<string, z.ZodType>>(fields: T) {
   };
 }
 
-export const BoardSchema = z.strictObject({
+/** A kernel tree pin: a source, its upstream version and the directory it unpacks to. */
+export const KernelSourceSchema = SourceSchema.extend({
+  /** Upstream version of the tree (its `make kernelversion`), e.g. 6.1.192. */
+  version: z.string().regex(/^\d+\.\d+(\.\d+)?$/, "a kernel version like 6.1.192"),
+  /** Top directory of the unpacked tarball, e.g. linux-source-6.1. */
+  tree: z.string().regex(/^[^/]+$/, "a directory name"),
+});
+
+const BoardObject = z.strictObject({
   name: z.string().regex(/^[a-z0-9-]+$/),
   description: z.string(),
   /** Our architecture name. */
@@ -82,10 +93,15 @@ export const BoardSchema = z.strictObject({
     dtbs: z.array(z.string()).default([]),
     /** Kernel command line console. */
     console: z.string(),
+    /** The kernel tree to build, if not the default pin (lib/kernel_source.ts: Linux 6.1). */
+    source: KernelSourceSchema.optional(),
   }),
-  boot: z.strictObject({
-    /** How the board boots. */
-    loader: z.enum(["rpi-firmware", "systemd-boot"]),
+  /**
+   * How the board boots: `loader` picks the boot kind (lib/boot/registry.ts), whose own
+   * fields (firmware, config filters, ...) are checked against the kind's schema.
+   */
+  boot: z.looseObject({
+    loader: z.string(),
     /** Kernel file name on the boot partition. */
     kernelName: z.string(),
   }),
@@ -93,6 +109,7 @@ export const BoardSchema = z.strictObject({
     table: z.enum(["mbr", "gpt"]),
     list: z.array(Partition).min(1),
   }),
+  /** The QEMU model the image boots on; a board without one is built and checked by layout only. */
   qemu: z.strictObject({
     ...QemuFields,
     /**
@@ -104,26 +121,104 @@ export const BoardSchema = z.strictObject({
       machine: z.string(),
       label: z.string().regex(/^[a-z0-9_-]+$/),
     })).default([]),
-  }),
-}).superRefine((board, ctx) => {
-  // Machines are chosen by name and figures named by label: each must be unique.
+  }).optional(),
+});
+
+/** Machines are chosen by name and figures named by label: each must be unique. */
+function uniqueMachines(board: Board): BootIssue[] {
+  if (!board.qemu) return [];
+  const issues: BootIssue[] = [];
   const names = [board.qemu.machine];
   const labels = [board.qemu.label ?? board.name];
   board.qemu.others.forEach((o, i) => {
     for (const [field, seen] of [["machine", names], ["label", labels]] as const) {
       if (seen.includes(o[field])) {
-        ctx.addIssue({
-          code: "custom",
-          path: ["qemu", "others", i, field],
-          message: `"${o[field]}" is used twice`,
-        });
+        issues.push({ path: ["qemu", "others", i, field], message: `"${o[field]}" is used twice` });
       }
       seen.push(o[field]);
     }
   });
+  return issues;
+}
+
+/** The boot loader names a known kind, and `boot:` has that kind's fields. */
+function bootIssues(board: Board): BootIssue[] {
+  const kind = findBootKind(board.boot.loader);
+  if (!kind) {
+    return [{
+      path: ["boot", "loader"],
+      message: `unknown boot loader "${board.boot.loader}" (have: ${
+        Object.keys(BOOT_KINDS).join(", ")
+      })`,
+    }];
+  }
+  const schema = z.strictObject({ loader: z.string(), kernelName: z.string(), ...kind.fields });
+  const r = schema.safeParse(board.boot);
+  if (r.success) return kind.check(board);
+  return r.error.issues.map((i) => {
+    const keys = (i as { keys?: string[] }).keys;
+    if (i.code === "unrecognized_keys" && keys && !i.path.length) {
+      return {
+        path: ["boot", keys[0]],
+        message: `unknown field for boot loader ${kind.name} (allowed: ${
+          Object.keys(schema.shape).join(", ")
+        })`,
+      };
+    }
+    return {
+      path: ["boot", ...i.path.map((p) => typeof p === "symbol" ? String(p) : p)],
+      message: i.message.replace(/^Invalid input: /, ""),
+    };
+  });
+}
+
+/**
+ * Each QEMU machine's device tree is one the kernel builds, and a kind that boots the
+ * kernel directly under QEMU has one.
+ */
+function qemuTrees(board: Board): BootIssue[] {
+  if (!board.qemu) return [];
+  const built = board.kernel.dtbs.map((d) => basename(d));
+  const direct = findBootKind(board.boot.loader)?.qemu === "kernel";
+  const machines = [
+    { m: board.qemu, path: ["qemu"] },
+    ...board.qemu.others.map((m, i) => ({
+      m: { ...m, dtb: m.dtb ?? board.qemu!.dtb },
+      path: ["qemu", "others", i],
+    })),
+  ];
+  const issues: BootIssue[] = [];
+  for (const { m, path } of machines) {
+    if (m.dtb && !built.includes(m.dtb)) {
+      issues.push({
+        path: [...path, "dtb"],
+        message: `device tree "${m.dtb}" is not built (kernel.dtbs has: ${
+          built.join(", ") || "none"
+        })`,
+      });
+    } else if (!m.dtb && direct) {
+      issues.push({
+        path: [...path, "machine"],
+        message: `machine ${m.machine}: QEMU boots a ${board.boot.loader} image's kernel ` +
+          `directly, with a device tree: set dtb to one of kernel.dtbs`,
+      });
+    }
+  }
+  return issues;
+}
+
+/** A board file's schema: the fields, then the checks across them. */
+export const BoardSchema = BoardObject.superRefine((board, ctx) => {
+  const add = (issues: BootIssue[]) => {
+    for (const i of issues) ctx.addIssue({ code: "custom", path: i.path, message: i.message });
+  };
+  add(uniqueMachines(board));
+  const boot = bootIssues(board);
+  add(boot);
+  if (!boot.length) add(qemuTrees(board));
 });
 
-export type Board = z.output<typeof BoardSchema>;
+export type Board = z.output<typeof BoardObject>;
 
 /** Names of the boards defined under `<root>/boards`. */
 export function boardNames(root: string): string[] {
@@ -149,6 +244,12 @@ export async function loadBoard(root: string, name: string): Promise<Board> {
   return board;
 }
 
+/** Why a board without a QEMU model does not boot under QEMU (boot tests skip with it). */
+export function noQemuReason(board: Board): string {
+  return `boards/${board.name}.yaml: qemu: none (no QEMU model of this board; ` +
+    `it is built and checked by layout only)`;
+}
+
 /** One QEMU machine of a board, every field resolved. */
 export interface QemuMachine {
   system: string;
@@ -163,8 +264,12 @@ export interface QemuMachine {
   label: string;
 }
 
-/** Every QEMU machine of `board`: the default (`qemu:`) first, then `qemu.others`. */
+/**
+ * Every QEMU machine of `board`: the default (`qemu:`) first, then `qemu.others`; none
+ * for a board without a QEMU model.
+ */
 export function qemuMachines(board: Board): QemuMachine[] {
+  if (!board.qemu) return [];
   const { others, ...base } = board.qemu;
   const first: QemuMachine = {
     ...base,
@@ -187,6 +292,7 @@ export function qemuMachines(board: Board): QemuMachine[] {
  */
 export function qemuMachine(board: Board, name?: string): QemuMachine {
   const all = qemuMachines(board);
+  if (!all.length) throw new Error(noQemuReason(board));
   if (name === undefined) return all[0];
   const m = all.find((x) => x.machine === name);
   if (!m) {

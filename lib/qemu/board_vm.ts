@@ -1,12 +1,14 @@
 /**
- * How each board's image runs under QEMU:
- *   - zima: q35 + OVMF from the image's own ESP (systemd-boot, its entry, the kernel),
- *     disk on virtio-blk, user networking; KVM when the probe says it works.
- *   - rpi / rpi32: QEMU cannot run the Pi GPU firmware, so the kernel, device tree and
- *     command line are taken from the image's own boot partition (mtools) and booted
- *     directly, with the image as the SD card (padded to a power of two, as QEMU's SD
- *     model requires). The device-tree nodes of hardware the machine does not model
- *     (the board's `disableNodes`) are disabled in that copy of the tree only.
+ * How each board's image runs under QEMU, as its boot kind says (lib/boot/kind.ts):
+ *   - `uefi` (systemd-boot, zima): OVMF boots the image's own ESP (the loader, its
+ *     entry, the kernel), disk on virtio-blk, user networking; KVM when the probe says
+ *     it works.
+ *   - `kernel` (the Pi firmware, rpi / rpi32): QEMU cannot run the Pi GPU firmware, so
+ *     the kernel, device tree and command line are taken from the image's own boot
+ *     partition (mtools) and booted directly, with the image as the SD card (padded to
+ *     a power of two, as QEMU's SD model requires). The device-tree nodes of hardware
+ *     the machine does not model (the board's `disableNodes`) are disabled in that
+ *     copy of the tree only.
  * A board may boot on several machines (`qemu.others` in its YAML, e.g. rpi on raspi3b
  * and raspi4b); `machine` picks one by name, the default is the first. Each runs on
  * the QEMU its board names (the host's, or the qemu stage's).
@@ -22,6 +24,8 @@
 import { join } from "node:path";
 import $ from "dax";
 import { type Board, type QemuMachine, qemuMachine } from "../board.ts";
+import type { QemuBoot } from "../boot/kind.ts";
+import { bootKind } from "../boot/registry.ts";
 import { copySparse } from "../image/disk.ts";
 import { fatCopyIn, fatCopyOut } from "../image/fat.ts";
 import { which } from "../tools.ts";
@@ -108,39 +112,48 @@ export async function boardVm(
     accel: await chooseAccel({ system: program.system, machine: m.machine, cpu: m.cpu }),
     noReboot: opts.noReboot,
   };
-  if (board.boot.loader === "systemd-boot") {
-    return {
-      ...base,
-      ...(opts.screen ? { screen: { monitor: join(work, "monitor.sock") } } : {}),
-      firmware: await prepareOvmf(work),
-      disk: { file: disk, bus: "virtio" },
-      net: { forwards: opts.forwards ?? [] },
-      serialIndex: serialIndexOf(m.machine, m.console),
-    };
-  }
-  const boot = (await partitionOffsets(image))[0];
-  const files = join(work, "boot");
-  await Deno.mkdir(files, { recursive: true });
-  const dtb = m.dtb;
-  if (!dtb) {
-    throw new Error(
-      `boards/${board.name}.yaml: qemu machine ${m.machine}: dtb is needed to boot a Pi image`,
-    );
-  }
-  for (const f of [board.boot.kernelName, dtb, "cmdline.txt"]) {
-    await fatCopyOut(image, boot, f, join(files, f));
-  }
-  await disableNodes(board, m, join(files, dtb));
-  const cmdline = (await Deno.readTextFile(join(files, "cmdline.txt"))).trim();
-  return {
-    ...base,
-    kernel: join(files, board.boot.kernelName),
-    dtb: join(files, dtb),
-    append: cmdline,
-    disk: { file: disk, bus: "sd" },
-    serialIndex: serialIndexOf(m.machine, lastConsole(cmdline)),
-  };
+  return { ...base, ...await BOOTS[bootKind(board).qemu]({ board, m, image, work, disk, opts }) };
 }
+
+/** What a boot method needs to know. */
+interface BootArgs {
+  board: Board;
+  m: QemuMachine;
+  image: string;
+  work: string;
+  disk: string;
+  opts: BoardVmOptions;
+}
+
+/** The machine-independent part of the spec, by how the boot kind boots under QEMU. */
+const BOOTS: Record<QemuBoot, (a: BootArgs) => Promise<Partial<QemuSpec>>> = {
+  uefi: async ({ m, work, disk, opts }) => ({
+    ...(opts.screen ? { screen: { monitor: join(work, "monitor.sock") } } : {}),
+    firmware: await prepareOvmf(work),
+    disk: { file: disk, bus: "virtio" },
+    net: { forwards: opts.forwards ?? [] },
+    serialIndex: serialIndexOf(m.machine, m.console),
+  }),
+  kernel: async ({ board, m, image, work, disk }) => {
+    const boot = (await partitionOffsets(image))[0];
+    const files = join(work, "boot");
+    await Deno.mkdir(files, { recursive: true });
+    // The board schema requires it for this boot method (lib/board.ts).
+    const dtb = m.dtb!;
+    for (const f of [board.boot.kernelName, dtb, "cmdline.txt"]) {
+      await fatCopyOut(image, boot, f, join(files, f));
+    }
+    await disableNodes(board, m, join(files, dtb));
+    const cmdline = (await Deno.readTextFile(join(files, "cmdline.txt"))).trim();
+    return {
+      kernel: join(files, board.boot.kernelName),
+      dtb: join(files, dtb),
+      append: cmdline,
+      disk: { file: disk, bus: "sd" },
+      serialIndex: serialIndexOf(m.machine, lastConsole(cmdline)),
+    };
+  },
+};
 
 /**
  * Mark the machine's `disableNodes` `status = "disabled"` in `dtb` (a copy taken out of

@@ -12,7 +12,7 @@
  * ```
  */
 import type { Board } from "../board.ts";
-import { DTB_FILTERS } from "../image/rpi_boot.ts";
+import { piFilters } from "../boot/rpi_firmware.ts";
 
 /** The Pi families of config.txt's model filters, as Imager names them. */
 const FAMILY: Record<string, string> = {
@@ -30,9 +30,10 @@ const FAMILY: Record<string, string> = {
 export function imagerDevices(board: Board): string[] {
   const bits = board.arch === "aarch64" ? "64bit" : "32bit";
   const families = new Set<string>();
+  const filters = piFilters(board);
   for (const dtb of board.kernel.dtbs) {
     const name = dtb.split("/").pop()!;
-    const filter = DTB_FILTERS.find(([d]) => d === name)?.[1];
+    const filter = filters.find((f) => f.dtb === name)?.filter;
     if (!filter || !FAMILY[filter]) {
       throw new Error(`board ${board.name}: device tree ${name} names no Raspberry Pi model`);
     }

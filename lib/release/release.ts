@@ -16,6 +16,7 @@
  */
 import { join } from "node:path";
 import type { Board } from "../board.ts";
+import { bootKind } from "../boot/registry.ts";
 import { sha256File } from "../hash.ts";
 import { blockMap, bmapXml } from "../image/bmap.ts";
 import { osListEntry, osListJson } from "./os_list.ts";
@@ -62,7 +63,7 @@ export async function makeRelease(o: ReleaseOptions): Promise<Released[]> {
   const bmap = `${o.name}.img.bmap`;
   await writeAtomic(join(o.out, bmap), bmapXml(await blockMap(o.image)));
   files.push(bmap);
-  if (o.board.boot.loader === "rpi-firmware") {
+  if (bootKind(o.board).imager) {
     const list = `${o.name}.os_list.json`;
     const entry = osListEntry({
       board: o.board,

@@ -1,0 +1,58 @@
+/**
+ * The kernel command line of an IceNet image: the same for every boot kind, which
+ * writes it where its loader reads it (cmdline.txt, a loader entry).
+ *
+ * ```ts
+ * kernelCmdline({ consoles: ["tty1", "ttyS0,115200"], root: "PARTUUID=1a2b3c4d-02" });
+ * ```
+ */
+import type { Board } from "../board.ts";
+import { type DiskPlan, partitionNamed } from "../image/layout.ts";
+
+/** What goes on the kernel command line of an IceNet image. */
+export interface CmdlineOptions {
+  /** Kernel console(s), e.g. `ttyS0,115200`; the last one becomes /dev/console. */
+  consoles: string[];
+  /** Root device, e.g. `PARTUUID=1a2b3c4d-02`. */
+  root: string;
+  /** Data partition, handed to init as `icenet.data=`. */
+  data?: string;
+  /** Extra arguments appended as they are. */
+  extra?: string[];
+}
+
+/** The kernel command line (one line, no trailing newline inside). */
+export function kernelCmdline(opts: CmdlineOptions): string {
+  const args = [
+    ...opts.consoles.map((c) => `console=${c}`),
+    `root=${opts.root}`,
+    "rootfstype=squashfs",
+    "ro",
+    "rootwait",
+    // /sbin/init (base-files) sets up the writable overlay, then execs icenet-init.
+    "init=/sbin/init",
+    // No Kconfig default exists for it (dmesg_restrict has one): hide kernel pointers.
+    "sysctl.kernel.kptr_restrict=2",
+    ...(opts.data ? [`icenet.data=${opts.data}`] : []),
+    ...(opts.extra ?? []),
+  ];
+  return args.join(" ");
+}
+
+/** The PARTUUID= form of partition `n` of a disk (MBR: label-id + number). */
+export function partuuid(table: "mbr" | "gpt", labelId: string, n: number, uuid: string): string {
+  if (table === "gpt") return `PARTUUID=${uuid}`;
+  return `PARTUUID=${labelId.replace(/^0x/, "").padStart(8, "0")}-${String(n).padStart(2, "0")}`;
+}
+
+/** The kernel command line of a board's image laid out as `disk`. */
+export function imageCmdline(board: Board, disk: DiskPlan): string {
+  const root = partitionNamed(disk, "root");
+  const data = disk.partitions.find((p) => p.name === "data");
+  return kernelCmdline({
+    // The screen first, the serial port last: it becomes /dev/console.
+    consoles: ["tty1", board.kernel.console],
+    root: partuuid(disk.table, disk.labelId, root.number, root.uuid),
+    data: data && partuuid(disk.table, disk.labelId, data.number, data.uuid),
+  });
+}

@@ -1,0 +1,63 @@
+/**
+ * A boot kind: the machinery of one boot path (the Raspberry Pi firmware,
+ * systemd-boot; later U-Boot, a UKI), chosen by a board's `boot.loader` through
+ * lib/boot/registry.ts. A kind owns the fields of `boot:` it reads, what it puts on the
+ * boot partition, and how QEMU boots it; boards supply only data.
+ *
+ * ```ts
+ * const kind = bootKind(board);
+ * kind.files(board, cmdline); // [{ path: "config.txt", text: "..." }, ...]
+ * ```
+ */
+import type { z } from "zod";
+import type { Board } from "../board.ts";
+import type { Source } from "../fetch/source.ts";
+
+/** One file on the boot partition and where its bytes come from. */
+export type BootFile =
+  /** Text written by the kind (config.txt, a loader entry). */
+  | { path: string; text: string }
+  /** The kernel stage's kernel image (`boot.kernelName`). */
+  | { path: string; kernel: true }
+  /** A device tree the kernel stage built, by file name. */
+  | { path: string; dtb: string }
+  /** A file of a Debian package the image stage fetches (`member` without "./"). */
+  | { path: string; source: string; member: string }
+  /** A declared input file of the image stage (project-relative path). */
+  | { path: string; input: string };
+
+/** A problem with a board's fields: its path in the YAML and what is wrong. */
+export interface BootIssue {
+  path: (string | number)[];
+  message: string;
+}
+
+/**
+ * How QEMU boots an image of this kind:
+ *   - `uefi`: OVMF firmware reads the image's own ESP (the loader, its entry, the kernel);
+ *   - `kernel`: the firmware cannot run under QEMU, so the kernel, the machine's device
+ *     tree and `cmdline.txt` are taken out of the boot partition and booted directly.
+ */
+export type QemuBoot = "uefi" | "kernel";
+
+/** The machinery of one boot path. */
+export interface BootKind {
+  /** The `boot.loader` value that picks this kind. */
+  name: string;
+  /** One line for errors and docs. */
+  description: string;
+  /** The fields of `boot:` this kind reads besides `loader` and `kernelName`. */
+  fields: Record<string, z.ZodType>;
+  /** Checks across fields (e.g. each device tree has a config.txt filter). */
+  check(board: Board): BootIssue[];
+  /** FAT volume label of the boot partition. */
+  label: string;
+  /** Packages the image stage fetches for the boot partition, by source name. */
+  sources(board: Board): Record<string, Source>;
+  /** The kind's files on the boot partition, given the image's kernel command line. */
+  files(board: Board, cmdline: string): BootFile[];
+  /** How QEMU boots it. */
+  qemu: QemuBoot;
+  /** Raspberry Pi Imager can write it: a release carries an os_list entry. */
+  imager: boolean;
+}

@@ -1,0 +1,95 @@
+/**
+ * Boot kind "systemd-boot": UEFI firmware starts systemd-boot from the EFI system
+ * partition's removable-media path, which boots the one loader entry (the Boot Loader
+ * Specification's type #1). On the ESP: the loader, loader/loader.conf, the entry and
+ * the kernel (an EFI-stub kernel).
+ *
+ * Board fields (`boot:` in boards/<board>.yaml):
+ *   efi   the Debian systemd-boot-efi package of the board's architecture, pinned
+ *
+ * ```ts
+ * loaderConf("icenet.conf"); // "default icenet.conf\ntimeout 0\n..."
+ * loaderEntry({ title: "IceNet-OS", linux: "/vmlinuz", options: "root=..." });
+ * ```
+ */
+import { z } from "zod";
+import type { Board } from "../board.ts";
+import { type Source, SourceSchema } from "../fetch/source.ts";
+import type { BootFile, BootIssue, BootKind } from "./kind.ts";
+
+const Fields = { efi: SourceSchema };
+const Config = z.object(Fields);
+
+/** loader.conf: boot `entry` at once (press a key during boot for the menu). */
+export function loaderConf(entry: string, timeout = 0): string {
+  return `default ${entry}\ntimeout ${timeout}\neditor no\n`;
+}
+
+/** One boot entry. */
+export interface LoaderEntry {
+  title: string;
+  /** Kernel path on the ESP (an EFI-stub kernel). */
+  linux: string;
+  /** Kernel command line. */
+  options: string;
+  /** Optional initramfs path on the ESP. */
+  initrd?: string;
+}
+
+/** The text of loader/entries/<name>.conf. */
+export function loaderEntry(e: LoaderEntry): string {
+  const lines = [`title ${e.title}`, `linux ${e.linux}`];
+  if (e.initrd) lines.push(`initrd ${e.initrd}`);
+  lines.push(`options ${e.options}`);
+  return lines.join("\n") + "\n";
+}
+
+/** UEFI's name of each architecture: the loader's file name and the removable-media path. */
+const EFI_ARCH: Partial<Record<Board["arch"], string>> = { x86_64: "x64", aarch64: "aa64" };
+
+/** Where UEFI firmware looks for a boot loader on removable media. */
+export function efiFallback(arch: Board["arch"]): string {
+  return `EFI/BOOT/BOOT${EFI_ARCH[arch]?.toUpperCase()}.EFI`;
+}
+
+function check(board: Board): BootIssue[] {
+  if (EFI_ARCH[board.arch]) return [];
+  return [{
+    path: ["arch"],
+    message: `systemd-boot needs ${Object.keys(EFI_ARCH).join(" or ")}, not ${board.arch}`,
+  }];
+}
+
+function sources(board: Board): Record<string, Source> {
+  return { "systemd-boot-efi": Config.parse(board.boot).efi };
+}
+
+function files(board: Board, cmdline: string): BootFile[] {
+  const kernel = board.boot.kernelName;
+  return [
+    {
+      path: efiFallback(board.arch),
+      source: "systemd-boot-efi",
+      member: `usr/lib/systemd/boot/efi/systemd-boot${EFI_ARCH[board.arch]}.efi`,
+    },
+    { path: kernel, kernel: true },
+    { path: "loader/loader.conf", text: loaderConf("icenet.conf") },
+    {
+      path: "loader/entries/icenet.conf",
+      text: loaderEntry({ title: "IceNet-OS", linux: `/${kernel}`, options: cmdline }),
+    },
+  ];
+}
+
+/** The systemd-boot (UEFI) boot path. */
+export const systemdBoot: BootKind = {
+  name: "systemd-boot",
+  description: "systemd-boot on the EFI system partition (UEFI)",
+  fields: Fields,
+  check,
+  label: "ESP",
+  sources,
+  files,
+  qemu: "uefi",
+  imager: false,
+};

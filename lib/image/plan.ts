@@ -1,0 +1,72 @@
+/**
+ * The plan of a board's disk image, from its YAML alone: the partition layout (with
+ * an image definition's size overrides), the kernel command line, and every file of
+ * the boot partition with where its bytes come from — what the image stage then
+ * writes. Planning runs no tool and reads no build output, so a board is checked
+ * before anything builds.
+ *
+ * ```ts
+ * const plan = planImage(await loadBoard(root, "rpi"));
+ * plan.files.map((f) => f.path); // ["bootcode.bin", ..., "config.txt", "cmdline.txt"]
+ * ```
+ */
+import type { Board } from "../board.ts";
+import { imageCmdline } from "../boot/cmdline.ts";
+import type { BootFile } from "../boot/kind.ts";
+import { bootKind } from "../boot/registry.ts";
+import type { Source } from "../fetch/source.ts";
+import { type DiskPlan, planDisk } from "./layout.ts";
+
+/** The example first-boot settings file put on every boot partition (base-files' setup). */
+export const SETUP_EXAMPLE = "lib/image/icenet-setup.example.txt";
+
+/** Everything the image stage writes, decided. */
+export interface ImagePlan {
+  /** Partitions, offsets and UUIDs. */
+  disk: DiskPlan;
+  /** The kernel command line the boot kind writes. */
+  cmdline: string;
+  /** FAT volume label of the boot partition. */
+  label: string;
+  /** Every file on the boot partition. */
+  files: BootFile[];
+  /** Packages the boot files come from, by source name. */
+  sources: Record<string, Source>;
+}
+
+/** The plan of `board`'s image, with partition sizes overridden by `sizes`. */
+export function planImage(board: Board, sizes: Record<string, string> = {}): ImagePlan {
+  const kind = bootKind(board);
+  const disk = planDisk(withOverrides(board, sizes, "image"), board.name);
+  const cmdline = imageCmdline(board, disk);
+  const files = [
+    { path: "icenet-setup.example.txt", input: SETUP_EXAMPLE },
+    ...kind.files(board, cmdline),
+  ];
+  return { disk, cmdline, label: kind.label, files, sources: kind.sources(board) };
+}
+
+/**
+ * The board's partition list with the image definition's size overrides applied
+ * (`partitions: { data: 256M }` in images/<name>.yaml).
+ */
+export function withOverrides(
+  board: Board,
+  overrides: Record<string, string>,
+  where: string,
+): Board["partitions"] {
+  const list = board.partitions.list;
+  for (const name of Object.keys(overrides)) {
+    if (!list.some((p) => p.name === name)) {
+      throw new Error(
+        `${where}: partitions: "${name}" is not a partition of board ${board.name} (${
+          list.map((p) => p.name).join(", ")
+        })`,
+      );
+    }
+  }
+  return {
+    ...board.partitions,
+    list: list.map((p) => overrides[p.name] ? { ...p, size: overrides[p.name] } : p),
+  };
+}

@@ -1,0 +1,45 @@
+/**
+ * The image plan of each board reproduces, file for file, the boot partitions of the
+ * images built before boards and boot paths became data (fixtures/boot/<board>/:
+ * `files.txt` is `mdir -/ -b` of that partition, the text files are copied out of it),
+ * so moving the machinery into boot kinds changed no byte an image holds.
+ */
+import assert from "node:assert/strict";
+import { dirname, join } from "node:path";
+import { boardNames, loadBoard } from "../../lib/board.ts";
+import { planImage } from "../../lib/image/plan.ts";
+
+const ROOT = new URL("../..", import.meta.url).pathname;
+const FIXTURES = join(ROOT, "tests/image/fixtures/boot");
+
+/** The firmware packages the images were made from (sha256 as pinned then). */
+const PINNED: Record<string, Record<string, string>> = {
+  rpi: { "raspi-firmware": "0094ced47a7fbb6a220ff83e7b43aa637a5d8f6802461e2e4e474597fb796f62" },
+  rpi32: { "raspi-firmware": "0094ced47a7fbb6a220ff83e7b43aa637a5d8f6802461e2e4e474597fb796f62" },
+  zima: { "systemd-boot-efi": "8f2b81bdcfafc466882a0cae460272dbf10d8d97c6a3c1c6ea33038c155a2f5e" },
+};
+
+Deno.test("planImage() gives each board the boot partition its released image has", async (t) => {
+  const boards = boardNames(ROOT).filter((b) => PINNED[b]);
+  assert.deepEqual(boards, ["rpi", "rpi32", "zima"]);
+  for (const name of boards) {
+    await t.step(name, async () => {
+      const plan = planImage(await loadBoard(ROOT, name));
+      const dirs = new Set<string>();
+      for (const f of plan.files) {
+        for (let d = dirname(f.path); d !== "."; d = dirname(d)) dirs.add(`${d}/`);
+      }
+      const listed = [...plan.files.map((f) => f.path), ...dirs].sort();
+      const want = (await Deno.readTextFile(join(FIXTURES, name, "files.txt"))).trim().split("\n");
+      assert.deepEqual(listed, want.sort());
+      for (const f of plan.files) {
+        if (!("text" in f)) continue;
+        assert.equal(f.text, await Deno.readTextFile(join(FIXTURES, name, f.path)), f.path);
+      }
+      const sources = Object.fromEntries(
+        Object.entries(plan.sources).map(([k, s]) => [k, s.sha256]),
+      );
+      assert.deepEqual(sources, PINNED[name]);
+    });
+  }
+});
