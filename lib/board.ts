@@ -4,6 +4,7 @@
  */
 import { basename, join } from "node:path";
 import { z } from "zod";
+import { ARCHES } from "./arch.ts";
 import type { BootIssue } from "./boot/kind.ts";
 import { BOOT_KINDS, findBootKind } from "./boot/registry.ts";
 import { SourceSchema } from "./fetch/source.ts";
@@ -71,7 +72,7 @@ const BoardObject = z.strictObject({
   name: z.string().regex(/^[a-z0-9-]+$/),
   description: z.string(),
   /** Our architecture name. */
-  arch: z.enum(["x86_64", "aarch64", "armv7"]),
+  arch: z.enum(ARCHES),
   /** GNU triple of the musl toolchain we build. */
   triple: z.string(),
   /** Prefix of Debian's cross compiler (empty for native x86_64). */

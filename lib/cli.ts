@@ -25,7 +25,7 @@ import { loadSite, mergeSites, SITE_ENV, type SiteFlags, siteFromFlags } from ".
 /** Exit codes: 0 ok, 1 a stage failed, 2 usage or configuration error, 130 interrupted. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const;
 
-/** Loads the stages of a board (tasks/registry.ts; injectable for tests). */
+/** Loads the stages of a board (lib/registry.ts; injectable for tests). */
 export type StageLoader = (board: Awaited<ReturnType<typeof loadBoard>>) => Promise<Stage[]>;
 
 const USAGE = `usage:
@@ -284,7 +284,7 @@ function mib(bytes: number): string {
  * rpi`): builds the stage and, from the store, its dependencies.
  */
 export async function runStandalone(stage: Stage): Promise<never> {
-  const { ROOT, loadStages } = await import("../tasks/registry.ts");
+  const { ROOT, loadStages } = await import("./registry.ts");
   const code = await main(["stage", stage.name, ...Deno.args], ROOT, (b) => loadStages(b, ROOT));
   Deno.exit(code);
 }

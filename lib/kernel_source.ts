@@ -1,5 +1,7 @@
 /**
- * The one kernel source pin, shared by the "kernel" and "kernel-headers" stages.
+ * The default kernel source pin, shared by the "kernel" and "kernel-headers" stages of
+ * every board whose YAML names no `kernel.source` of its own (a board may pin another
+ * LTS there: the same fields as KERNEL_6_1 below, in YAML).
  *
  * IceNet builds Debian 12's Linux 6.1 LTS tree: the `linux-source-6.1` binary package
  * carries the upstream release with Debian's patches (security fixes, build fixes) as
@@ -7,7 +9,7 @@
  * That tarball is not kernel.org's `linux-6.1.N.tar.xz` (different patches, different
  * packing), so its sha256 is its own and only the Debian provider can supply it.
  *
- * To bump: set DEBIAN_VERSION to a version `apt-cache policy linux-source-6.1` lists
+ * To bump the default: set DEBIAN_VERSION to a version `apt-cache policy linux-source-6.1` lists
  * (and KERNEL_VERSION to its upstream part), set `sha256` to zeros, run
  * `deno task stage kernel-headers --board zima`: the fetcher fails with the sha256 of
  * what it got; check it and put it here. A version Debian no longer offers fails with
@@ -20,10 +22,11 @@
  * kernel/ apply to both trees.
  *
  * ```ts
- * import { KERNEL_SOURCE, KERNEL_TREE } from "../lib/kernel_source.ts";
- * defineStage({ name: "kernel", sources: { linux: KERNEL_SOURCE }, ... });
+ * const { version, tree, source } = kernelSource(board);
+ * defineStage({ name: "kernel", sources: { linux: source }, ... });
  * ```
  */
+import type { Board } from "./board.ts";
 import type { Source } from "./fetch/source.ts";
 
 /** Upstream version of the pinned tree (the kernel's `make kernelversion`). */
@@ -48,3 +51,25 @@ export const KERNEL_SOURCE: Source = {
     member: "usr/src/linux-source-6.1.tar.xz",
   },
 };
+
+/** A board's kernel tree: its source, upstream version and top directory. */
+export interface KernelSource {
+  version: string;
+  tree: string;
+  source: Source;
+}
+
+/** The default pin: Debian 12's Linux 6.1 LTS. */
+export const KERNEL_6_1: KernelSource = {
+  version: KERNEL_VERSION,
+  tree: KERNEL_TREE,
+  source: KERNEL_SOURCE,
+};
+
+/** The kernel tree `board` builds: its own `kernel.source`, else the default. */
+export function kernelSource(board: Board): KernelSource {
+  const pin = board.kernel.source;
+  if (!pin) return KERNEL_6_1;
+  const { version, tree, ...source } = pin;
+  return { version, tree, source };
+}

@@ -13,7 +13,7 @@ const mod = await import(pathToFileURL(req.module).href);
 
 /**
  * Find the stage among the module's exports: the default export (a stage, a list,
- * or a factory called with root and board, as tasks/registry.ts does), then any
+ * or a factory called with root and board, as lib/registry.ts does), then any
  * exported stage object. Other exported functions are never called.
  */
 async function findStage(): Promise<Stage | undefined> {

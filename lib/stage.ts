@@ -13,6 +13,7 @@
  * });
  * ```
  */
+import type { Arch } from "./arch.ts";
 import type { Board } from "./board.ts";
 import type { Source } from "./fetch/source.ts";
 import type { Shell } from "./shell.ts";
@@ -80,8 +81,8 @@ export interface StageDef {
    * share an architecture share its output.
    */
   boardFields?: (keyof Board)[];
-  /** Boards this stage applies to (default: all). */
-  boards?: string[];
+  /** Architectures this stage builds for (default: all); boards of others lack it. */
+  arches?: Arch[];
   /**
    * The module that exports the stage (a sandbox imports it to find the stage) and whose
    * import graph is the stage's code, hence its key. Default: the caller of defineStage.

@@ -1,5 +1,5 @@
 /**
- * Stage "kernel-headers": the pinned kernel's UAPI headers (`make headers_install`)
+ * Stage "kernel-headers": the board's kernel tree's UAPI headers (`make headers_install`)
  * for the board's architecture, which musl's sysroot and busybox compile against.
  * Boards of one architecture share the output.
  *
@@ -11,8 +11,8 @@
 import { join } from "node:path";
 import type { Board } from "../lib/board.ts";
 import { runStandalone } from "../lib/cli.ts";
-import { KERNEL_SOURCE, KERNEL_TREE, KERNEL_VERSION } from "../lib/kernel_source.ts";
-import { defineStage, type StageContext } from "../lib/stage.ts";
+import { type KernelSource, kernelSource } from "../lib/kernel_source.ts";
+import { defineStage, type Stage, type StageContext } from "../lib/stage.ts";
 
 /** Kernel ARCH= for each of our architectures. */
 export const KERNEL_ARCH: Record<Board["arch"], Board["kernel"]["arch"]> = {
@@ -21,31 +21,38 @@ export const KERNEL_ARCH: Record<Board["arch"], Board["kernel"]["arch"]> = {
   armv7: "arm",
 };
 
-const stage = defineStage({
-  name: "kernel-headers",
-  description: `Linux ${KERNEL_VERSION} UAPI headers (make headers_install)`,
-  // gcc builds the kernel's host helper (scripts/unifdef); the output is plain text.
-  tools: ["make", "gcc", "tar", "xz"],
-  sources: { linux: KERNEL_SOURCE },
-  boardFields: ["arch"],
-  run: installHeaders,
-});
+/**
+ * The headers stage of one board. Only the architecture and the tree's sha256 enter
+ * the key, so boards of one architecture and kernel share the output.
+ */
+export function headersStage(board: Board): Stage {
+  const pin = kernelSource(board);
+  return defineStage({
+    name: "kernel-headers",
+    description: `Linux ${pin.version} UAPI headers (make headers_install)`,
+    // gcc builds the kernel's host helper (scripts/unifdef); the output is plain text.
+    tools: ["make", "gcc", "tar", "xz"],
+    sources: { linux: pin.source },
+    boardFields: ["arch"],
+    run: (ctx) => installHeaders(ctx, pin),
+  });
+}
 
-async function installHeaders(ctx: StageContext): Promise<void> {
+async function installHeaders(ctx: StageContext, pin: KernelSource): Promise<void> {
   const { $, out } = ctx;
   // headers_install reads include/, arch/, scripts/, tools/include and the Makefiles: skip the
   // rest of the 1.3 GB tree.
   const skip = ["Documentation", "drivers", "sound", "fs", "net", "samples"]
-    .map((d) => `--exclude=${KERNEL_TREE}/${d}`);
+    .map((d) => `--exclude=${pin.tree}/${d}`);
   await $`tar -xJf ${ctx.sources.linux} ${skip}`;
-  const src = join(ctx.tmp, KERNEL_TREE);
+  const src = join(ctx.tmp, pin.tree);
   const arch = KERNEL_ARCH[ctx.board.arch];
   await $`make -s ARCH=${arch} INSTALL_HDR_PATH=${out} headers_install`.cwd(src);
   // Older trees leave install markers beside the headers; they are not headers.
   for await (const f of walk(join(out, "include"))) {
     if (/(^|\/)\.\.?install(\.cmd)?$/.test(f)) await Deno.remove(f);
   }
-  ctx.record("kernel_version", KERNEL_VERSION);
+  ctx.record("kernel_version", pin.version);
 }
 
 async function* walk(dir: string): AsyncGenerator<string> {
@@ -56,6 +63,9 @@ async function* walk(dir: string): AsyncGenerator<string> {
   }
 }
 
-export default stage;
+/** One headers stage per board: the registry calls this with the board being built. */
+export default function kernelHeaders(_root: string, board: Board): Stage[] {
+  return [headersStage(board)];
+}
 
-if (import.meta.main) await runStandalone(stage);
+if (import.meta.main) await runStandalone({ name: "kernel-headers" } as Stage);

@@ -1,5 +1,6 @@
 /**
- * Stage "kernel": the board's Linux 6.1 LTS kernel and device trees, configured from
+ * Stage "kernel": the board's Linux kernel (its `kernel.source`, default the 6.1 LTS of
+ * lib/kernel_source.ts) and device trees, configured from
  * kernel/base.config + the board's fragment (+ opt-in LSM fragments) on top of
  * tinyconfig, with every requested option checked after olddefconfig. No modules.
  *
@@ -20,12 +21,7 @@ import { gzipSync } from "node:zlib";
 import type { Board } from "../lib/board.ts";
 import { runStandalone } from "../lib/cli.ts";
 import { configureKernel } from "../lib/kernel_config.ts";
-import {
-  DEBIAN_VERSION,
-  KERNEL_SOURCE,
-  KERNEL_TREE,
-  KERNEL_VERSION,
-} from "../lib/kernel_source.ts";
+import { type KernelSource, kernelSource } from "../lib/kernel_source.ts";
 import { defineStage, type Stage, type StageContext } from "../lib/stage.ts";
 
 /** Linux security modules with an opt-in fragment `kernel/lsm-<name>.config`. */
@@ -43,31 +39,38 @@ export function kernelStage(board: Board, lsm: Lsm[] = [], root = ROOT): Stage {
     ...lsm.map((l) => `kernel/lsm-${l}.config`),
   ];
   const patches = listPatches(root);
+  const pin = kernelSource(board);
   return defineStage({
     name: "kernel",
-    description: `Linux ${KERNEL_VERSION} ${board.kernel.target} + device trees`,
+    description: `Linux ${pin.version} ${board.kernel.target} + device trees`,
     inputs: [...fragments, ...patches],
     // gcc builds the host helpers (kconfig, dtc, objtool); xz packs bzImage/zImage.
     tools: [
       ...new Set(["make", "gcc", `${board.cross}gcc`, "bc", "bison", "flex", "tar", "xz"]),
       ...(patches.length ? ["patch"] : []),
     ],
-    sources: { linux: KERNEL_SOURCE },
-    params: { lsm: [...lsm] },
-    // Not the partitions, the QEMU section or the userland flags: changing those
-    // must not rebuild a kernel. `boot` names the output file.
-    boardFields: ["arch", "cross", "kernel", "boot"],
-    run: (ctx) => buildKernel(ctx, fragments, patches),
+    sources: { linux: pin.source },
+    // The kernel's file name on the boot partition names the output file.
+    params: { lsm: [...lsm], kernelName: board.boot.kernelName },
+    // Not the partitions, the boot files, the QEMU section or the userland flags:
+    // changing those must not rebuild a kernel.
+    boardFields: ["arch", "cross", "kernel"],
+    run: (ctx) => buildKernel(ctx, pin, fragments, patches),
   });
 }
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
-async function buildKernel(ctx: StageContext, fragments: string[], patches: string[]) {
+async function buildKernel(
+  ctx: StageContext,
+  pin: KernelSource,
+  fragments: string[],
+  patches: string[],
+) {
   const { board, $, out } = ctx;
   const k = board.kernel;
   await $`tar -xJf ${ctx.sources.linux}`;
-  const tree = join(ctx.tmp, KERNEL_TREE);
+  const tree = join(ctx.tmp, pin.tree);
   for (const p of patches) {
     await $`patch -p1 --forward --no-backup-if-mismatch -i ${ctx.inputs[p]}`.cwd(tree);
   }
@@ -88,7 +91,8 @@ async function buildKernel(ctx: StageContext, fragments: string[], patches: stri
   ctx.record("build_seconds", Math.round((performance.now() - t0) / 100) / 10);
 
   const image = await Deno.readFile(join(tree, k.image));
-  await Deno.writeFile(join(out, board.boot.kernelName), image);
+  const kernelName = String(ctx.params.kernelName);
+  await Deno.writeFile(join(out, kernelName), image);
   await Deno.writeTextFile(join(out, "config"), config);
   await Deno.mkdir(join(out, "bin"));
   await Deno.copyFile(join(tree, "usr/gen_init_cpio"), join(out, "bin/gen_init_cpio"));
@@ -105,11 +109,11 @@ async function buildKernel(ctx: StageContext, fragments: string[], patches: stri
   const compressed = selfCompressed ? image.length : gzipSync(image, { level: 9 }).length;
   const release = (await Deno.readTextFile(join(tree, "include/config/kernel.release"))).trim();
   const facts = {
-    version: KERNEL_VERSION,
-    debianVersion: DEBIAN_VERSION,
+    version: pin.version,
+    debianVersion: pin.source.debian?.version,
     release,
     arch: k.arch,
-    image: board.boot.kernelName,
+    image: kernelName,
     imageBytes: image.length,
     compressedBytes: compressed,
     dtbs,

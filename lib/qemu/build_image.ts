@@ -15,7 +15,7 @@ export async function buildStage(
   target: string,
   quiet = false,
 ): Promise<string> {
-  const { loadStages } = await import("../../tasks/registry.ts");
+  const { loadStages } = await import("../registry.ts");
   const progress = makeProgress(quiet);
   const result = await build({
     root,

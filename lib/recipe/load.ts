@@ -9,6 +9,7 @@
  * ```
  */
 import { join } from "node:path";
+import type { Board } from "../board.ts";
 import { NAME_RE } from "../ice-pkg/dep.ts";
 import { parseYaml } from "../yaml_file.ts";
 import { KIND_SCHEMAS, KindOnly, type Recipe } from "./schema.ts";
@@ -60,7 +61,7 @@ export async function loadRecipes(root: string): Promise<Recipe[]> {
   return out;
 }
 
-/** Does this recipe apply to `board`? */
-export function recipeForBoard(r: Recipe, board: string): boolean {
-  return !r.boards || r.boards.includes(board);
+/** Does this recipe build for `board`'s architecture? */
+export function recipeForBoard(r: Recipe, board: Pick<Board, "arch">): boolean {
+  return !r.arches || r.arches.includes(board.arch);
 }

@@ -16,6 +16,7 @@
  * ```
  */
 import { z } from "zod";
+import { ARCHES } from "../arch.ts";
 import { SourceSchema } from "../fetch/source.ts";
 import { parseDep } from "../ice-pkg/dep.ts";
 import { isValidUpstream } from "../ice-pkg/version.ts";
@@ -62,8 +63,8 @@ const Common = {
   url: z.url().optional(),
   license: z.string().min(1),
   kind: z.enum(KINDS),
-  /** Boards that get this package (default: all). */
-  boards: z.array(z.string()).optional(),
+  /** Architectures the package builds for (default: all); boards of others lack it. */
+  arches: z.array(z.enum(ARCHES)).min(1).optional(),
   /** Run-time dependencies (package names with optional version constraints). */
   depends: z.array(Dep).default([]),
   /** Stages the build needs besides "musl" (e.g. "kernel-headers"). */

@@ -131,7 +131,7 @@ export function repoStage(
 
 /** All package stages and the repo stage of `board`. */
 export async function packageStages(root: string, board: Board): Promise<Stage[]> {
-  const recipes = (await loadRecipes(root)).filter((r) => recipeForBoard(r, board.name));
+  const recipes = (await loadRecipes(root)).filter((r) => recipeForBoard(r, board));
   const key = await repoKey();
   return [
     ...recipes.map((r) => recipeStage(r, board)),

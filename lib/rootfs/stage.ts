@@ -203,7 +203,7 @@ export function imageFile(root: string): string {
 
 /** Packages whose recipes exclude `board`. */
 export async function notBuiltFor(root: string, board: Board): Promise<string[]> {
-  return (await loadRecipes(root)).filter((r) => !recipeForBoard(r, board.name)).map((r) => r.name);
+  return (await loadRecipes(root)).filter((r) => !recipeForBoard(r, board)).map((r) => r.name);
 }
 
 /**

@@ -22,7 +22,7 @@ import { SilentProgress } from "../../lib/progress.ts";
 import { build } from "../../lib/runner.ts";
 import { defineStage, type Stage } from "../../lib/stage.ts";
 import { defaultStoreDir, Store } from "../../lib/store.ts";
-import { loadStages, ROOT } from "../../tasks/registry.ts";
+import { loadStages, ROOT } from "../../lib/registry.ts";
 import { startNginx } from "../cache/_nginx.ts";
 import { cacheWith, keyFiles } from "../cache/_setup.ts";
 import { testProject } from "../foundation/_project.ts";

@@ -50,7 +50,7 @@ async function benchImage(image: string, tag: string, tmp: string): Promise<void
   const bmap = join(tmp, `${tag}.bmap`);
   await Deno.writeTextFile(bmap, bmapXml(map));
   await using loop = await attachLoop(await backingFile(join(tmp, `${tag}.card`), size, "zero"));
-  const flash = [Deno.execPath(), "run", "-A", join(ROOT, "tasks/flash.ts"), "--image", image];
+  const flash = [Deno.execPath(), "run", "-A", join(ROOT, "bin/flash.ts"), "--image", image];
   const mib = (b: number) => (b / 1048576).toFixed(1);
   console.log(`bench: flash_image_${tag} ${mib(size)} MiB`);
   console.log(`bench: flash_mapped_${tag} ${mib(mapped)} MiB`);

@@ -14,7 +14,7 @@ import { defaultDownloadDir } from "../../lib/fetch/mod.ts";
 import { SilentProgress } from "../../lib/progress.ts";
 import { build } from "../../lib/runner.ts";
 import { defaultStoreDir, Store } from "../../lib/store.ts";
-import { loadStages, ROOT } from "../../tasks/registry.ts";
+import { loadStages, ROOT } from "../../lib/registry.ts";
 import { lsmFromEnv } from "../../tasks/kernel.ts";
 import { stagesWithLsm } from "../e2e/_build.ts";
 import type { Board } from "../../lib/board.ts";

@@ -12,7 +12,7 @@ import { loadImageDef } from "../../lib/image_def.ts";
 import { makeProgress } from "../../lib/progress.ts";
 import { build } from "../../lib/runner.ts";
 import { defaultStoreDir, Store } from "../../lib/store.ts";
-import { loadStages, ROOT } from "../../tasks/registry.ts";
+import { loadStages, ROOT } from "../../lib/registry.ts";
 import { notBuiltFor, rootfsStage } from "../../lib/rootfs/stage.ts";
 
 /** Print the rootfs sizes of every board (a board that fails to build is reported). */

@@ -10,7 +10,7 @@ import { startNginx } from "./_nginx.ts";
 import { keyFiles } from "./_setup.ts";
 
 const cliProc = new URL("../foundation/_cli_proc.ts", import.meta.url).pathname;
-const cacheTask = new URL("../../tasks/cache.ts", import.meta.url).pathname;
+const cacheTask = new URL("../../bin/cache.ts", import.meta.url).pathname;
 
 /**
  * Run a script with only `env` and what Deno needs to find its caches (no ICENET_*

@@ -6,7 +6,7 @@ import { type Board, loadBoard } from "../../lib/board.ts";
 import { makeProgress } from "../../lib/progress.ts";
 import { build, type BuildOptions, type StageResult } from "../../lib/runner.ts";
 import { defaultStoreDir, Store } from "../../lib/store.ts";
-import { loadStages, ROOT } from "../../tasks/registry.ts";
+import { loadStages, ROOT } from "../../lib/registry.ts";
 import { kernelStage, type Lsm } from "../../tasks/kernel.ts";
 import type { Stage } from "../../lib/stage.ts";
 

@@ -5,13 +5,13 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import type { Board } from "../../lib/board.ts";
+import { type Board, qemuMachine } from "../../lib/board.ts";
 import { defaultDownloadDir } from "../../lib/fetch/mod.ts";
 import { SilentProgress } from "../../lib/progress.ts";
 import { startQemu } from "../../lib/qemu/machine.ts";
 import { build, type StageResult } from "../../lib/runner.ts";
 import { defaultStoreDir, Store } from "../../lib/store.ts";
-import { ROOT } from "../../tasks/registry.ts";
+import { ROOT } from "../../lib/registry.ts";
 import type { Lsm } from "../../tasks/kernel.ts";
 import { stagesWithLsm } from "./_build.ts";
 
@@ -89,20 +89,21 @@ async function testInitramfs(board: Board, kernelOut: string, dir: string): Prom
  */
 export async function bootToMarker(board: Board, out: string, append = "") {
   const facts = JSON.parse(await Deno.readTextFile(join(out, "kernel.json")));
+  const qm = qemuMachine(board);
   const dir = await Deno.makeTempDir({ prefix: `icenet-kboot-${board.name}-` });
   try {
     const initrd = await testInitramfs(board, out, dir);
     const t0 = performance.now();
     const vm = startQemu({
-      system: board.qemu.system,
-      machine: board.qemu.machine,
-      memory: board.qemu.memory,
-      cpu: board.qemu.cpu,
+      system: qm.system,
+      machine: qm.machine,
+      memory: qm.memory,
+      cpu: qm.cpu,
       accel: "tcg",
       kernel: join(out, board.boot.kernelName),
-      dtb: board.qemu.dtb ? join(out, "dtbs", board.qemu.dtb) : undefined,
+      dtb: qm.dtb ? join(out, "dtbs", qm.dtb) : undefined,
       initrd,
-      append: `console=${board.qemu.console} panic=-1 ${append}`.trim(),
+      append: `console=${qm.console} panic=-1 ${append}`.trim(),
       noReboot: true,
     });
     try {

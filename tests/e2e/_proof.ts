@@ -9,7 +9,7 @@
  * README's test command). Under a deadline (ICENET_DEADLINE, epoch seconds, set by
  * .ci/run) an unproven check runs only if its expected duration — its last measured
  * one, else the figure measured when it was written — fits in the time left; otherwise
- * it prints `long check deferred: <check> ...` and returns, and tasks/test.ts counts it
+ * it prints `long check deferred: <check> ...` and returns, and bin/test.ts counts it
  * as deferred, not passed. Later runs, with the main tier warm, prove what is left.
  */
 import { dirname, join } from "node:path";

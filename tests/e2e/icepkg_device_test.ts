@@ -63,7 +63,7 @@ const ROOT_DEBS: Record<string, Source[]> = {
 /** Build (or reuse) the stage for a board; returns its output directory. */
 async function stageOutput(board: string): Promise<string> {
   const p = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "tasks/cli.ts", "stage", "ice-pkg", "--board", board],
+    args: ["run", "-A", "bin/cli.ts", "stage", "ice-pkg", "--board", board],
     cwd: PROJECT,
     env: { RUST_BACKTRACE: "0" },
     stdout: "piped",

@@ -8,7 +8,7 @@
  *   deno test -A tests/e2e/kernel_boot_test.ts
  */
 import { loadBoard } from "../../lib/board.ts";
-import { ROOT } from "../../tasks/registry.ts";
+import { ROOT } from "../../lib/registry.ts";
 import { e2eBoards } from "./_boards.ts";
 import { bootToMarker, buildKernel } from "./_kernel_boot.ts";
 

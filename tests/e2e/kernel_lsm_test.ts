@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { loadBoard } from "../../lib/board.ts";
 import { defaultStoreDir } from "../../lib/store.ts";
-import { ROOT } from "../../tasks/registry.ts";
+import { ROOT } from "../../lib/registry.ts";
 import type { Lsm } from "../../tasks/kernel.ts";
 import { bootToMarker, buildKernel } from "./_kernel_boot.ts";
 import { provenBefore, recordProof, timeFor } from "./_proof.ts";

@@ -64,10 +64,10 @@ export interface FlashRun {
   stderr: string;
 }
 
-/** Run tasks/flash.ts with `args`, stdin closed (no terminal). */
+/** Run bin/flash.ts with `args`, stdin closed (no terminal). */
 export async function runFlash(args: string[]): Promise<FlashRun> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", join(ROOT, "tasks/flash.ts"), ...args],
+    args: ["run", "-A", join(ROOT, "bin/flash.ts"), ...args],
     stdin: "null",
     stdout: "piped",
     stderr: "piped",

@@ -213,7 +213,7 @@ Deno.test("flash without a terminal refuses unless --yes, and does not wait for 
       args: [
         "run",
         "-A",
-        new URL("../../tasks/flash.ts", import.meta.url).pathname,
+        new URL("../../bin/flash.ts", import.meta.url).pathname,
         "--image",
         image,
         loop.dev,
@@ -240,7 +240,7 @@ Deno.test("flash asks on a terminal: 'no' writes nothing, 'yes' writes with a pr
     await using loop = await attachLoop(backing);
     const before = await headSha256(loop.dev, size);
     const flash = `${Deno.execPath()} run -A ${
-      new URL("../../tasks/flash.ts", import.meta.url).pathname
+      new URL("../../bin/flash.ts", import.meta.url).pathname
     } --image ${image} ${loop.dev}`;
     // script(1) runs it on a pseudo-terminal and types our stdin into it.
     const ask = async (answer: string) =>

@@ -96,7 +96,7 @@ Deno.test("stage key: imported modules count, others do not; explain names the m
 
 Deno.test("stage key: on a copy of this checkout, ice-pkg's package code is in exactly the stages that run it", async () => {
   const copy = await copyCheckout();
-  const { loadStages } = await import(pathToFileURL(join(copy, "tasks/registry.ts")).href);
+  const { loadStages } = await import(pathToFileURL(join(copy, "lib/registry.ts")).href);
   const board = await loadBoard(copy, "rpi");
   const stages: Stage[] = await loadStages(board, copy);
   const byName = new Map(stages.map((s) => [s.name, s]));

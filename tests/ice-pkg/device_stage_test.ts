@@ -37,7 +37,7 @@ Deno.test("ice-pkg stage: builds with an empty store and a fresh DENO_DIR, and u
   const outputs: string[] = [];
   for (const extra of [[], ["--sandbox"]]) {
     const text = await run(
-      ["run", "-A", "tasks/cli.ts", "stage", "ice-pkg", "--board", "zima", "--force", ...extra],
+      ["run", "-A", "bin/cli.ts", "stage", "ice-pkg", "--board", "zima", "--force", ...extra],
       env,
     );
     const out = text.match(/ice-pkg@zima: (\/\S+\/objects\/[0-9a-f]{64}\/out)/)?.[1];

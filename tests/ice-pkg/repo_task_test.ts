@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { main } from "../../tasks/repo.ts";
+import { main } from "../../bin/repo.ts";
 import { fetchIndex, INDEX_FILE } from "../../lib/ice-pkg/repo.ts";
 import { loadTrustedKeys } from "../../lib/ice-pkg/keys.ts";
 import { withTempDir, writeTree } from "./_helpers.ts";

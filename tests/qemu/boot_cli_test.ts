@@ -7,7 +7,7 @@ Deno.test("boot --machine names the board's machines when given an unknown one, 
   const store = await Deno.makeTempDir({ prefix: "icenet-boot-cli-" });
   const t0 = performance.now();
   const r = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${ROOT}/tasks/boot.ts`, "rpi", "--machine", "raspi5"],
+    args: ["run", "-A", `${ROOT}/bin/boot.ts`, "rpi", "--machine", "raspi5"],
     env: { ICENET_HOME: store },
     stdout: "piped",
     stderr: "piped",

@@ -6,7 +6,7 @@ import { loadBoard } from "../../lib/board.ts";
 import { SourceSchema } from "../../lib/fetch/source.ts";
 import { KeyCaches, stageKey } from "../../lib/key.ts";
 import { buildStage } from "../../lib/qemu/build_image.ts";
-import { loadStages } from "../../tasks/registry.ts";
+import { loadStages } from "../../lib/registry.ts";
 import { QEMU_DEBIAN_VERSION, QEMU_OPTIONS, qemuSource, qemuStage } from "../../tasks/qemu.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;

@@ -14,7 +14,7 @@ const ROOT = new URL("../..", import.meta.url).pathname;
 
 async function release(args: string[]) {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", join(ROOT, "tasks/release.ts"), ...args],
+    args: ["run", "-A", join(ROOT, "bin/release.ts"), ...args],
     stdout: "piped",
     stderr: "piped",
     env: { RUST_BACKTRACE: "0" },

@@ -9,7 +9,7 @@ import { loadBoard } from "../../lib/board.ts";
 import { makeProgress } from "../../lib/progress.ts";
 import { build, type StageResult } from "../../lib/runner.ts";
 import { defaultStoreDir, Store } from "../../lib/store.ts";
-import { loadStages, ROOT } from "../../tasks/registry.ts";
+import { loadStages, ROOT } from "../../lib/registry.ts";
 
 /** Build `targets` for `board`; returns each stage's result (the build must succeed). */
 export async function buildReal(

@@ -44,9 +44,9 @@ async function baseFiles(): Promise<Record<string, string>> {
     /^depends: .*\n/m,
     "",
   );
-  // A board-excluded package: the image lists it, this board skips it.
+  // An arch-excluded package: the image lists it, this board (x86_64) skips it.
   out["pkgs/ice-pkg/recipe.yaml"] =
-    'version: "1"\nrelease: 0\ndescription: x\nlicense: MIT\nkind: files\nboards: [rpi]\n';
+    'version: "1"\nrelease: 0\ndescription: x\nlicense: MIT\nkind: files\narches: [aarch64]\n';
   return out;
 }
 

@@ -9,7 +9,7 @@ import { defaultDownloadDir } from "../../lib/fetch/mod.ts";
 import { SilentProgress } from "../../lib/progress.ts";
 import { build, type StageResult } from "../../lib/runner.ts";
 import { defaultStoreDir, Store } from "../../lib/store.ts";
-import { loadStages, ROOT } from "../../tasks/registry.ts";
+import { loadStages, ROOT } from "../../lib/registry.ts";
 
 /** The project root. */
 export { ROOT };

@@ -4,7 +4,7 @@
  */
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { ROOT } from "./registry.ts";
+import { ROOT } from "../lib/registry.ts";
 
 const dir = join(ROOT, "tests", "bench");
 const all = [...Deno.readDirSync(dir)].filter((e) =>

@@ -15,7 +15,7 @@ import { buildImage } from "../lib/qemu/build_image.ts";
 import { boardVm } from "../lib/qemu/board_vm.ts";
 import { qemuArgv, type QemuSpec } from "../lib/qemu/machine.ts";
 import { bootReport } from "../lib/qemu/report.ts";
-import { ROOT } from "./registry.ts";
+import { ROOT } from "../lib/registry.ts";
 
 const USAGE =
   "usage: deno task boot <board> [--machine NAME] [--report] [--image FILE] [--user U] [--password P]";

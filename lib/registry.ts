@@ -1,28 +1,14 @@
 /**
- * The stage registry: every `tasks/<name>.ts` whose default export is a stage, a
- * list of stages, or a function returning stages (recipes make one stage per
- * package). Loaded lazily so a task file can be added without touching a list.
+ * The stage registry: every `tasks/<name>.ts` (tasks/ holds stages only) whose default
+ * export is a stage, a list of stages, or a function returning stages (recipes make one
+ * stage per package). Loaded lazily so a stage file can be added without touching a list.
  */
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import type { Board } from "../lib/board.ts";
-import type { Stage } from "../lib/stage.ts";
+import type { Board } from "./board.ts";
+import type { Stage } from "./stage.ts";
 
-/** Task modules that are entry points, not stages. */
-const NOT_STAGES = new Set([
-  "cli",
-  "registry",
-  "setup",
-  "test",
-  "bench",
-  "boot",
-  "repo",
-  "flash",
-  "release",
-  "cache",
-]);
-
-/** The project root (the directory above tasks/). */
+/** The project root (the directory above lib/). */
 export const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 
 type StageExport = Stage | Stage[] | ((root: string, board: Board) => Promise<Stage[]> | Stage[]);
@@ -32,7 +18,6 @@ export async function loadStages(board: Board, root = ROOT): Promise<Stage[]> {
   const names = [...Deno.readDirSync(join(root, "tasks"))]
     .filter((e) => e.isFile && e.name.endsWith(".ts") && !e.name.endsWith("_test.ts"))
     .map((e) => e.name.slice(0, -3))
-    .filter((n) => !NOT_STAGES.has(n))
     .sort();
   const stages: Stage[] = [];
   for (const n of names) {
@@ -51,5 +36,5 @@ export async function loadStages(board: Board, root = ROOT): Promise<Stage[]> {
     if (seen.has(s.name)) throw new Error(`stage "${s.name}" is defined twice under tasks/`);
     seen.add(s.name);
   }
-  return stages.filter((s) => !s.boards || s.boards.includes(board.name));
+  return stages.filter((s) => !s.arches || s.arches.includes(board.arch));
 }

@@ -16,7 +16,7 @@ import { buildImage } from "../lib/qemu/build_image.ts";
 import { makeRelease } from "../lib/release/release.ts";
 import { imageFile } from "../lib/rootfs/stage.ts";
 import { SOURCE_DATE_EPOCH } from "../lib/stage_env.ts";
-import { ROOT } from "./registry.ts";
+import { ROOT } from "../lib/registry.ts";
 
 const USAGE =
   "usage: deno task release <board> [--out DIR] [--image FILE] [--url-base URL] [--icon URL]";

@@ -25,7 +25,7 @@ import { byteProgress } from "../lib/flash/progress.ts";
 import { inspectTarget, refusals, type Target } from "../lib/flash/target.ts";
 import { verifyImage, writeImage } from "../lib/flash/write.ts";
 import { buildImage } from "../lib/qemu/build_image.ts";
-import { ROOT } from "./registry.ts";
+import { ROOT } from "../lib/registry.ts";
 
 /** Exit codes of `deno task flash`. */
 export const FLASH_EXIT = { ok: 0, failed: 1, usage: 2, refused: 3 } as const;
