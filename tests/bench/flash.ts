@@ -18,7 +18,7 @@
  */
 import { join } from "node:path";
 import $ from "dax";
-import { loadBoard } from "../../lib/board.ts";
+import { boardNames, loadBoard } from "../../lib/board.ts";
 import { blockMap, bmapXml, mappedBytes } from "../../lib/image/bmap.ts";
 import { defaultStoreDir, Store } from "../../lib/store.ts";
 import { makeTestImage } from "../flash/_image.ts";
@@ -93,7 +93,7 @@ export default async function bench(): Promise<void> {
       rootMiB: 30,
     });
     await benchImage(path, "test", tmp);
-    for (const board of ["rpi", "rpi32", "zima"]) {
+    for (const board of boardNames(ROOT)) {
       const image = await storedImage(board);
       if (image) await benchImage(image, board, tmp);
       else console.error(`bench flash: no ${board} image in the store; not building one`);

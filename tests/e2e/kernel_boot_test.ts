@@ -7,17 +7,15 @@
  *
  *   deno test -A tests/e2e/kernel_boot_test.ts
  */
-import { loadBoard } from "../../lib/board.ts";
-import { ROOT } from "../../lib/registry.ts";
-import { e2eBoards } from "./_boards.ts";
+import { e2eBoardList, withSkipReason } from "./_boards.ts";
 import { bootToMarker, buildKernel } from "./_kernel_boot.ts";
 
-for (const name of ["zima", "rpi", "rpi32"]) {
+for (const e of await e2eBoardList()) {
+  const { name, board } = e;
   Deno.test({
-    name: `kernel for ${name} boots in QEMU to the test initramfs`,
-    ignore: !e2eBoards().includes(name),
+    name: withSkipReason(`kernel for ${name} boots in QEMU to the test initramfs`, e),
+    ignore: e.skip !== undefined,
   }, async () => {
-    const board = await loadBoard(ROOT, name);
     const k = await buildKernel(board);
     const b = await bootToMarker(board, k.out!);
     const wall = b.wall.toFixed(1);

@@ -1,21 +1,22 @@
 /** Fast checks of lib/toolchain.ts and the busybox stage's helpers (no builds). */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { loadBoard } from "../../lib/board.ts";
+import type { Arch } from "../../lib/arch.ts";
+import { boardNames, loadBoard } from "../../lib/board.ts";
 import { gccWrapperText, muslLoader, specsText, toolchainFiles } from "../../lib/toolchain.ts";
 import { BUSYBOX_CONFIG, configDiff, writeLinkTree } from "../../tasks/busybox.ts";
 import { ROOT } from "./_build.ts";
 
 Deno.test("muslLoader() names musl's loader for each board", async (t) => {
-  for (
-    const [board, loader] of [
-      ["zima", "/lib/ld-musl-x86_64.so.1"],
-      ["rpi", "/lib/ld-musl-aarch64.so.1"],
-      ["rpi32", "/lib/ld-musl-armhf.so.1"],
-    ]
-  ) {
-    await t.step(board, async () => {
-      assert.equal(muslLoader(await loadBoard(ROOT, board)), loader);
+  const loaders: Record<Arch, string> = {
+    x86_64: "/lib/ld-musl-x86_64.so.1",
+    aarch64: "/lib/ld-musl-aarch64.so.1",
+    armv7: "/lib/ld-musl-armhf.so.1",
+  };
+  for (const name of boardNames(ROOT)) {
+    await t.step(name, async () => {
+      const board = await loadBoard(ROOT, name);
+      assert.equal(muslLoader(board), loaders[board.arch]);
     });
   }
 });
