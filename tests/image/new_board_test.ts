@@ -25,9 +25,9 @@ function pi3aYaml(): string {
     .replace(/^name: rpi$/m, "name: pi3a")
     .replace(/^description: .*$/m, "description: Raspberry Pi 3 A+, 64-bit (a sketch)")
     .replace("fragment: kernel/rpi.config", "fragment: kernel/pi3a.config")
-    .replace(/  dtbs:\n(    - .*\n)+/, "  dtbs:\n    - broadcom/bcm2837-rpi-3-a-plus.dtb\n")
+    .replace(/ {2}dtbs:\n( {4}- .*\n)+/, "  dtbs:\n    - broadcom/bcm2837-rpi-3-a-plus.dtb\n")
     .replace(
-      /  filters:\n(    - .*\n)+/,
+      / {2}filters:\n( {4}- .*\n)+/,
       '  filters:\n    - { dtb: bcm2837-rpi-3-a-plus.dtb, filter: "pi3+" }\n',
     )
     .replace(/\nqemu:\n[\s\S]*$/, "\n");
@@ -102,7 +102,7 @@ Deno.test("a board's boot and device-tree mistakes name file, line and field", a
     ],
     [
       "a built tree without a config.txt filter",
-      rpi.replace(/    - \{ dtb: bcm2711-rpi-cm4-io\.dtb.*\n/, ""),
+      rpi.replace(/ {4}- \{ dtb: bcm2711-rpi-cm4-io\.dtb.*\n/, ""),
       new RegExp(
         `rpi\\.yaml:${
           lineOf(rpi, "  filters:")
@@ -129,7 +129,7 @@ Deno.test("a board's boot and device-tree mistakes name file, line and field", a
     ],
     [
       "a firmware pin without its sha256",
-      rpi.replace(/    sha256: 0094.*\n/, ""),
+      rpi.replace(/ {4}sha256: 0094.*\n/, ""),
       /rpi\.yaml:\d+: boot\.firmware\.sha256: expected string, received undefined/,
     ],
   ];
