@@ -13,7 +13,7 @@ import { KeyCaches } from "./key.ts";
 import { killDescendants } from "./proc.ts";
 import { makeProgress, type Outcome, type Progress } from "./progress.ts";
 import type { Stage } from "./stage.ts";
-import { runStage, stageId } from "./stage_run.ts";
+import { type BuildState, runStage, stageId } from "./stage_run.ts";
 import type { Store } from "./store.ts";
 import { MissingToolError, which } from "./tools.ts";
 
@@ -102,15 +102,12 @@ export function checkTools(plan: Stage[]): void {
   }
 }
 
-/** Build `targets` for one board. */
+/** Build `targets` for one board: plan, open the store, schedule the stages, close. */
 export async function build(opts: BuildOptions): Promise<BuildResult> {
   const plan = planStages(opts.stages, opts.targets, opts.board.name);
   // In a container the build image provides the tools, not the host.
   if (!opts.dryRun && !opts.container) checkTools(plan);
   const progress = opts.progress ?? makeProgress();
-  const jobs = Math.max(1, opts.jobs ?? navigator.hardwareConcurrency);
-  const caches = KeyCaches.inStore(opts.store.dir);
-  const results = new Map<string, StageResult>();
   const abort = new AbortController();
   const onAbort = () => {
     abort.abort();
@@ -118,14 +115,40 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   };
   opts.signal?.addEventListener("abort", onAbort, { once: true });
   using _storeLock = await opts.store.lockStore(false);
-  const dropped = await opts.store.recover();
+  await recoverStore(opts.store, progress);
+  // Scratch dirs are removed off the critical path; the build waits for them at the end.
+  const state: BuildState = {
+    opts,
+    results: new Map(),
+    caches: KeyCaches.inStore(opts.store.dir),
+    progress,
+    signal: abort.signal,
+    cleanups: [],
+  };
+  await schedule(plan, state);
+  await closeBuild(state);
+  opts.signal?.removeEventListener("abort", onAbort);
+  const ok = [...state.results.values()].every((r) =>
+    r.outcome !== "failed" && r.outcome !== "skipped"
+  );
+  return { ok, results: state.results };
+}
+
+/** Drop what an earlier crash left half-written, and say so. */
+async function recoverStore(store: Store, progress: Progress): Promise<void> {
+  const dropped = await store.recover();
   if (dropped.length) {
     progress.message(`store: dropped ${dropped.length} entries damaged by an earlier crash`);
   }
+}
 
-  // Scratch dirs are removed off the critical path; the build waits for them at the end.
-  const cleanups: Promise<void>[] = [];
-  const state = { opts, results, caches, progress, signal: abort.signal, cleanups };
+/**
+ * Run the planned stages, each once its dependencies have results, up to `jobs` at a
+ * time. After a failure (without --keep-going) or an abort the rest are skipped.
+ */
+async function schedule(plan: Stage[], b: BuildState): Promise<void> {
+  const { opts, results } = b;
+  const jobs = Math.max(1, opts.jobs ?? navigator.hardwareConcurrency);
   const pending = new Set(plan.map((s) => s.name));
   const running = new Map<string, Promise<void>>();
   let failed = false;
@@ -134,48 +157,55 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
       const stage = plan.find((s) => s.name === name)!;
       const deps = stage.needs.map((d) => results.get(d));
       if (deps.some((d) => d === undefined)) continue;
-      if (abort.signal.aborted || (failed && !opts.keepGoing)) {
+      const skipped = skipReason(
+        deps as StageResult[],
+        b.signal.aborted,
+        failed && !opts.keepGoing,
+      );
+      if (skipped) {
         pending.delete(name);
-        results.set(name, { name, outcome: "skipped", seconds: 0, error: "build stopped" });
-        continue;
-      }
-      const bad = deps.find((d) => d!.outcome === "failed" || d!.outcome === "skipped");
-      if (bad) {
-        pending.delete(name);
-        results.set(name, {
-          name,
-          outcome: "skipped",
-          seconds: 0,
-          error: `dependency ${bad.name} ${bad.outcome}`,
-        });
-        progress.finish(
-          stageId(name, opts.board.name),
-          "skipped",
-          0,
-          `dependency ${bad.name} ${bad.outcome}`,
-        );
+        results.set(name, { name, outcome: "skipped", seconds: 0, error: skipped.error });
+        if (skipped.report) {
+          b.progress.finish(stageId(name, opts.board.name), "skipped", 0, skipped.error);
+        }
         continue;
       }
       if (running.size >= jobs) break;
       pending.delete(name);
-      const p = runStage(stage, state).then((r) => {
-        results.set(name, r);
-        if (r.outcome === "failed") failed = true;
-        running.delete(name);
-      });
-      running.set(name, p);
+      running.set(
+        name,
+        runStage(stage, b).then((r) => {
+          results.set(name, r);
+          if (r.outcome === "failed") failed = true;
+          running.delete(name);
+        }),
+      );
     }
     if (running.size > 0) await Promise.race(running.values());
   }
+}
+
+/** Why a stage whose dependencies have results is skipped, if it is. */
+function skipReason(
+  deps: StageResult[],
+  aborted: boolean,
+  stopped: boolean,
+): { error: string; report: boolean } | undefined {
+  if (aborted || stopped) return { error: "build stopped", report: false };
+  const bad = deps.find((d) => d.outcome === "failed" || d.outcome === "skipped");
+  if (bad) return { error: `dependency ${bad.name} ${bad.outcome}`, report: true };
+  return undefined;
+}
+
+/** Finish uploads and scratch removals, save the key caches, sync the store. */
+async function closeBuild(b: BuildState): Promise<void> {
+  const { opts } = b;
   // Uploads read store objects: they end while the store lock is held.
   if (opts.cache) {
     await opts.cache.flush();
     await saveStats(opts.store.dir, opts.cache.stats);
   }
-  await Promise.all(cleanups);
-  await caches.save();
+  await Promise.all(b.cleanups);
+  await b.caches.save();
   await opts.store.sync();
-  opts.signal?.removeEventListener("abort", onAbort);
-  const ok = [...results.values()].every((r) => r.outcome !== "failed" && r.outcome !== "skipped");
-  return { ok, results };
 }
