@@ -1,6 +1,14 @@
 /**
  * Boards: one YAML file per board under `boards/`, validated on load. A wrong field
- * or bad YAML is an error naming file, line and field.
+ * or bad YAML is an error naming file, line and field. Everything board-specific is
+ * here as data (kernel tree, device trees, boot files, partitions, QEMU model); the
+ * machinery for each kind of boot is chosen by `boot.loader` (lib/boot/registry.ts),
+ * whose kind checks the rest of `boot:`.
+ *
+ * ```ts
+ * const board = await loadBoard(root, "rpi");
+ * board.kernel.dtbs; // ["broadcom/bcm2837-rpi-3-b.dtb", ...]
+ * ```
  */
 import { basename, join } from "node:path";
 import { z } from "zod";

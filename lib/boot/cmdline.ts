@@ -1,6 +1,6 @@
 /**
- * The kernel command line of an IceNet image: the same for every boot kind, which
- * writes it where its loader reads it (cmdline.txt, a loader entry).
+ * The kernel command line of an IceNet image: what every boot kind so far puts where
+ * its loader reads it (cmdline.txt, a loader entry); a kind may make its own.
  *
  * ```ts
  * kernelCmdline({ consoles: ["tty1", "ttyS0,115200"], root: "PARTUUID=1a2b3c4d-02" });

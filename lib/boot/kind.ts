@@ -12,6 +12,7 @@
 import type { z } from "zod";
 import type { Board } from "../board.ts";
 import type { Source } from "../fetch/source.ts";
+import type { DiskPlan } from "../image/layout.ts";
 
 /** One file on the boot partition and where its bytes come from. */
 export type BootFile =
@@ -52,6 +53,8 @@ export interface BootKind {
   check(board: Board): BootIssue[];
   /** FAT volume label of the boot partition. */
   label: string;
+  /** The kernel command line of the board's image laid out as `disk`. */
+  cmdline(board: Board, disk: DiskPlan): string;
   /** Packages the image stage fetches for the boot partition, by source name. */
   sources(board: Board): Record<string, Source>;
   /** The kind's files on the boot partition, given the image's kernel command line. */

@@ -17,6 +17,7 @@ import { basename } from "node:path";
 import { z } from "zod";
 import type { Board } from "../board.ts";
 import { type Source, SourceSchema } from "../fetch/source.ts";
+import { imageCmdline } from "./cmdline.ts";
 import type { BootFile, BootIssue, BootKind } from "./kind.ts";
 
 /** One config.txt section: the firmware's model filter and the tree it selects. */
@@ -128,6 +129,7 @@ export const rpiFirmware: BootKind = {
   description: "Raspberry Pi GPU firmware (config.txt, cmdline.txt)",
   fields: Fields,
   check,
+  cmdline: imageCmdline,
   label: "BOOT",
   sources,
   files,

@@ -15,6 +15,7 @@
 import { z } from "zod";
 import type { Board } from "../board.ts";
 import { type Source, SourceSchema } from "../fetch/source.ts";
+import { imageCmdline } from "./cmdline.ts";
 import type { BootFile, BootIssue, BootKind } from "./kind.ts";
 
 const Fields = { efi: SourceSchema };
@@ -87,6 +88,7 @@ export const systemdBoot: BootKind = {
   description: "systemd-boot on the EFI system partition (UEFI)",
   fields: Fields,
   check,
+  cmdline: imageCmdline,
   label: "ESP",
   sources,
   files,

@@ -11,7 +11,6 @@
  * ```
  */
 import type { Board } from "../board.ts";
-import { imageCmdline } from "../boot/cmdline.ts";
 import type { BootFile } from "../boot/kind.ts";
 import { bootKind } from "../boot/registry.ts";
 import type { Source } from "../fetch/source.ts";
@@ -38,7 +37,7 @@ export interface ImagePlan {
 export function planImage(board: Board, sizes: Record<string, string> = {}): ImagePlan {
   const kind = bootKind(board);
   const disk = planDisk(withOverrides(board, sizes, "image"), board.name);
-  const cmdline = imageCmdline(board, disk);
+  const cmdline = kind.cmdline(board, disk);
   const files = [
     { path: "icenet-setup.example.txt", input: SETUP_EXAMPLE },
     ...kind.files(board, cmdline),
