@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { loadBoard } from "../board.ts";
-import { loadRecipe, loadRecipes, parseRecipe, recipeNames } from "./load.ts";
+import { loadRecipe, loadRecipes, parseRecipe, recipeForBoard, recipeNames } from "./load.ts";
 import { boardVars, expandRecipeVars } from "./vars.ts";
 
 const root = new URL("../..", import.meta.url).pathname;
@@ -38,6 +38,27 @@ Deno.test("loadRecipes() loads every recipe under pkgs/", async () => {
     const lines = Deno.readTextFileSync(join(r.dir, "recipe.yaml")).split("\n").length;
     assert.ok(lines <= 60, `${r.file} has ${lines} lines`);
   }
+});
+
+Deno.test("recipeForBoard() follows the recipe's arches, not board names", async (t) => {
+  const any = parse(GOOD);
+  const some = parse(GOOD + "arches: [x86_64, aarch64]\n");
+  assert.deepEqual(some.arches, ["x86_64", "aarch64"]);
+  const rows: [string, boolean][] = [["x86_64", true], ["aarch64", true], ["armv7", false]];
+  for (const [arch, built] of rows) {
+    await t.step(arch, () => {
+      assert.equal(recipeForBoard(any, { arch: arch as "armv7" }), true);
+      assert.equal(recipeForBoard(some, { arch: arch as "armv7" }), built);
+    });
+  }
+  assert.throws(
+    () => parse(GOOD + "arches: [rpi]\n"),
+    /recipe\.yaml:\d+: arches\.0: Invalid option: expected one of "x86_64"\|"aarch64"\|"armv7"/,
+  );
+  // Deno has no armv7 build: the real ice-pkg recipe is not built for rpi32.
+  const icePkg = await loadRecipe(root, "ice-pkg");
+  assert.equal(recipeForBoard(icePkg, await loadBoard(root, "rpi32")), false);
+  assert.equal(recipeForBoard(icePkg, await loadBoard(root, "rpi")), true);
 });
 
 Deno.test("parseRecipe() applies the defaults of a kind", () => {
