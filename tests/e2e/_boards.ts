@@ -1,5 +1,6 @@
 /**
- * Boards the e2e tests boot: ICENET_E2E_BOARDS (comma-separated), default all three.
+ * Boards the e2e tests boot: ICENET_E2E_BOARDS (comma-separated), default all three;
+ * `rpi4` (the rpi image on raspi4b) is opt-in.
  * The others' tests show as ignored (e.g. ICENET_E2E_BOARDS=zima skips two kernel
  * builds on a cold store).
  */
