@@ -11,7 +11,7 @@
  *   bench: idle_mem_<board> <MB> MB   likewise for the Pi boards
  *   bench: boot_to_login_rpi4 <s> s   the rpi image on raspi4b (QEMU 10 of the qemu stage)
  *   bench: idle_mem_rpi4 <MB> MB      likewise
- * ICENET_BENCH_BOARDS (default zima,rpi,rpi32) names the QEMU machines to boot by label
+ * ICENET_BENCH_BOARDS (default: all) names the QEMU machines to boot by label
  * (boards/<board>.yaml `qemu` and `qemu.others`); each figure is named by the label.
  * TCG's guest clock slows with host load, so one boot is not a figure: each machine boots
  * ICENET_BENCH_RUNS times (default 5); the median is printed, with the spread (max - min)
@@ -50,11 +50,11 @@ export default async function bench(): Promise<void> {
   Deno.env.set("ICENET_IMAGE", join(ROOT, "tests/e2e/fixtures/test-image.yaml"));
   const login = { user: "root", password: "icenet-test" };
   // ICENET_BENCH_BOARDS names the machines to boot by label (a board's default machine
-  // has the board's name). rpi4 is not booted by default: see README "The Pi 4 in QEMU".
-  const wanted = (Deno.env.get("ICENET_BENCH_BOARDS") ?? "zima,rpi,rpi32").split(",");
+  // has the board's name); the default is every machine of every board.
+  const wanted = Deno.env.get("ICENET_BENCH_BOARDS")?.split(",");
   for (const name of boardNames(ROOT)) {
     const board = await loadBoard(ROOT, name);
-    const machines = qemuMachines(board).filter((m) => wanted.includes(m.label));
+    const machines = qemuMachines(board).filter((m) => !wanted || wanted.includes(m.label));
     if (!machines.length) continue;
     const image = await buildImage(ROOT, board, true);
     console.log(`bench: image_size_${name} ${(await Deno.stat(image)).size} B`);

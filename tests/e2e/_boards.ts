@@ -1,6 +1,5 @@
 /**
- * Boards the e2e tests boot: ICENET_E2E_BOARDS (comma-separated), default all three;
- * `rpi4` (the rpi image on raspi4b) is opt-in.
+ * Boards the e2e tests boot: ICENET_E2E_BOARDS (comma-separated), default all three.
  * The others' tests show as ignored (e.g. ICENET_E2E_BOARDS=zima skips two kernel
  * builds on a cold store).
  */
