@@ -57,6 +57,21 @@ const QemuFields = {
    */
   disableNodes: z.array(z.string().regex(/^\/[^\s]*$/, "a node path like /soc/clock@7ef00000"))
     .optional(),
+  /**
+   * Device-tree properties deleted in that same copy: what points a device at hardware
+   * the machine lacks (a supply or power sequence behind a firmware call it does not
+   * answer), so the device probes without it.
+   */
+  deleteProperties: z.array(z.strictObject({
+    node: z.string().regex(/^\/[^\s]*$/, "a node path like /soc/mmc@7e300000"),
+    property: z.string().regex(/^[\w,.#+-]+$/, "a property name like mmc-pwrseq"),
+  })).optional(),
+  /**
+   * The serial console this machine boots with, in place of the last `console=` of the
+   * image's command line, when the machine's model of the image's own console UART
+   * does not work; the image keeps its console.
+   */
+  serialConsole: z.string().regex(/^tty[A-Za-z]+\d+$/, "a device like ttyAMA0").optional(),
   /** This boot's name in figures (`bench: boot_to_login_<label>`); default: the board's. */
   label: z.string().regex(/^[a-z0-9_-]+$/).optional(),
 };
@@ -270,6 +285,8 @@ export interface QemuMachine {
   rootDevice: string;
   from: "host" | "stage";
   disableNodes: string[];
+  deleteProperties: { node: string; property: string }[];
+  serialConsole?: string;
   label: string;
 }
 
@@ -284,6 +301,7 @@ export function qemuMachines(board: Board): QemuMachine[] {
     ...base,
     from: base.from ?? "host",
     disableNodes: base.disableNodes ?? [],
+    deleteProperties: base.deleteProperties ?? [],
     label: base.label ?? board.name,
   };
   const defined = <T extends object>(o: T) =>

@@ -7,7 +7,8 @@
  *   latest/<stage>@<board>.json          the last key record of a stage (for `explain`)
  *   logs/<key>.log                       the full log of the build that made it
  *   tmp/                                 builds in progress (never looked up)
- *   locks/                               one lock file per key being built
+ *   locks/                               one lock file per key being built, and per object
+ *                                        being committed
  *   unsynced/<pid>-<rand>.json           a build whose commits are not yet on disk
  *
  * Commit protocol (apk-tools style): build into tmp, scan, rename the tree into
@@ -198,6 +199,9 @@ export class Store {
       info,
     };
     const objDir = join(this.dir, "objects", hash);
+    // Different keys can make the same output (two builds, or two stages of one): their
+    // commits meet here, so one at a time moves it in and the others drop their copy.
+    using _object = await this.lockKey(`object-${hash}`);
     if (!exists(join(objDir, "manifest.json"))) {
       const staging = `${outDir}.obj`;
       Deno.mkdirSync(staging);

@@ -7,8 +7,9 @@
  *     the kernel, device tree and command line are taken from the image's own boot
  *     partition (mtools) and booted directly, with the image as the SD card (padded to
  *     a power of two, as QEMU's SD model requires). The device-tree nodes of hardware
- *     the machine does not model (the board's `disableNodes`) are disabled in that
- *     copy of the tree only.
+ *     the machine does not model (the board's `disableNodes`, `deleteProperties`) are
+ *     edited in that copy of the tree only, and a machine's `serialConsole` replaces the
+ *     command line's.
  * A board may boot on several machines (`qemu.others` in its YAML, e.g. rpi on raspi3b
  * and raspi4b); `machine` picks one by name, the default is the first. Each runs on
  * the QEMU its board names (the host's, or the qemu stage's).
@@ -143,8 +144,11 @@ const BOOTS: Record<QemuBoot, (a: BootArgs) => Promise<Partial<QemuSpec>>> = {
     for (const f of [board.boot.kernelName, dtb, "cmdline.txt"]) {
       await fatCopyOut(image, boot, f, join(files, f));
     }
-    await disableNodes(board, m, join(files, dtb));
-    const cmdline = (await Deno.readTextFile(join(files, "cmdline.txt"))).trim();
+    await editTree(board, m, join(files, dtb));
+    const imageCmdline = (await Deno.readTextFile(join(files, "cmdline.txt"))).trim();
+    const cmdline = m.serialConsole
+      ? replaceLastConsole(imageCmdline, m.serialConsole)
+      : imageCmdline;
     return {
       kernel: join(files, board.boot.kernelName),
       dtb: join(files, dtb),
@@ -155,24 +159,44 @@ const BOOTS: Record<QemuBoot, (a: BootArgs) => Promise<Partial<QemuSpec>>> = {
   },
 };
 
+/** `cmdline` with the device of its last `console=` replaced by `dev` (options kept). */
+export function replaceLastConsole(cmdline: string, dev: string): string {
+  const old = lastConsole(cmdline);
+  const at = cmdline.lastIndexOf(`console=${old}`);
+  return cmdline.slice(0, at) + `console=${dev}` + cmdline.slice(at + `console=${old}`.length);
+}
+
 /**
- * Mark the machine's `disableNodes` `status = "disabled"` in `dtb` (a copy taken out of
- * the image: the image itself, which real boards boot, keeps them). A node the tree
- * lacks is an error naming the board file, so a stale path cannot go unnoticed.
+ * Apply the machine's tree edits to `dtb` (a copy taken out of the image: the image
+ * itself, which real boards boot, keeps its tree): `disableNodes` marked `status =
+ * "disabled"`, `deleteProperties` removed. A node or property the tree lacks is an
+ * error naming the board file, so a stale path cannot go unnoticed.
  */
-export async function disableNodes(board: Board, m: QemuMachine, dtb: string): Promise<void> {
-  if (m.disableNodes.length && !which("fdtput")) {
+export async function editTree(board: Board, m: QemuMachine, dtb: string): Promise<void> {
+  const edits = [
+    ...m.disableNodes.map((node) => ({
+      field: "disableNodes",
+      what: `disable ${node}`,
+      args: ["-t", "s", dtb, node, "status", "disabled"],
+    })),
+    ...m.deleteProperties.map(({ node, property }) => ({
+      field: "deleteProperties",
+      what: `delete ${node} ${property}`,
+      args: ["-d", dtb, node, property],
+    })),
+  ];
+  if (edits.length && !which("fdtput")) {
     throw new Error(
       `fdtput is missing (Debian package device-tree-compiler): the ${m.machine} boot ` +
-        `disables device-tree nodes with it`,
+        `edits its device tree with it`,
     );
   }
-  for (const node of m.disableNodes) {
-    const r = await $`fdtput -t s ${dtb} ${node} status disabled`.stderr("piped").noThrow();
+  for (const e of edits) {
+    const r = await $`fdtput ${e.args}`.stderr("piped").noThrow();
     if (r.code !== 0) {
       throw new Error(
-        `boards/${board.name}.yaml: qemu machine ${m.machine}: disableNodes: ` +
-          `cannot disable ${node} in ${m.dtb}: ${r.stderr.trim()}`,
+        `boards/${board.name}.yaml: qemu machine ${m.machine}: ${e.field}: ` +
+          `cannot ${e.what} in ${m.dtb}: ${r.stderr.trim()}`,
       );
     }
   }

@@ -11,14 +11,14 @@
  *   bench: idle_mem_<board> <MB> MB   likewise for the Pi boards
  *   bench: boot_to_login_rpi4 <s> s   the rpi image on raspi4b (QEMU 10 of the qemu stage)
  *   bench: idle_mem_rpi4 <MB> MB      likewise
- * Every QEMU machine of a board boots (boards/<board>.yaml `qemu` and `qemu.others`),
- * each figure named by the machine's label.
+ * ICENET_BENCH_BOARDS (default: all) names the QEMU machines to boot by label
+ * (boards/<board>.yaml `qemu` and `qemu.others`); each figure is named by the label.
  * TCG's guest clock slows with host load, so one boot is not a figure: each machine boots
  * ICENET_BENCH_RUNS times (default 5); the median is printed, with the spread (max - min)
  * as boot_to_login_<label>_spread.
  */
 import { join } from "node:path";
-import { loadBoard, qemuMachines } from "../../lib/board.ts";
+import { boardNames, loadBoard, qemuMachines } from "../../lib/board.ts";
 import { buildImage } from "../../lib/qemu/build_image.ts";
 import { bootReport, squashfsBytesAt } from "../../lib/qemu/report.ts";
 import { partitionOffsets } from "../../lib/qemu/board_vm.ts";
@@ -49,16 +49,19 @@ export default async function bench(): Promise<void> {
   const runs = Number(Deno.env.get("ICENET_BENCH_RUNS") ?? 5);
   Deno.env.set("ICENET_IMAGE", join(ROOT, "tests/e2e/fixtures/test-image.yaml"));
   const login = { user: "root", password: "icenet-test" };
-  // ICENET_BENCH_BOARDS limits the boards (the Pi images need their own kernels).
-  const boards = (Deno.env.get("ICENET_BENCH_BOARDS") ?? "zima,rpi,rpi32").split(",");
-  for (const name of boards) {
+  // ICENET_BENCH_BOARDS names the machines to boot by label (a board's default machine
+  // has the board's name); the default is every machine of every board.
+  const wanted = Deno.env.get("ICENET_BENCH_BOARDS")?.split(",");
+  for (const name of boardNames(ROOT)) {
     const board = await loadBoard(ROOT, name);
+    const machines = qemuMachines(board).filter((m) => !wanted || wanted.includes(m.label));
+    if (!machines.length) continue;
     const image = await buildImage(ROOT, board, true);
     console.log(`bench: image_size_${name} ${(await Deno.stat(image)).size} B`);
     console.log(`bench: image_xz_${name} ${await xzBytes(image)} B`);
     const root = await squashfsBytesAt(image, (await partitionOffsets(image))[1]);
     console.log(`bench: root_size_${name} ${root} B`);
-    for (const m of qemuMachines(board)) {
+    for (const m of machines) {
       const boots: number[] = [], mems: number[] = [];
       for (let i = 0; i < runs; i++) {
         const work = await Deno.makeTempDir({ prefix: `icenet-bench-${m.label}-` });

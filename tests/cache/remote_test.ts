@@ -24,6 +24,21 @@ import {
   treeStages,
 } from "./_setup.ts";
 
+/** Build `top` into the project's store, pushing every result to the cache at `url`. */
+async function seedCache(
+  p: Awaited<ReturnType<typeof testProject>>,
+  stages: Parameters<typeof buildWith>[1],
+  url: string,
+  signingKey: string,
+) {
+  const cache = await cacheWith({
+    ICENET_CACHE: url,
+    ICENET_CACHE_PUSH: "1",
+    ICENET_CACHE_SIGNING_KEY: signingKey,
+  }, []);
+  return await buildWith(p, stages, ["top"], p.store, cache);
+}
+
 Deno.test("cache: a pushed result is fetched by an empty store, bit for bit, and nothing runs", async () => {
   const p = await testProject();
   const server = await startNginx();
@@ -105,17 +120,7 @@ Deno.test("cache: a tampered blob, an unsigned and a foreign-signed record are m
     const theirs = await keyFiles(p.root, "theirs");
     const runs: Runs = {};
     const stages = treeStages(runs);
-    const seed = await buildWith(
-      p,
-      stages,
-      ["top"],
-      p.store,
-      await cacheWith({
-        ICENET_CACHE: server.url,
-        ICENET_CACHE_PUSH: "1",
-        ICENET_CACHE_SIGNING_KEY: ours.priv,
-      }, []),
-    );
+    const seed = await seedCache(p, stages, server.url, ours.priv);
     assert.ok(seed.ok);
     const treeKey = seed.results.get("tree")!.key!;
     const topKey = seed.results.get("top")!.key!;
@@ -228,17 +233,7 @@ Deno.test("cache: a server that dies in the middle of a download is a miss, said
     const runs: Runs = {};
     // 24 MiB at 1 MiB/s: the download is surely under way when the server is killed.
     const stages = treeStages(runs, 24);
-    const seed = await buildWith(
-      p,
-      stages,
-      ["top"],
-      p.store,
-      await cacheWith({
-        ICENET_CACHE: first.url,
-        ICENET_CACHE_PUSH: "1",
-        ICENET_CACHE_SIGNING_KEY: k.priv,
-      }, []),
-    );
+    const seed = await seedCache(p, stages, first.url, k.priv);
     assert.ok(seed.ok);
     await first.stop();
     const slow = await startNginx({ dir, limitRate: "1m" });

@@ -11,6 +11,13 @@ import { attachLoop, backingFile, headSha256, runFlash } from "./_loop.ts";
 
 const MiB = 1 << 20;
 
+/** ext4 that, mounted read-only, writes nothing: a read-write mount's lazy inode-table
+ * init and journal write to the device in the background, which would look like flash
+ * wrote (it failed CI once that way). A read-only mount is still a mount to refuse. */
+async function mkfsNoLazyInit(path: string) {
+  await $`mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 ${path}`;
+}
+
 /** A test image and a loop device of `bytes` (random, so any write would show). */
 async function setup(tmp: string, bytes?: number) {
   const { path } = await makeTestImage(tmp);
@@ -46,10 +53,10 @@ Deno.test("flash refuses a mounted device, naming the mount point and --force", 
   const mnt = join(tmp, "mnt");
   try {
     const { image, size, backing } = await setup(tmp);
-    await $`mkfs.ext4 -q -F ${backing}`;
+    await mkfsNoLazyInit(backing);
     await using loop = await attachLoop(backing);
     await Deno.mkdir(mnt);
-    await $`mount -t ext4 ${loop.dev} ${mnt}`;
+    await $`mount -t ext4 -o ro ${loop.dev} ${mnt}`;
     try {
       const before = await headSha256(loop.dev, size);
       const r = await runFlash(["--image", image, "--yes", loop.dev]);
@@ -71,7 +78,7 @@ Deno.test("flash refuses a device mounted in another mount namespace (exclusive 
   const tmp = await Deno.makeTempDir();
   try {
     const { image, size, backing } = await setup(tmp);
-    await $`mkfs.ext4 -q -F ${backing}`;
+    await mkfsNoLazyInit(backing);
     await using loop = await attachLoop(backing);
     const mnt = join(tmp, "mnt");
     await Deno.mkdir(mnt);
@@ -83,7 +90,7 @@ Deno.test("flash refuses a device mounted in another mount namespace (exclusive 
         "private",
         "sh",
         "-c",
-        `mount ${loop.dev} ${mnt} && echo up && exec sleep 60`,
+        `mount -o ro ${loop.dev} ${mnt} && echo up && exec sleep 60`,
       ],
       stdout: "piped",
       stderr: "inherit",

@@ -46,7 +46,11 @@ Deno.test("qemuMachines() lists the default machine first; others inherit what t
     [pi3.machine, pi3.label, pi3.from, pi3.memory, pi3.dtb],
     ["raspi3b", "rpi", "host", "1G", "bcm2837-rpi-3-b.dtb"],
   );
-  assert.deepEqual(pi3.disableNodes, []);
+  assert.deepEqual([pi3.disableNodes, pi3.deleteProperties, pi3.serialConsole], [
+    [],
+    [],
+    undefined,
+  ]);
   assert.deepEqual(
     [pi4.machine, pi4.label, pi4.from, pi4.memory, pi4.dtb],
     ["raspi4b", "rpi4", "stage", "2G", "bcm2711-rpi-4-b.dtb"],
@@ -55,6 +59,8 @@ Deno.test("qemuMachines() lists the default machine first; others inherit what t
   assert.equal(pi4.system, "qemu-system-aarch64");
   assert.equal(pi4.rootDevice, "/dev/mmcblk0p2");
   assert.ok(pi4.disableNodes.includes("/soc/interrupt-controller@7ef00100"));
+  assert.deepEqual(pi4.deleteProperties, [{ node: "/soc/mmc@7e300000", property: "mmc-pwrseq" }]);
+  assert.equal(pi4.serialConsole, "ttyAMA0");
   // The Pi 4 tree is one the kernel stage builds into the image.
   assert.ok(rpi.kernel.dtbs.some((d) => d.endsWith(`/${pi4.dtb}`)));
   for (const name of boardNames(root).filter((n) => n !== "rpi")) {

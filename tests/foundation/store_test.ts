@@ -142,3 +142,20 @@ Deno.test("a build syncs once and leaves no marker; a crash's marker makes the n
   assert.deepEqual(await p.store.verify(), []);
   await p.cleanup();
 });
+
+Deno.test("Store.commit(): outputs with the same content committed at once share one object", async () => {
+  // Different keys can make the same output (two builds, or two stages); their commits
+  // meet at one object directory, and none may fail or remove what another committed.
+  const p = await testProject({});
+  const commits = Array.from({ length: 6 }, async (_, i) => {
+    const out = join(p.store.makeTmp(`same-${i}`), "out");
+    await Deno.mkdir(out, { recursive: true });
+    await Deno.writeTextFile(join(out, "x"), "the same bytes");
+    const rec = { key: `${i}`.repeat(64), stage: `s${i}`, board: "test", parts: {}, seconds: 0 };
+    return await p.store.commit(out, rec, {}, new Date());
+  });
+  const hashes = new Set((await Promise.all(commits)).map((m) => m.outputHash));
+  assert.equal(hashes.size, 1);
+  assert.deepEqual(await p.store.verify(), []);
+  await p.cleanup();
+});

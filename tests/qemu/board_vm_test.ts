@@ -12,6 +12,7 @@ import {
   lastConsole,
   nextPowerOfTwo,
   partitionOffsets,
+  replaceLastConsole,
   serialIndexOf,
 } from "../../lib/qemu/board_vm.ts";
 
@@ -44,7 +45,7 @@ async function piImage(board: Board, tmp: string, files: Record<string, string |
   return { img, work, size: plan.size };
 }
 
-/** A device tree with the two nodes of the Pi 4's HDMI block that raspi4b lacks. */
+/** A device tree with the Pi 4 nodes raspi4b's boot edits (and one it leaves alone). */
 async function pi4Tree(dir: string): Promise<Uint8Array> {
   const dts = join(dir, "t.dts");
   await Deno.writeTextFile(
@@ -55,7 +56,9 @@ async function pi4Tree(dir: string): Promise<Uint8Array> {
     clock@7ef00000 { compatible = "brcm,brcm2711-dvp"; };
     interrupt-controller@7ef00100 { compatible = "brcm,bcm2711-l2-intc", "brcm,l2-intc"; };
     serial@7e215040 { compatible = "brcm,bcm2835-aux-uart"; };
+    mmc@7e300000 { compatible = "brcm,bcm2835-sdhci"; non-removable; mmc-pwrseq = <1>; };
   };
+  emmc2bus { mmc@7e340000 { compatible = "brcm,bcm2711-emmc2"; }; };
 };
 `,
   );
@@ -108,11 +111,21 @@ Deno.test("boardVm() on raspi4b: the qemu stage's QEMU, the Pi 4 tree with the n
   assert.deepEqual(spec.options, ["-audio", "none"]);
   const version = await $`${spec.system} --version`.text();
   assert.match(version, /^QEMU emulator version 10\.0\.2 /);
-  assert.equal(spec.serialIndex, 1, "the mini UART (ttyS1) is raspi4b's second serial port");
-  for (const node of ["/soc/clock@7ef00000", "/soc/interrupt-controller@7ef00100"]) {
+  // The image's console is the mini UART (ttyS1); raspi4b boots with the PL011, its first.
+  assert.equal(spec.append, "console=tty1 console=ttyAMA0,115200 root=PARTUUID=x-02 ro");
+  assert.equal(spec.serialIndex, 0);
+  for (
+    const node of [
+      "/soc/clock@7ef00000",
+      "/soc/interrupt-controller@7ef00100",
+      "/emmc2bus/mmc@7e340000",
+    ]
+  ) {
     assert.equal(await fdtget(spec.dtb!, node, "status"), "disabled", node);
   }
   assert.equal(await fdtget(spec.dtb!, "/soc/serial@7e215040", "status"), undefined);
+  assert.equal(await fdtget(spec.dtb!, "/soc/mmc@7e300000", "mmc-pwrseq"), undefined);
+  assert.equal(await fdtget(spec.dtb!, "/soc/mmc@7e300000", "non-removable"), "");
   // The image's own tree (the one a real Pi 4 boots) is left as it was.
   const again = join(tmp, "again.dtb");
   await fatCopyOut(img, (await partitionOffsets(img))[0], "bcm2711-rpi-4-b.dtb", again);
@@ -153,5 +166,9 @@ Deno.test("serialIndexOf() and lastConsole() map the guest console to a QEMU ser
   assert.throws(
     () => lastConsole("root=/dev/sda"),
     /kernel command line has no console=: root=\/dev\/sda/,
+  );
+  assert.equal(
+    replaceLastConsole("console=ttyS1 console=tty1 console=ttyS1,115200 ro", "ttyAMA0"),
+    "console=ttyS1 console=tty1 console=ttyAMA0,115200 ro",
   );
 });
