@@ -74,8 +74,9 @@ export class GuestShell {
     const echoed = out.indexOf(`__IC${n}""_`);
     if (echoed >= 0) out = out.slice(out.indexOf("\n", echoed) + 1);
     // icenet-init reports service events on the console too (a restart can land in the
-    // middle of a command's output); those lines are not the command's.
-    out = out.replace(/^icenet-init: info: .*\n/gm, "");
+    // middle of a command's output, even of a line without a newline of its own); those
+    // messages are not the command's.
+    out = out.replace(/icenet-init: info: [^\n]*\n/g, "");
     return { out, status: Number(m[1]) };
   }
 

@@ -20,7 +20,7 @@ const ROOT = new URL("../..", import.meta.url).pathname;
 
 async function cli(args: string[], env: Record<string, string>) {
   const r = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", join(ROOT, "tasks", "cli.ts"), ...args],
+    args: ["run", "-A", join(ROOT, "bin", "cli.ts"), ...args],
     env: { NO_COLOR: "1", ...env },
     stdout: "piped",
     stderr: "piped",
