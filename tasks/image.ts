@@ -3,8 +3,9 @@
  * the kernel stage (kernel + device trees) and the rootfs stage (`root.squashfs`).
  *
  * What goes where is the image plan (lib/image/plan.ts): the partitions of
- * `boards/<board>.yaml` — boot (FAT), root (the squashfs as it is), data (ext4, empty;
- * init grows it to the card at first boot) — and the boot partition's files, which the
+ * `boards/<board>.yaml` — boot (FAT), root-a (the squashfs as it is), root-b (the
+ * second system slot, empty until an update), data (ext4, empty; init grows it to the
+ * card at first boot) — and the boot partition's files, which the
  * board's boot kind decides (lib/boot/: the Pi firmware's config.txt and cmdline.txt,
  * systemd-boot's loader and entry). This stage only writes the plan out.
  *
@@ -21,6 +22,7 @@ import { extractDeb } from "../lib/image/deb.ts";
 import { writeDisk } from "../lib/image/disk.ts";
 import { makeExt4 } from "../lib/image/ext4.ts";
 import { makeFat } from "../lib/image/fat.ts";
+import { SLOTS } from "../lib/image/layout.ts";
 import { type ImagePlan, planImage, SETUP_EXAMPLE, withOverrides } from "../lib/image/plan.ts";
 import { defineStage, type Stage, type StageContext } from "../lib/stage.ts";
 import { effectiveImageDef } from "../lib/rootfs/stage.ts";
@@ -86,11 +88,14 @@ async function partitionImages(ctx: StageContext, plan: ImagePlan) {
         dir,
         epoch,
       });
-    } else if (p.name === "root") {
-      if (p.fs !== "squashfs") throw new Error(`partition root: fs must be squashfs`);
+    } else if (p.name === `root-${SLOTS[0]}`) {
+      if (p.fs !== "squashfs") throw new Error(`partition ${p.name}: fs must be squashfs`);
       const squashfs = join(deps.rootfs, "root.squashfs");
-      images.root = squashfs;
+      images[p.name] = squashfs;
       ctx.record("rootBytes", (await Deno.stat(squashfs)).size);
+      continue;
+    } else if (SLOTS.some((s) => p.name === `root-${s}`)) {
+      // The other slot: empty until an update writes it (the boot state says so).
       continue;
     } else if (p.fs === "ext4") {
       await makeExt4(file, { bytes: p.bytes, label: p.name, uuid: p.fsUuid, epoch });

@@ -7,12 +7,13 @@
  * ```ts
  * const kind = bootKind(board);
  * kind.files(board, cmdline); // [{ path: "config.txt", text: "..." }, ...]
+ * kind.slotFiles(board, cmdline); // [{ path: "kernel8.img", kernel: true }, ...]
  * ```
  */
 import type { z } from "zod";
 import type { Board } from "../board.ts";
 import type { Source } from "../fetch/source.ts";
-import type { DiskPlan } from "../image/layout.ts";
+import type { DiskPlan, Slot } from "../image/layout.ts";
 
 /** One file on the boot partition and where its bytes come from. */
 export type BootFile =
@@ -53,12 +54,20 @@ export interface BootKind {
   check(board: Board): BootIssue[];
   /** FAT volume label of the boot partition. */
   label: string;
-  /** The kernel command line of the board's image laid out as `disk`. */
-  cmdline(board: Board, disk: DiskPlan): string;
+  /** The kernel command line of `slot` of the board's image laid out as `disk`. */
+  cmdline(board: Board, disk: DiskPlan, slot?: Slot): string;
   /** Packages the image stage fetches for the boot partition, by source name. */
   sources(board: Board): Record<string, Source>;
-  /** The kind's files on the boot partition, given the image's kernel command line. */
+  /**
+   * The kind's files on the boot partition shared by both slots (the loader, its
+   * configuration), given slot a's kernel command line.
+   */
   files(board: Board, cmdline: string): BootFile[];
+  /**
+   * The files of one slot (the kernel, device trees), paths relative to its directory
+   * (`slot-a/`): what an update bundle carries. `cmdline` is the slot's own.
+   */
+  slotFiles(board: Board, cmdline: string): BootFile[];
   /** How QEMU boots it. */
   qemu: QemuBoot;
   /** Raspberry Pi Imager can write it: a release carries an os_list entry. */

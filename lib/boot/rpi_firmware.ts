@@ -17,6 +17,7 @@ import { basename } from "node:path";
 import { z } from "zod";
 import type { Board } from "../board.ts";
 import { type Source, SourceSchema } from "../fetch/source.ts";
+import { slotDir } from "../image/layout.ts";
 import { imageCmdline } from "./cmdline.ts";
 import type { BootFile, BootIssue, BootKind } from "./kind.ts";
 
@@ -48,6 +49,11 @@ const FIRMWARE_DIR = "usr/lib/raspi-firmware";
 export interface ConfigTxtOptions {
   /** Start the ARM cores in 64-bit mode (aarch64 boards). */
   arm64: boolean;
+  /**
+   * `os_prefix`: the slot directory the firmware takes the kernel, device trees and
+   * cmdline.txt from (`slot-a/`).
+   */
+  prefix?: string;
   /** Kernel file name on the boot partition. */
   kernel: string;
   /** One section per device tree; later sections override earlier ones. */
@@ -64,6 +70,7 @@ export function configTxt(opts: ConfigTxtOptions): string {
     "enable_uart=1",
   ];
   if (opts.arm64) lines.push("arm_64bit=1");
+  if (opts.prefix) lines.push(`os_prefix=${opts.prefix}`);
   lines.push(`kernel=${opts.kernel}`, "cmdline=cmdline.txt", "disable_splash=1");
   for (const { dtb, filter } of opts.filters) {
     lines.push("", `[${filter}]`, `device_tree=${dtb}`);
@@ -104,7 +111,7 @@ function sources(board: Board): Record<string, Source> {
   return { "raspi-firmware": Config.parse(board.boot).firmware };
 }
 
-function files(board: Board, cmdline: string): BootFile[] {
+function files(board: Board): BootFile[] {
   const cfg = Config.parse(board.boot);
   const kernel = board.boot.kernelName;
   return [
@@ -113,12 +120,23 @@ function files(board: Board, cmdline: string): BootFile[] {
       source: "raspi-firmware",
       member: `${FIRMWARE_DIR}/${f}`,
     })),
-    { path: kernel, kernel: true as const },
-    ...board.kernel.dtbs.map((d) => ({ path: basename(d), dtb: basename(d) })),
     {
       path: "config.txt",
-      text: configTxt({ arm64: board.arch === "aarch64", kernel, filters: cfg.filters }),
+      text: configTxt({
+        arm64: board.arch === "aarch64",
+        prefix: `${slotDir("a")}/`,
+        kernel,
+        filters: cfg.filters,
+      }),
     },
+  ];
+}
+
+/** A slot: the kernel, the device trees and the slot's cmdline.txt (os_prefix finds them). */
+function slotFiles(board: Board, cmdline: string): BootFile[] {
+  return [
+    { path: board.boot.kernelName, kernel: true as const },
+    ...board.kernel.dtbs.map((d) => ({ path: basename(d), dtb: basename(d) })),
     { path: "cmdline.txt", text: cmdline + "\n" },
   ];
 }
@@ -133,6 +151,7 @@ export const rpiFirmware: BootKind = {
   label: "BOOT",
   sources,
   files,
+  slotFiles,
   qemu: "kernel",
   imager: true,
 };

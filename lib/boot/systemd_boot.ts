@@ -15,6 +15,7 @@
 import { z } from "zod";
 import type { Board } from "../board.ts";
 import { type Source, SourceSchema } from "../fetch/source.ts";
+import { type Slot, slotDir } from "../image/layout.ts";
 import { imageCmdline } from "./cmdline.ts";
 import type { BootFile, BootIssue, BootKind } from "./kind.ts";
 
@@ -65,21 +66,32 @@ function sources(board: Board): Record<string, Source> {
   return { "systemd-boot-efi": Config.parse(board.boot).efi };
 }
 
+/** The loader entry file of `slot` (its name without boot counting). */
+export function slotEntry(slot: Slot): string {
+  return `icenet-${slot}.conf`;
+}
+
 function files(board: Board, cmdline: string): BootFile[] {
-  const kernel = board.boot.kernelName;
   return [
     {
       path: efiFallback(board.arch),
       source: "systemd-boot-efi",
       member: `usr/lib/systemd/boot/efi/systemd-boot${EFI_ARCH[board.arch]}.efi`,
     },
-    { path: kernel, kernel: true },
-    { path: "loader/loader.conf", text: loaderConf("icenet.conf") },
+    { path: "loader/loader.conf", text: loaderConf(slotEntry("a")) },
     {
-      path: "loader/entries/icenet.conf",
-      text: loaderEntry({ title: "IceNet-OS", linux: `/${kernel}`, options: cmdline }),
+      path: `loader/entries/${slotEntry("a")}`,
+      text: loaderEntry({
+        title: "IceNet-OS (slot a)",
+        linux: `/${slotDir("a")}/${board.boot.kernelName}`,
+        options: cmdline,
+      }),
     },
   ];
+}
+
+function slotFiles(board: Board): BootFile[] {
+  return [{ path: board.boot.kernelName, kernel: true }];
 }
 
 /** The systemd-boot (UEFI) boot path. */
@@ -92,6 +104,7 @@ export const systemdBoot: BootKind = {
   label: "ESP",
   sources,
   files,
+  slotFiles,
   qemu: "uefi",
   imager: false,
 };

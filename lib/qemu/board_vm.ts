@@ -29,6 +29,7 @@ import type { QemuBoot } from "../boot/kind.ts";
 import { bootKind } from "../boot/registry.ts";
 import { copySparse } from "../image/disk.ts";
 import { fatCopyIn, fatCopyOut } from "../image/fat.ts";
+import { slotDir } from "../image/layout.ts";
 import { which } from "../tools.ts";
 import { chooseAccel } from "./kvm.ts";
 import type { QemuSpec } from "./machine.ts";
@@ -141,8 +142,9 @@ const BOOTS: Record<QemuBoot, (a: BootArgs) => Promise<Partial<QemuSpec>>> = {
     await Deno.mkdir(files, { recursive: true });
     // The board schema requires it for this boot method (lib/board.ts).
     const dtb = m.dtb!;
+    // What config.txt's os_prefix points the firmware at: slot a's directory.
     for (const f of [board.boot.kernelName, dtb, "cmdline.txt"]) {
-      await fatCopyOut(image, boot, f, join(files, f));
+      await fatCopyOut(image, boot, `${slotDir("a")}/${f}`, join(files, f));
     }
     await editTree(board, m, join(files, dtb));
     const imageCmdline = (await Deno.readTextFile(join(files, "cmdline.txt"))).trim();

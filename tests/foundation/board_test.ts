@@ -21,7 +21,7 @@ Deno.test("parseYaml() names file, line and field of a bad board", async (t) => 
     [
       "nested field",
       rpi.replace("fs: ext4", "fs: ext5"),
-      /rpi\.yaml:\d+: partitions\.list\.2\.fs: Invalid option/,
+      /rpi\.yaml:\d+: partitions\.list\.3\.fs: Invalid option/,
     ],
     [
       "missing field",

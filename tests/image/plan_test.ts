@@ -1,8 +1,9 @@
 /**
- * The image plan of each board reproduces, file for file, the boot partitions of the
- * images built before boards and boot paths became data (fixtures/boot/<board>/:
- * `files.txt` is `mdir -/ -b` of that partition, the text files are copied out of it),
- * so moving the machinery into boot kinds changed no byte an image holds.
+ * The image plan of each board, file for file, against the boot partitions it is meant
+ * to give (fixtures/boot/<board>/: `files.txt` as `mdir -/ -b` lists that partition, the
+ * text files as they are). The fixtures were first copied out of the images built
+ * before boards and boot paths became data, so that move changed no byte; since then
+ * they change only with a reviewed change of layout (A/B slots: slot-a/).
  */
 import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
