@@ -12,6 +12,7 @@
 import { isAbsolute, join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import type { Board } from "../board.ts";
+import { sha256File } from "../hash.ts";
 import { type ImageDef, loadImageDef } from "../image_def.ts";
 import { openEnv } from "../ice-pkg/env.ts";
 import { parseIndex } from "../ice-pkg/metadata.ts";
@@ -149,6 +150,8 @@ export function rootfsStage(
         );
       }
 
+      // What /usr/lib/icenet/reconcile-etc compares after an update (dpkg's conffiles).
+      await gen.write("usr/lib/icenet/etc.sha256", await etcManifest(tree), "hashes of /etc");
       const generated = gen.list();
       await Deno.writeTextFile(
         join(ctx.out, "generated.json"),
@@ -224,4 +227,18 @@ export async function effectiveImageDef(root: string): Promise<{ def: ImageDef; 
 export async function rootfsStages(root: string, board: Board): Promise<Stage[]> {
   const { def, where } = await effectiveImageDef(root);
   return [rootfsStage(def, where, await notBuiltFor(root, board))];
+}
+
+/** `sha256sum` lines of every regular file under `<tree>/etc`, sorted by path. */
+export async function etcManifest(tree: string): Promise<string> {
+  const lines: string[] = [];
+  const walk = async (rel: string) => {
+    for await (const e of Deno.readDir(join(tree, rel))) {
+      const r = `${rel}/${e.name}`;
+      if (e.isDirectory) await walk(r);
+      else if (e.isFile) lines.push(`${await sha256File(join(tree, r))}  ${r}`);
+    }
+  };
+  await walk("etc");
+  return lines.sort((a, b) => a.slice(66) < b.slice(66) ? -1 : 1).join("\n") + "\n";
 }
