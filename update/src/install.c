@@ -236,36 +236,39 @@ static unsigned long long dev_size(int fd)
 	return (unsigned long long)st.st_size;
 }
 
-/* Read n bytes of fd back from the medium (the page cache dropped) and compare the hash. */
-static int read_back(int fd, const char *what, unsigned long long n, const uint8_t want[32])
+/* Open path afresh, drop its cached pages, read n bytes back and compare the hash. */
+static int read_back(const char *path, unsigned long long n, const uint8_t want[32])
 {
 	crypto_hash_sha256_state h;
 	uint8_t got[32];
 	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		msg_sys("%s: unable to open it to read back what was written", path);
+		return -1;
+	}
 	if (!fstat(fd, &st) && S_ISBLK(st.st_mode))
 		ioctl(fd, BLKFLSBUF, 0);
 	posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
-	if (lseek(fd, 0, SEEK_SET) < 0) {
-		msg_sys("%s: unable to seek", what);
-		return -1;
-	}
 	crypto_hash_sha256_init(&h);
+	int r = 0;
 	for (unsigned long long left = n; left;) {
 		size_t chunk = left < sizeof io ? (size_t)left : sizeof io;
-		ssize_t r = read_full(fd, io, chunk);
-		if (r != (ssize_t)chunk) {
-			msg_sys("%s: unable to read back what was written", what);
-			return -1;
+		if (read_full(fd, io, chunk) != (ssize_t)chunk) {
+			msg_sys("%s: unable to read back what was written", path);
+			r = -1;
+			break;
 		}
 		crypto_hash_sha256_update(&h, io, chunk);
 		left -= chunk;
 	}
+	close(fd);
 	crypto_hash_sha256_final(&h, got);
-	if (memcmp(got, want, 32)) {
-		msg("%s: what was written reads back differently: the medium is failing", what);
-		return -1;
+	if (!r && memcmp(got, want, 32)) {
+		msg("%s: what was written reads back differently: the medium is failing", path);
+		r = -1;
 	}
-	return 0;
+	return r;
 }
 
 /* Copy payload p from the bundle to fd (or nowhere, fd < 0), checking its sha256. */
@@ -303,7 +306,7 @@ static int stream_payload(const struct payload *p, int fd, const char *dest)
 
 static int write_root(const struct payload *p, const char *dev)
 {
-	int fd = open(dev, O_RDWR | O_CLOEXEC);
+	int fd = open(dev, O_WRONLY | O_CLOEXEC);
 	if (fd < 0) {
 		msg_sys("unable to open %s (root of the inactive slot)", dev);
 		return -1;
@@ -313,10 +316,11 @@ static int write_root(const struct payload *p, const char *dev)
 		msg_sys("unable to sync %s", dev);
 		r = -1;
 	}
-	if (!r)
-		r = read_back(fd, dev, p->size, p->sha256);
-	close(fd);
-	return r;
+	if (close(fd) && !r) {
+		msg_sys("unable to close %s", dev);
+		r = -1;
+	}
+	return r ? r : read_back(dev, p->size, p->sha256);
 }
 
 static int mkdirs(char *path)
@@ -341,7 +345,7 @@ static int write_boot_file(const struct payload *p, const char *boot, int slot, 
 	snprintf(tmp, sizeof tmp, "%s.tmp", path);
 	if (mkdirs(path))
 		return -1;
-	int fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0) {
 		msg_sys("unable to create %s", tmp);
 		return -1;
@@ -351,9 +355,12 @@ static int write_boot_file(const struct payload *p, const char *boot, int slot, 
 		msg_sys("unable to sync %s", tmp);
 		r = -1;
 	}
+	if (close(fd) && !r) {
+		msg_sys("unable to close %s", tmp);
+		r = -1;
+	}
 	if (!r)
-		r = read_back(fd, tmp, p->size, p->sha256);
-	close(fd);
+		r = read_back(tmp, p->size, p->sha256);
 	if (!r && rename(tmp, path)) {
 		msg_sys("unable to rename %s to %s", tmp, path);
 		r = -1;

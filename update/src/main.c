@@ -22,16 +22,14 @@ static void usage(void)
 	      stderr);
 }
 
-/* The state of the slot that is not running. */
+/* The state of the slot that is not running: its trial, else its installed record. */
 static const char *other_state(const struct bootstate *s, int other, int recorded)
 {
 	if (s->trial == other)
 		return s->tries > 0 ? "trial-armed" : "failed-trial";
-	if (!recorded && !s->present[other])
-		return "empty";
 	if (!recorded)
-		return "unknown";
-	return s->present[other] ? "good" : "installed-unbootable";
+		return "empty";
+	return s->present[other] ? "good" : "installed-not-armed";
 }
 
 static void kv(int json, int *first, const char *k, const char *v)
