@@ -81,7 +81,13 @@ export interface BundleOptions {
 /** A device disk and its icenet-update config. */
 export class Rig implements AsyncDisposable {
   readonly loops: Record<"boot" | "a" | "b", string> = { boot: "", a: "", b: "" };
-  private constructor(readonly dir: string, readonly loader: Loader, readonly key: Key) {}
+  private constructor(
+    readonly dir: string,
+    readonly loader: Loader,
+    readonly key: Key,
+    /** The command that runs icenet-update (an emulator first for another arch's build). */
+    readonly tool: string[],
+  ) {}
 
   get conf(): string {
     return join(this.dir, "update.conf");
@@ -94,10 +100,10 @@ export class Rig implements AsyncDisposable {
   }
 
   /** A disk running slot a (committed), slot b empty. */
-  static async create(loader: Loader, rootBytes = 16 << 20): Promise<Rig> {
-    await buildTool();
+  static async create(loader: Loader, rootBytes = 16 << 20, tool = [TOOL]): Promise<Rig> {
+    if (tool[0] === TOOL) await buildTool();
     const dir = await Deno.makeTempDir({ prefix: "icenet-update-test-" });
-    const rig = new Rig(dir, loader, await newKey());
+    const rig = new Rig(dir, loader, await newKey(), tool);
     await $`truncate -s ${rootBytes} ${join(dir, "root-a.img")} ${join(dir, "root-b.img")}`;
     // Slot a's root: something to prove it is never touched.
     await $`head -c ${rootBytes} /dev/urandom`.stdout($.path(join(dir, "root-a.img")));
@@ -206,8 +212,8 @@ export class Rig implements AsyncDisposable {
 
   /** Start icenet-update with this rig's config (p1 mounted by the caller if needed). */
   spawn(args: string[], stdin: "piped" | "null" = "null"): Deno.ChildProcess {
-    return new Deno.Command(TOOL, {
-      args: ["-c", this.conf, ...args],
+    return new Deno.Command(this.tool[0], {
+      args: [...this.tool.slice(1), "-c", this.conf, ...args],
       stdin,
       stdout: "piped",
       stderr: "piped",
