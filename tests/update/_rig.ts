@@ -100,7 +100,12 @@ export class Rig implements AsyncDisposable {
   }
 
   /** A disk running slot a (committed), slot b empty. */
-  static async create(loader: Loader, rootBytes = 16 << 20, tool = [TOOL]): Promise<Rig> {
+  static async create(
+    loader: Loader,
+    rootBytes = 16 << 20,
+    tool = [TOOL],
+    board = "testboard",
+  ): Promise<Rig> {
     if (tool[0] === TOOL) await buildTool();
     const dir = await Deno.makeTempDir({ prefix: "icenet-update-test-" });
     const rig = new Rig(dir, loader, await newKey(), tool);
@@ -133,7 +138,7 @@ export class Rig implements AsyncDisposable {
       rig.conf,
       [
         "# test device",
-        "board = testboard",
+        `board = ${board}`,
         `bootloader = ${loader}`,
         `boot_device = ${rig.loops.boot}`,
         `root_a_device = ${rig.loops.a}`,
