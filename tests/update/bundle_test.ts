@@ -8,7 +8,8 @@ import $ from "dax";
 import { manifestText, writeBundle } from "../../lib/update/bundle.ts";
 import { slotCmdline } from "../../lib/update/slot.ts";
 import type { DiskPlan } from "../../lib/image/layout.ts";
-import { buildTool, newKey, ROOT } from "./_rig.ts";
+import { updateConf } from "../../lib/update/conf.ts";
+import { buildTool, newKey, ROOT, TOOL } from "./_rig.ts";
 
 Deno.test("writeBundle() gives the same bytes for the same inputs and key, in the documented layout", async () => {
   const dir = await Deno.makeTempDir();
@@ -92,4 +93,24 @@ Deno.test("make -C update check passes the C unit tests", async () => {
   for (const t of ["test_uenv", "test_manifest", "test_conf"]) {
     assert.match(r.stdout, new RegExp(`${t}: \\d+ checks, 0 failed`));
   }
+});
+
+Deno.test("updateConf() writes what icenet-update parses", async (t) => {
+  await buildTool();
+  const rows: Parameters<typeof updateConf>[0][] = [
+    { board: "rpi32", bootloader: "u-boot", ubootEnvSize: 0x4000 },
+    { board: "zima", bootloader: "systemd-boot", tries: 2 },
+  ];
+  for (const c of rows) {
+    await t.step(c.board, async () => {
+      const file = await Deno.makeTempFile();
+      await Deno.writeTextFile(file, updateConf(c));
+      // No A/B disk here: the config parses, then finding the devices fails, naming them.
+      const r = await $`${TOOL} -c ${file} status`.stdout("piped").stderr("piped").noThrow();
+      await Deno.remove(file);
+      assert.equal(r.code, 111);
+      assert.match(r.stderr, /cannot find the disk of the running system|has no partition/);
+    });
+  }
+  assert.throws(() => updateConf({ board: "rpi", bootloader: "u-boot" }), /needs ubootEnvSize/);
 });
