@@ -5,8 +5,10 @@
  * `DIR/icenet-<board>-<version>.icenet-bundle` (default DIR out/bundle/<board>), from
  * the kernel and rootfs stages (built through the store as the image is), signed with
  * the update key (ICENET_UPDATE_KEY, else a development key: lib/update/key.ts).
- * Format: lib/update/bundle.ts. The serial is what the device's not-older check
- * compares: give each release a larger one (default $ICENET_SERIAL, else 0).
+ * Format: lib/update/bundle.ts. The version defaults to the root's VERSION_ID
+ * (/etc/os-release, what `icenetctl boot` shows); the serial is what the device's
+ * not-older check compares: give each release a larger one (default $ICENET_SERIAL,
+ * else 0).
  */
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -17,6 +19,17 @@ import { ROOT } from "../lib/registry.ts";
 import { writeBundle } from "../lib/update/bundle.ts";
 import { updateKey } from "../lib/update/key.ts";
 import { slotPayloads } from "../lib/update/slot.ts";
+
+/** VERSION_ID of a root squashfs's /etc/os-release, if it has one. */
+async function rootVersion(squashfs: string): Promise<string | undefined> {
+  const r = await new Deno.Command("unsquashfs", {
+    args: ["-cat", squashfs, "etc/os-release"],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  const m = new TextDecoder().decode(r.stdout).match(/^VERSION_ID="?([^"\n]+)"?$/m);
+  return r.success && m ? m[1] : undefined;
+}
 
 const USAGE = "usage: deno task bundle <board> [--version V] [--serial N] [--out DIR]";
 
@@ -48,9 +61,9 @@ export async function main(args: string[]): Promise<number> {
     return 2;
   }
   const board = await loadBoard(ROOT, positionals[0]);
-  const version = v.version ?? Deno.env.get("ICENET_VERSION") ?? "dev";
   const kernel = await buildStage(ROOT, board, "kernel");
   const rootfs = await buildStage(ROOT, board, "rootfs");
+  const version = v.version ?? await rootVersion(join(rootfs, "root.squashfs")) ?? "dev";
   const key = await updateKey();
   const tmp = await Deno.makeTempDir({ prefix: "icenet-bundle-" });
   try {
