@@ -167,15 +167,24 @@ Deno.test("install http://: the bundle streams through wget from a local server"
   const ac = new AbortController();
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, signal: ac.signal, onListen() {} },
-    async () => {
+    async (req) => {
+      if (!req.url.endsWith("/update.icenet-bundle")) return new Response("no", { status: 404 });
       const f = await Deno.open(b.path);
       return new Response(f.readable);
     },
   );
   try {
+    const base = `http://127.0.0.1:${server.addr.port}`;
+    const missing = await rig.run(["install", `${base}/missing`]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /bundle ends inside its manifest \(after 0 bytes\)/);
+    assert.match(
+      missing.stderr,
+      /wget http:\/\/127\.0\.0\.1:\d+\/missing failed \(exit status \d+\)/,
+    );
     const r = await rig.run([
       "install",
-      `http://127.0.0.1:${server.addr.port}/update.icenet-bundle`,
+      `${base}/update.icenet-bundle`,
     ]);
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(await rig.ls("loader/entries"), ["icenet-a.conf", "icenet-b+1.conf"]);

@@ -35,6 +35,7 @@ static struct input {
 	uint8_t buf[1 << 16];
 	size_t pos, len;
 	unsigned long long off;
+	int eof; /* the source said end of file */
 } in;
 static uint8_t io[1 << 16];
 
@@ -42,6 +43,8 @@ static int in_getc(void)
 {
 	if (in.pos == in.len) {
 		ssize_t n = read_full(in.fd, in.buf, sizeof in.buf);
+		if (n < (ssize_t)sizeof in.buf && n >= 0)
+			in.eof = 1;
 		if (n <= 0)
 			return -1;
 		in.pos = 0;
@@ -63,6 +66,8 @@ static ssize_t in_read(void *dst, size_t n)
 		ssize_t r = read_full(in.fd, (char *)dst + got, n - got);
 		if (r < 0)
 			return -1;
+		if ((size_t)r < n - got)
+			in.eof = 1;
 		got += (size_t)r;
 	}
 	in.off += got;
@@ -108,16 +113,20 @@ static int in_open(const char *source)
 	return 0;
 }
 
-static void in_close(const char *source)
+/* Close the bundle; a download that failed says so (its short output was already refused). */
+static void in_close(const char *source, int failed)
 {
 	if (in.fd > 0)
 		close(in.fd);
-	if (in.child > 0) {
-		int st;
-		kill(in.child, SIGTERM);
-		waitpid(in.child, &st, 0);
-		(void)source;
-	}
+	if (in.child <= 0)
+		return;
+	int st;
+	if (!in.eof)
+		kill(in.child, SIGTERM); /* still sending: we stopped reading */
+	if (waitpid(in.child, &st, 0) < 0 || !in.eof)
+		return;
+	if (failed && WIFEXITED(st) && WEXITSTATUS(st))
+		msg("wget %s failed (exit status %d)", source, WEXITSTATUS(st));
 }
 
 /* ---- small records ---- */
@@ -560,7 +569,7 @@ int install(struct conf *c, const char *source, int allow_downgrade)
 	if (devices_resolve(c) || boot_mount(c, &ours))
 		return EXIT_SYSTEM;
 	int r = install_mounted(c, source, allow_downgrade, cur);
-	in_close(source);
+	in_close(source, r != 0);
 	boot_unmount(c, ours);
 	return r;
 }
