@@ -193,3 +193,22 @@ Deno.test("install http://: the bundle streams through wget from a local server"
     await server.finished;
   }
 });
+
+Deno.test("install (u-boot) with no uboot.env: refused before anything is written, unless uboot_env_defaults", async () => {
+  await using rig = await Rig.create("u-boot");
+  await $`mdel -i ${rig.bootImg} ::uboot.env`;
+  const b = await rig.bundle({ version: "2.0", serial: 2 });
+  const before = await rig.hashes();
+  const r = await rig.run(["install", b.path]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /uboot\.env does not exist, and no uboot_env_defaults is configured/);
+  assert.deepEqual(await rig.hashes(), before);
+  const defaults = join(rig.dir, "env-defaults.txt");
+  await Deno.writeTextFile(defaults, "bootcmd=run icenet_boot\n");
+  await Deno.writeTextFile(rig.conf, `uboot_env_defaults = ${defaults}\n`, { append: true });
+  const ok = await rig.run(["install", b.path]);
+  assert.equal(ok.code, 0, ok.stderr);
+  const env = await rig.fwPrintenv();
+  assert.equal(env.bootcmd, "run icenet_boot");
+  assert.equal(env.icenet_trial, "b");
+});

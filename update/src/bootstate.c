@@ -395,6 +395,17 @@ int bs_read(const struct conf *c, const char *boot, struct bootstate *s)
 	return c->loader == LOADER_UBOOT ? uboot_read(c, boot, s) : sd_read(boot, s);
 }
 
+int bs_writable(const struct conf *c, const char *boot)
+{
+	struct uenv e;
+	if (c->loader != LOADER_UBOOT)
+		return 0;
+	if (env_load(c, boot, &e, 1))
+		return -1;
+	uenv_free(&e);
+	return 0;
+}
+
 int bs_disarm(const struct conf *c, const char *boot, int slot)
 {
 	return c->loader == LOADER_UBOOT ? uboot_edit(c, boot, slot, ue_disarm) < 0 ? -1 : 0

@@ -15,6 +15,8 @@ struct bootstate {
 
 /* Read the state from the mounted boot partition `boot`. 0 or -1 (message printed). */
 int bs_read(const struct conf *c, const char *boot, struct bootstate *s);
+/* Can the boot state be written (U-Boot: an environment file, or defaults to start from)? */
+int bs_writable(const struct conf *c, const char *boot);
 /* Make `slot` unbootable before it is rewritten (the other slot's state stays). */
 int bs_disarm(const struct conf *c, const char *boot, int slot);
 /* Arm a trial boot of `slot`, whose files are in slot-<x>/ (kernel: its file name there). */

@@ -508,7 +508,7 @@ static int install_mounted(struct conf *c, const char *source, int allow_downgra
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 
-	if (bs_read(c, boot, &s))
+	if (bs_read(c, boot, &s) || bs_writable(c, boot))
 		return EXIT_REFUSED;
 	if (s.good != cur) {
 		msg("slot %c is running on trial (the boot loader's good slot is %c): run "
