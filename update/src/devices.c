@@ -133,15 +133,13 @@ int devices_resolve(struct conf *c)
 	return 0;
 }
 
-int boot_mount(const struct conf *c, int *ours)
+int boot_mount(struct conf *c, int *ours)
 {
 	*ours = 0;
 	if (mounted_at(c->boot_mount))
 		return 0;
-	if (!c->boot_device[0]) {
-		msg("%s is not mounted and boot_device is unknown", c->boot_mount);
+	if (!c->boot_device[0] && devices_resolve(c))
 		return -1;
-	}
 	mkdir(c->boot_mount, 0755);
 	if (mount(c->boot_device, c->boot_mount, "vfat", MS_NOSUID | MS_NODEV | MS_NOEXEC, 0)) {
 		msg_sys("unable to mount %s (boot partition) on %s", c->boot_device, c->boot_mount);

@@ -11,8 +11,9 @@
 int devices_resolve(struct conf *c);
 /* Is a file system from device number dev mounted? */
 int dev_mounted(dev_t dev);
-/* Mount p1 at c->boot_mount unless something is mounted there; *ours = 1 if we did. */
-int boot_mount(const struct conf *c, int *ours);
+/* Mount p1 at c->boot_mount unless something is mounted there (finding p1 first if the
+ * config does not name it); *ours = 1 if we did. */
+int boot_mount(struct conf *c, int *ours);
 void boot_unmount(const struct conf *c, int ours);
 
 #endif

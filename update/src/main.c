@@ -56,7 +56,7 @@ static int status(struct conf *c, int json)
 	char v[2][64], buf[64], last[1024];
 	unsigned long long serial[2];
 	int rec[2];
-	if (devices_resolve(c) || boot_mount(c, &ours))
+	if (boot_mount(c, &ours))
 		return EXIT_SYSTEM;
 	int r = bs_read(c, c->boot_mount, &s);
 	for (int i = 0; i < 2; i++)
@@ -107,7 +107,7 @@ static int mark(struct conf *c, int good)
 		msg("cannot tell the running slot: no icenet.slot=a|b in %s", c->cmdline);
 		return EXIT_REFUSED;
 	}
-	if (devices_resolve(c) || boot_mount(c, &ours))
+	if (boot_mount(c, &ours))
 		return EXIT_SYSTEM;
 	int r = bs_read(c, c->boot_mount, &s);
 	int on_trial = trial || s.good != cur || s.trial == cur;
