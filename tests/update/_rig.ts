@@ -117,10 +117,7 @@ export class Rig implements AsyncDisposable {
     await rig.put("slot-a/cmdline.txt", "root=/dev/p2 icenet.slot=a\n");
     await rig.put("slot-a/vmlinuz", "kernel a\n");
     if (loader === "u-boot") {
-      const env = join(dir, "env.txt");
-      await Deno.writeTextFile(env, "bootcmd=run icenet_boot\nbootdelay=0\n");
-      await $`mkenvimage -s ${ENV_SIZE} -o ${join(dir, "uboot.env")} ${env}`;
-      await $`mcopy -i ${rig.bootImg} ${join(dir, "uboot.env")} ::uboot.env`;
+      // No icenet.env yet: the boot script's default, slot a committed.
     } else {
       await rig.put("loader/loader.conf", "timeout 0\neditor no\n");
       await rig.put(
@@ -259,7 +256,7 @@ export class Rig implements AsyncDisposable {
     );
   }
 
-  /** The U-Boot environment as Debian's fw_printenv reads it. */
+  /** The boot state file (icenet.env) as Debian's fw_printenv reads it. */
   async fwPrintenv(): Promise<Record<string, string>> {
     const cfg = await this.fwConfig();
     const r = await $`fw_printenv -c ${cfg}`.stdout("piped").stderr("piped").noThrow();
@@ -271,16 +268,21 @@ export class Rig implements AsyncDisposable {
     );
   }
 
-  /** Change the U-Boot environment with Debian's fw_setenv (as boot.scr's saveenv would). */
+  /**
+   * Change the boot state with Debian's fw_setenv, both copies, as boot.scr's
+   * `env export -c` + `fatwrite` of icenet.env and icenet.env.bak do.
+   */
   async fwSetenv(name: string, value: string): Promise<void> {
     const cfg = await this.fwConfig();
     await $`fw_setenv -c ${cfg} ${name} ${value}`;
-    await $`mcopy -o -i ${this.bootImg} ${join(this.dir, "fw.env")} ::uboot.env`;
+    for (const f of ["icenet.env", "icenet.env.bak"]) {
+      await $`mcopy -o -i ${this.bootImg} ${join(this.dir, "fw.env")} ${"::" + f}`;
+    }
   }
 
-  /** A copy of uboot.env and a fw_env.config naming it (device, offset, size). */
+  /** A copy of icenet.env and a fw_env.config naming it (device, offset, size). */
   private async fwConfig(): Promise<string> {
-    await $`mcopy -o -i ${this.bootImg} ::uboot.env ${join(this.dir, "fw.env")}`;
+    await $`mcopy -o -i ${this.bootImg} ::icenet.env ${join(this.dir, "fw.env")}`;
     const cfg = join(this.dir, "fw_env.config");
     await Deno.writeTextFile(cfg, `${join(this.dir, "fw.env")} 0x0 0x${ENV_SIZE.toString(16)}\n`);
     return cfg;

@@ -155,7 +155,6 @@ Deno.test("u-boot: the trial's variables through install, boot.scr's saveenv, ma
       assert.equal(env.icenet_good, "b");
       assert.equal(env.icenet_trial, undefined);
       assert.equal(env.icenet_tries, undefined);
-      assert.equal(env.bootcmd, "run icenet_boot");
     },
   );
   await t.step("installing while a trial runs is refused", async () => {
@@ -182,10 +181,25 @@ Deno.test("u-boot: the trial's variables through install, boot.scr's saveenv, ma
     await rig.setCmdline("b");
     assert.equal((await rig.status()).other_state, "failed-trial");
   });
-  await t.step("a corrupt environment is refused, not replaced", async () => {
-    await rig.put("uboot.env", "garbage");
+  await t.step("a damaged icenet.env: its second copy is used, as boot.scr does", async () => {
+    await rig.put("icenet.env", "garbage");
+    const r = await rig.run(["status"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(
+      r.stderr,
+      /warning: \S+\/icenet\.env: 7 bytes, but uboot_env_size is 16384 .*; using \S+\/icenet\.env\.bak/,
+    );
+    assert.match(r.stdout, /^good=b$/m);
+  });
+  await t.step("both copies damaged: refused, not replaced", async () => {
+    await rig.put("icenet.env.bak", "x".repeat(16384));
+    const before = await rig.hashes();
     const r = await rig.run(["mark-good"]);
     assert.notEqual(r.code, 0);
-    assert.match(r.stderr, /uboot\.env is 7 bytes, but uboot_env_size is 16384/);
+    assert.match(
+      r.stderr,
+      /icenet\.env: 7 bytes, .*, and \S+icenet\.env\.bak: damaged too: refused/,
+    );
+    assert.deepEqual(await rig.hashes(), before);
   });
 });

@@ -15,72 +15,106 @@ static const char SLOT[] = "ab";
 
 /* ---- U-Boot: the environment file on p1 ---- */
 
-static int env_load(const struct conf *c, const char *boot, struct uenv *e, int for_write)
+/* Read one copy: 1 read, 0 missing, -1 unreadable or damaged (*why says which). */
+static int env_read_file(const struct conf *c, const char *path, struct uenv *e, const char **why)
 {
-	char path[512];
-	snprintf(path, sizeof path, "%s/%s", boot, c->uboot_env);
-	if (uenv_init(e, c->uboot_env_size)) {
-		msg("uboot_env_size %zu: out of range", c->uboot_env_size);
-		return -1;
-	}
+	static char reason[256];
 	FILE *f = fopen(path, "re");
-	if (!f && errno == ENOENT) {
-		/* U-Boot replaces its built-in environment by the file's: one made from our three
-		 * variables alone would lose bootcmd. Start from the defaults, or refuse. */
-		if (c->uboot_env_defaults[0]) {
-			static char text[65536];
-			if (read_small(c->uboot_env_defaults, text, sizeof text) < 0) {
-				msg_sys("unable to read %s", c->uboot_env_defaults);
-				return -1;
-			}
-			if (uenv_import_text(e, text)) {
-				msg("%s: not `name=value` lines, or larger than uboot_env_size", c->uboot_env_defaults);
-				return -1;
-			}
-		} else if (for_write) {
-			msg("%s does not exist, and no uboot_env_defaults is configured: a new environment "
-			    "would replace U-Boot's built-in one (bootcmd included)", path);
-			return -1;
-		}
+	if (!f && errno == ENOENT)
 		return 0;
-	}
 	if (!f) {
-		msg_sys("unable to open %s", path);
+		snprintf(reason, sizeof reason, "%s", strerror(errno));
+		*why = reason;
 		return -1;
 	}
 	uint8_t *img = malloc(c->uboot_env_size + 1);
 	size_t n = img ? fread(img, 1, c->uboot_env_size + 1, f) : 0;
 	fclose(f);
-	int r = 0;
+	int r = 1;
 	if (!img) {
-		msg("out of memory");
+		*why = "out of memory";
 		r = -1;
 	} else if (n != c->uboot_env_size) {
-		msg("%s is %s%zu bytes, but uboot_env_size is %zu (CONFIG_ENV_SIZE of the U-Boot build)",
-		    path, n > c->uboot_env_size ? "more than " : "", n > c->uboot_env_size ? n - 1 : n,
-		    c->uboot_env_size);
+		snprintf(reason, sizeof reason,
+			 "%s%zu bytes, but uboot_env_size is %zu (CONFIG_ENV_SIZE of the U-Boot build)",
+			 n > c->uboot_env_size ? "more than " : "", n > c->uboot_env_size ? n - 1 : n,
+			 c->uboot_env_size);
+		*why = reason;
 		r = -1;
 	} else if (uenv_parse(e, img, n)) {
-		msg("%s: bad CRC or layout: not a U-Boot environment of %zu bytes", path, n);
+		*why = "bad CRC: not a whole U-Boot environment";
 		r = -1;
 	}
 	free(img);
 	return r;
 }
 
+/* The boot state: the file, else its backup (as boot.scr reads them), else a new one. */
+static int env_load(const struct conf *c, const char *boot, struct uenv *e, int for_write)
+{
+	char path[512], bak[512];
+	const char *why = 0, *why_bak = 0;
+	snprintf(path, sizeof path, "%s/%s", boot, c->uboot_env);
+	snprintf(bak, sizeof bak, "%s/%s", boot, c->uboot_env_backup);
+	if (uenv_init(e, c->uboot_env_size)) {
+		msg("uboot_env_size %zu: out of range", c->uboot_env_size);
+		return -1;
+	}
+	int r = env_read_file(c, path, e, &why);
+	if (r == 1)
+		return 0;
+	int rb = c->uboot_env_backup[0] ? env_read_file(c, bak, e, &why_bak) : 0;
+	if (r < 0 && rb == 1) {
+		msg("warning: %s: %s; using %s", path, why, bak);
+		return 0;
+	}
+	if (rb == 1)
+		return 0;
+	if (r < 0) {
+		msg("%s: %s%s%s%s: refused", path, why, rb < 0 ? ", and " : "", rb < 0 ? bak : "",
+		    rb < 0 ? ": damaged too" : "");
+		uenv_free(e);
+		return -1;
+	}
+	/* No file: the boot loader's default state (slot a good, no trial). */
+	if (c->uboot_env_defaults[0]) {
+		static char text[65536];
+		if (read_small(c->uboot_env_defaults, text, sizeof text) < 0) {
+			msg_sys("unable to read %s", c->uboot_env_defaults);
+			return -1;
+		}
+		if (uenv_import_text(e, text)) {
+			msg("%s: not `name=value` lines, or larger than uboot_env_size", c->uboot_env_defaults);
+			return -1;
+		}
+	} else if (for_write && !strcmp(strrchr(path, '/') + 1, "uboot.env")) {
+		/* U-Boot's own file replaces its built-in environment, bootcmd included. */
+		msg("%s does not exist, and no uboot_env_defaults is configured: a new one would "
+		    "replace U-Boot's built-in environment (bootcmd included)", path);
+		return -1;
+	}
+	return 0;
+}
+
+/* Both copies, one after the other: a cut leaves one whole. */
 static int env_store(const struct conf *c, const char *boot, struct uenv *e)
 {
 	char path[512];
-	snprintf(path, sizeof path, "%s/%s", boot, c->uboot_env);
 	uint8_t *img = malloc(e->size);
 	if (!img) {
 		msg("out of memory");
 		return -1;
 	}
 	uenv_image(e, img);
-	int r = replace_file(path, img, e->size);
-	if (r)
-		msg_sys("unable to write %s", path);
+	int r = 0;
+	for (int i = 0; i < 2 && !r; i++) {
+		const char *name = i ? c->uboot_env_backup : c->uboot_env;
+		if (!name[0])
+			continue;
+		snprintf(path, sizeof path, "%s/%s", boot, name);
+		if ((r = replace_file(path, img, e->size)))
+			msg_sys("unable to write %s", path);
+	}
 	free(img);
 	return r;
 }
@@ -297,10 +331,20 @@ static int sd_arm(const struct conf *c, const char *boot, int slot, const char *
 {
 	struct entry ent[2];
 	char cmdline[4096], path[1024], text[8192];
+	/* The slot's command line: cmdline.txt, or cmdline.env's `bootargs=` line. */
 	snprintf(path, sizeof path, "%s/slot-%c/cmdline.txt", boot, SLOT[slot]);
 	if (read_small(path, cmdline, sizeof cmdline) < 0) {
-		msg_sys("unable to read %s (the slot's kernel command line)", path);
-		return -1;
+		snprintf(path, sizeof path, "%s/slot-%c/cmdline.env", boot, SLOT[slot]);
+		if (read_small(path, cmdline, sizeof cmdline) < 0) {
+			msg_sys("unable to read %s/slot-%c/cmdline.txt or cmdline.env (the slot's kernel "
+				"command line)", boot, SLOT[slot]);
+			return -1;
+		}
+		if (strncmp(cmdline, "bootargs=", 9)) {
+			msg("%s: no bootargs= line", path);
+			return -1;
+		}
+		memmove(cmdline, cmdline + 9, strlen(cmdline + 9) + 1);
 	}
 	cmdline[strcspn(cmdline, "\n")] = 0;
 	if (sd_disarm(boot, slot) || scan_entries(boot, ent))

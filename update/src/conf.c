@@ -12,7 +12,8 @@ void conf_defaults(struct conf *c)
 	memset(c, 0, sizeof *c);
 	c->loader = -1;
 	snprintf(c->boot_mount, sizeof c->boot_mount, "/boot");
-	snprintf(c->uboot_env, sizeof c->uboot_env, "uboot.env");
+	snprintf(c->uboot_env, sizeof c->uboot_env, "icenet.env");
+	snprintf(c->uboot_env_backup, sizeof c->uboot_env_backup, "icenet.env.bak");
 	c->uboot_env_size = 0x4000;
 	c->tries = 1;
 	snprintf(c->key, sizeof c->key, "/etc/icenet/update.pub");
@@ -67,6 +68,7 @@ static int set(struct conf *c, const char *k, const char *v, const char *where, 
 	STR("root_b_device", root_device[1]);
 	STR("boot_mount", boot_mount);
 	STR("uboot_env", uboot_env);
+	STR("uboot_env_backup", uboot_env_backup);
 	STR("uboot_env_defaults", uboot_env_defaults);
 	STR("key", key);
 	STR("state_dir", state_dir);

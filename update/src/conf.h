@@ -12,9 +12,10 @@ struct conf {
 	/* Devices: p1 (boot), p2 (root of slot a), p3 (root of slot b); "" = find at run time. */
 	char boot_device[256], root_device[2][256];
 	char boot_mount[256];   /* where p1 is mounted, or where the tool mounts it */
-	char uboot_env[128];    /* file on p1 */
+	char uboot_env[128];    /* the boot state file on p1 (U-Boot env format) */
+	char uboot_env_backup[128]; /* its second copy, written after it ("" = none) */
 	size_t uboot_env_size;  /* CONFIG_ENV_SIZE of the U-Boot build */
-	char uboot_env_defaults[256]; /* text `k=v` lines used when uboot.env does not exist yet */
+	char uboot_env_defaults[256]; /* text `k=v` lines to start from when no file exists */
 	int tries;              /* boot attempts a new slot gets */
 	char key[256];          /* trusted public key file(s): `ed25519 <base64>` lines */
 	char state_dir[256];    /* last install result */

@@ -433,6 +433,20 @@ static int check_bundle(const struct conf *c, const struct manifest *m, const ch
 			    "needs one");
 			return -1;
 		}
+		int cmdline = 0;
+		for (int i = 0; i < m->n; i++) {
+			const char *n = m->p[i].name;
+			const char *rest = !strncmp(n, "slot/", 5) ? n + 5
+					   : (!strncmp(n, "slot-", 5) && n[5] == SLOT[target] && n[6] == '/') ? n + 7
+					   : "";
+			cmdline |= !strcmp(rest, "cmdline.txt") || !strcmp(rest, "cmdline.env");
+		}
+		if (!cmdline) {
+			msg("bundle has no kernel command line for slot %c (slot-%c/cmdline.txt): "
+			    "systemd-boot's entry needs one",
+			    SLOT[target], SLOT[target]);
+			return -1;
+		}
 	}
 	unsigned long long boot_bytes = 0;
 	for (int i = 0; i < m->n; i++)
