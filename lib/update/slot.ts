@@ -1,10 +1,15 @@
 /**
  * What a slot is made of, from a board's build outputs: the payloads of its update
- * bundle. The root squashfs (rootfs stage), the kernel and device trees (kernel stage),
- * and the kernel command line of each slot (`slot-a/cmdline.txt`, `slot-b/cmdline.txt`:
- * `root=` the slot's own partition, `icenet.slot=<x>`), which the boot loader of the
- * board reads from the slot's directory on p1 (systemd-boot: icenet-update copies it
- * into the slot's loader entry).
+ * bundle. The root squashfs (rootfs stage), and what the image plan puts in p1's
+ * `slot-a/` (the boot kind decides: the kernel, device trees, the slot's command line
+ * file):
+ *   - the kernel and device trees -> `slot/<path>` (the same for both slots);
+ *   - a text file holding the kernel command line (`cmdline.env`, `cmdline.txt`) ->
+ *     `slot-a/<path>` as planned, and `slot-b/<path>` with slot b's command line
+ *     (`root=` its own partition, `icenet.slot=b`);
+ *   - any other file -> `slot/<path>`.
+ * A plan with no `slot-a/` files yet (boot files at the top of p1) gives the kernel,
+ * the device trees by file name, and `slot-<x>/cmdline.txt` for each slot.
  *
  * The A/B layout: p2 is slot a's root, p3 slot b's (both squashfs).
  *
@@ -14,6 +19,7 @@
  */
 import { basename, join } from "node:path";
 import type { Board } from "../board.ts";
+import type { BootFile } from "../boot/kind.ts";
 import { partuuid } from "../boot/cmdline.ts";
 import type { DiskPlan } from "../image/layout.ts";
 import type { ImagePlan } from "../image/plan.ts";
@@ -41,6 +47,13 @@ export interface SlotSources {
   rootfs: string;
 }
 
+/** Where a planned boot file's bytes are, for the files a slot can hold. */
+function localPath(f: BootFile, board: Board, src: SlotSources): string | undefined {
+  if ("kernel" in f) return join(src.kernel, board.boot.kernelName);
+  if ("dtb" in f) return join(src.kernel, "dtbs", f.dtb);
+  return undefined;
+}
+
 /**
  * The payloads of `board`'s bundle; per-slot text files are written under `tmp`.
  * Slots the layout lacks are left out and named in `missing`.
@@ -51,25 +64,45 @@ export async function slotPayloads(
   src: SlotSources,
   tmp: string,
 ): Promise<{ payloads: Payload[]; missing: Slot[] }> {
-  const kernel = board.boot.kernelName;
-  const payloads: Payload[] = [
-    { name: "root", path: join(src.rootfs, "root.squashfs") },
-    { name: `slot/${kernel}`, path: join(src.kernel, kernel) },
-    ...board.kernel.dtbs.map((d) => ({
-      name: `slot/${basename(d)}`,
-      path: join(src.kernel, "dtbs", basename(d)),
-    })),
-  ];
-  const missing: Slot[] = [];
-  for (const slot of Object.keys(SLOT_ROOT) as Slot[]) {
-    const line = slotCmdline(plan.cmdline, plan.disk, slot);
-    if (!line) {
-      missing.push(slot);
-      continue;
+  const payloads: Payload[] = [{ name: "root", path: join(src.rootfs, "root.squashfs") }];
+  const lines = {
+    a: slotCmdline(plan.cmdline, plan.disk, "a"),
+    b: slotCmdline(plan.cmdline, plan.disk, "b"),
+  };
+  const missing = (["a", "b"] as Slot[]).filter((s) => !lines[s]);
+  const write = async (name: string, text: string) => {
+    const path = join(tmp, name.replaceAll("/", "_"));
+    await Deno.writeTextFile(path, text);
+    payloads.push({ name, path });
+  };
+  const planned = plan.files.filter((f) => f.path.startsWith("slot-a/"));
+  if (!planned.length) {
+    payloads.push(
+      { name: `slot/${board.boot.kernelName}`, path: join(src.kernel, board.boot.kernelName) },
+      ...board.kernel.dtbs.map((d) => ({
+        name: `slot/${basename(d)}`,
+        path: join(src.kernel, "dtbs", basename(d)),
+      })),
+    );
+    for (const s of ["a", "b"] as Slot[]) {
+      if (lines[s]) await write(`slot-${s}/cmdline.txt`, lines[s] + "\n");
     }
-    const path = join(tmp, `cmdline-${slot}.txt`);
-    await Deno.writeTextFile(path, line + "\n");
-    payloads.push({ name: `slot-${slot}/cmdline.txt`, path });
+    return { payloads, missing };
+  }
+  for (const f of planned) {
+    const rest = f.path.slice("slot-a/".length);
+    const local = localPath(f, board, src);
+    if (local) payloads.push({ name: `slot/${rest}`, path: local });
+    else if ("text" in f && f.text.includes(plan.cmdline)) {
+      // The slot's command line file: slot a's as planned, slot b's with its own line.
+      await write(`slot-a/${rest}`, f.text);
+      if (lines.b) await write(`slot-b/${rest}`, f.text.replace(plan.cmdline, lines.b));
+    } else if ("text" in f) await write(`slot/${rest}`, f.text);
+    else {
+      throw new Error(
+        `bundle: ${f.path}: a boot file from a package or input under slot-a/ is not bundled yet`,
+      );
+    }
   }
   return { payloads, missing };
 }

@@ -6,7 +6,9 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import $ from "dax";
 import { manifestText, writeBundle } from "../../lib/update/bundle.ts";
-import { slotCmdline } from "../../lib/update/slot.ts";
+import { slotCmdline, slotPayloads } from "../../lib/update/slot.ts";
+import type { Board } from "../../lib/board.ts";
+import type { ImagePlan } from "../../lib/image/plan.ts";
 import type { DiskPlan } from "../../lib/image/layout.ts";
 import { updateConf } from "../../lib/update/conf.ts";
 import { buildTool, newKey, ROOT, TOOL } from "./_rig.ts";
@@ -113,4 +115,56 @@ Deno.test("updateConf() writes what icenet-update parses", async (t) => {
     });
   }
   assert.throws(() => updateConf({ board: "rpi", bootloader: "u-boot" }), /needs ubootEnvSize/);
+});
+
+Deno.test("slotPayloads() bundles what the plan puts in slot-a/, with slot b's own command line", async () => {
+  const disk = {
+    table: "mbr",
+    labelId: "0x1a2b3c4d",
+    partitions: [
+      { number: 1, fs: "vfat", uuid: "u1" },
+      { number: 2, fs: "squashfs", uuid: "u2" },
+      { number: 3, fs: "squashfs", uuid: "u3" },
+    ],
+  } as unknown as DiskPlan;
+  const cmdline = "console=ttyAMA0 root=PARTUUID=1a2b3c4d-02 ro icenet.slot=a panic=5";
+  const board = {
+    boot: { kernelName: "kernel8.img" },
+    kernel: { dtbs: ["broadcom/bcm2837-rpi-3-b.dtb"] },
+  } as unknown as Board;
+  const plan = {
+    disk,
+    cmdline,
+    files: [
+      { path: "config.txt", text: "kernel=u-boot.bin\n" },
+      { path: "slot-a/kernel8.img", kernel: true },
+      { path: "slot-a/broadcom/bcm2837-rpi-3-b.dtb", dtb: "bcm2837-rpi-3-b.dtb" },
+      { path: "slot-a/cmdline.env", text: `bootargs=${cmdline}\n` },
+    ],
+  } as unknown as ImagePlan;
+  const tmp = await Deno.makeTempDir();
+  try {
+    const { payloads, missing } = await slotPayloads(
+      board,
+      plan,
+      { kernel: "/k", rootfs: "/r" },
+      tmp,
+    );
+    assert.deepEqual(missing, []);
+    assert.deepEqual(payloads.map((p) => p.name), [
+      "root",
+      "slot/kernel8.img",
+      "slot/broadcom/bcm2837-rpi-3-b.dtb",
+      "slot-a/cmdline.env",
+      "slot-b/cmdline.env",
+    ]);
+    assert.equal(payloads[2].path, "/k/dtbs/bcm2837-rpi-3-b.dtb");
+    assert.equal(await Deno.readTextFile(payloads[3].path), `bootargs=${cmdline}\n`);
+    assert.equal(
+      await Deno.readTextFile(payloads[4].path),
+      "bootargs=console=ttyAMA0 root=PARTUUID=1a2b3c4d-03 ro panic=5 icenet.slot=b\n",
+    );
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
 });
