@@ -107,6 +107,21 @@ export function orderPayloads(payloads: Payload[]): Payload[] {
   );
 }
 
+/**
+ * The manifest of `spec` (its payloads hashed), unsigned: what the image writes as
+ * `slot-a/manifest` on p1 so that `icenet-update status` knows the factory slot's
+ * version and serial (the device reads a record up to its `end` line).
+ */
+export async function manifestFor(spec: BundleSpec): Promise<string> {
+  const payloads = orderPayloads(spec.payloads);
+  const hashed = await Promise.all(payloads.map(async (p) => ({
+    name: p.name,
+    size: (await Deno.stat(p.path)).size,
+    sha256: await sha256File(p.path),
+  })));
+  return manifestText(spec, hashed);
+}
+
 /** Write the bundle of `spec` to `out`, signed with an ice-pkg private key file's content. */
 export async function writeBundle(
   out: string,
@@ -114,12 +129,7 @@ export async function writeBundle(
   privateFile: string,
 ): Promise<Bundle> {
   const payloads = orderPayloads(spec.payloads);
-  const hashed = await Promise.all(payloads.map(async (p) => ({
-    name: p.name,
-    size: (await Deno.stat(p.path)).size,
-    sha256: await sha256File(p.path),
-  })));
-  const manifest = manifestText(spec, hashed);
+  const manifest = await manifestFor(spec);
   const sig = await signBytes(privateFile, new TextEncoder().encode(manifest));
   const head = `${manifest}signature ed25519 ${sig.keyId} ${sig.signature}\n`;
   const tmp = `${out}.tmp-${Deno.pid}`;

@@ -8,6 +8,8 @@
  */
 import assert from "node:assert/strict";
 import $ from "dax";
+import { join } from "node:path";
+import { manifestFor } from "../../lib/update/bundle.ts";
 import { Rig } from "./_rig.ts";
 
 /** An entry as systemd-boot 252 sees it. */
@@ -202,4 +204,31 @@ Deno.test("u-boot: the trial's variables through install, boot.scr's saveenv, ma
     );
     assert.deepEqual(await rig.hashes(), before);
   });
+});
+
+Deno.test("status reads the factory slot's record: an unsigned manifest as the image writes it", async () => {
+  await using rig = await Rig.create("systemd-boot");
+  const dir = await Deno.makeTempDir({ dir: rig.dir });
+  await Deno.writeTextFile(join(dir, "root"), "root\n");
+  await Deno.writeTextFile(join(dir, "vmlinuz"), "kernel\n");
+  await rig.put(
+    "slot-a/manifest",
+    await manifestFor({
+      board: "testboard",
+      version: "1.0",
+      serial: 1,
+      kernel: "vmlinuz",
+      payloads: [{ name: "root", path: join(dir, "root") }, {
+        name: "slot/vmlinuz",
+        path: join(dir, "vmlinuz"),
+      }],
+    }),
+  );
+  const s = await rig.status();
+  assert.equal(s.version, "1.0");
+  assert.equal(s.serial, "1");
+  assert.equal(s.other_state, "empty");
+  // An older bundle is refused against it.
+  const old = await rig.bundle({ version: "0.9", serial: 0 });
+  assert.match((await rig.run(["install", old.path])).stderr, /older than the running 1\.0/);
 });
