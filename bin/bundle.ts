@@ -67,16 +67,7 @@ export async function main(args: string[]): Promise<number> {
   const key = await updateKey();
   const tmp = await Deno.makeTempDir({ prefix: "icenet-bundle-" });
   try {
-    const plan = planImage(board);
-    const { payloads, missing } = await slotPayloads(board, plan, { kernel, rootfs }, tmp);
-    if (missing.length) {
-      console.error(
-        `bundle: warning: board ${board.name}'s layout has no squashfs root partition for ` +
-          `slot ${
-            missing.join(", ")
-          } (p2 = a, p3 = b): the bundle installs into the other slot only`,
-      );
-    }
+    const payloads = await slotPayloads(board, planImage(board).disk, { kernel, rootfs }, tmp);
     const out = v.out ?? join(ROOT, "out", "bundle", board.name);
     await Deno.mkdir(out, { recursive: true });
     const b = await writeBundle(

@@ -66,7 +66,7 @@ export default async function bench(): Promise<void> {
       const board = await loadBoard(ROOT, name);
       const dir = join(tmp, name);
       await Deno.mkdir(dir);
-      const { payloads } = await slotPayloads(board, planImage(board), { kernel, rootfs }, dir);
+      const payloads = await slotPayloads(board, planImage(board).disk, { kernel, rootfs }, dir);
       const b = await writeBundle(join(dir, "bundle"), {
         board: name,
         version: "2",

@@ -54,9 +54,13 @@ Deno.test("kernelCmdline() boots the squashfs root read-only through /sbin/init"
 });
 
 Deno.test("loaderConf() and loaderEntry() write systemd-boot's formats", () => {
-  assert.equal(loaderConf("icenet.conf"), "default icenet.conf\ntimeout 0\neditor no\n");
+  assert.equal(loaderConf(), "timeout 0\neditor no\n");
   assert.equal(
     loaderEntry({ title: "IceNet-OS", linux: "/vmlinuz", options: "ro" }),
     "title IceNet-OS\nlinux /vmlinuz\noptions ro\n",
+  );
+  assert.equal(
+    loaderEntry({ title: "T", sortKey: "icenet", version: "3", linux: "/a/k", options: "ro" }),
+    "title T\nsort-key icenet\nversion 3\nlinux /a/k\noptions ro\n",
   );
 });

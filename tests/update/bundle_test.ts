@@ -6,10 +6,9 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import $ from "dax";
 import { manifestText, writeBundle } from "../../lib/update/bundle.ts";
-import { slotCmdline, slotPayloads } from "../../lib/update/slot.ts";
-import type { Board } from "../../lib/board.ts";
-import type { ImagePlan } from "../../lib/image/plan.ts";
-import type { DiskPlan } from "../../lib/image/layout.ts";
+import { slotPayloads } from "../../lib/update/slot.ts";
+import { loadBoard } from "../../lib/board.ts";
+import { planImage } from "../../lib/image/plan.ts";
 import { updateConf } from "../../lib/update/conf.ts";
 import { buildTool, newKey, ROOT, TOOL } from "./_rig.ts";
 
@@ -61,31 +60,6 @@ Deno.test("manifestText() refuses what the device would refuse", async (t) => {
   }
 });
 
-Deno.test("slotCmdline() gives each slot its own root= and icenet.slot=", () => {
-  const disk = {
-    table: "mbr",
-    labelId: "0x1a2b3c4d",
-    partitions: [
-      { number: 1, fs: "vfat", uuid: "u1" },
-      { number: 2, fs: "squashfs", uuid: "u2" },
-      { number: 3, fs: "squashfs", uuid: "u3" },
-    ],
-  } as unknown as DiskPlan;
-  const line = "console=ttyS0 root=PARTUUID=1a2b3c4d-02 ro icenet.slot=a";
-  assert.equal(
-    slotCmdline(line, disk, "a"),
-    "console=ttyS0 root=PARTUUID=1a2b3c4d-02 ro icenet.slot=a",
-  );
-  assert.equal(
-    slotCmdline(line, disk, "b"),
-    "console=ttyS0 root=PARTUUID=1a2b3c4d-03 ro icenet.slot=b",
-  );
-  assert.equal(
-    slotCmdline(line, { ...disk, partitions: disk.partitions.slice(0, 2) }, "b"),
-    undefined,
-  );
-});
-
 Deno.test("make -C update check passes the C unit tests", async () => {
   await buildTool();
   const sodium = join(ROOT, "update/build/host/src/libsodium-1.0.18");
@@ -117,54 +91,40 @@ Deno.test("updateConf() writes what icenet-update parses", async (t) => {
   assert.throws(() => updateConf({ board: "rpi", bootloader: "u-boot" }), /needs ubootEnvSize/);
 });
 
-Deno.test("slotPayloads() bundles what the plan puts in slot-a/, with slot b's own command line", async () => {
-  const disk = {
-    table: "mbr",
-    labelId: "0x1a2b3c4d",
-    partitions: [
-      { number: 1, fs: "vfat", uuid: "u1" },
-      { number: 2, fs: "squashfs", uuid: "u2" },
-      { number: 3, fs: "squashfs", uuid: "u3" },
-    ],
-  } as unknown as DiskPlan;
-  const cmdline = "console=ttyAMA0 root=PARTUUID=1a2b3c4d-02 ro icenet.slot=a panic=5";
-  const board = {
-    boot: { kernelName: "kernel8.img" },
-    kernel: { dtbs: ["broadcom/bcm2837-rpi-3-b.dtb"] },
-  } as unknown as Board;
-  const plan = {
-    disk,
-    cmdline,
-    files: [
-      { path: "config.txt", text: "kernel=u-boot.bin\n" },
-      { path: "slot-a/kernel8.img", kernel: true },
-      { path: "slot-a/broadcom/bcm2837-rpi-3-b.dtb", dtb: "bcm2837-rpi-3-b.dtb" },
-      { path: "slot-a/cmdline.env", text: `bootargs=${cmdline}\n` },
-    ],
-  } as unknown as ImagePlan;
-  const tmp = await Deno.makeTempDir();
-  try {
-    const { payloads, missing } = await slotPayloads(
-      board,
-      plan,
-      { kernel: "/k", rootfs: "/r" },
-      tmp,
-    );
-    assert.deepEqual(missing, []);
-    assert.deepEqual(payloads.map((p) => p.name), [
-      "root",
-      "slot/kernel8.img",
-      "slot/broadcom/bcm2837-rpi-3-b.dtb",
-      "slot-a/cmdline.env",
-      "slot-b/cmdline.env",
-    ]);
-    assert.equal(payloads[2].path, "/k/dtbs/bcm2837-rpi-3-b.dtb");
-    assert.equal(await Deno.readTextFile(payloads[3].path), `bootargs=${cmdline}\n`);
-    assert.equal(
-      await Deno.readTextFile(payloads[4].path),
-      "bootargs=console=ttyAMA0 root=PARTUUID=1a2b3c4d-03 ro panic=5 icenet.slot=b\n",
-    );
-  } finally {
-    await Deno.remove(tmp, { recursive: true });
+Deno.test("slotPayloads(): each board's slot files once, the command line per slot with its own root", async (t) => {
+  for (const name of ["zima", "rpi"]) {
+    await t.step(name, async () => {
+      const board = await loadBoard(ROOT, name);
+      const disk = planImage(board).disk;
+      const tmp = await Deno.makeTempDir();
+      try {
+        const payloads = await slotPayloads(board, disk, { kernel: "/k", rootfs: "/r" }, tmp);
+        const names = payloads.map((p) => p.name);
+        assert.deepEqual(names.slice(0, 2), ["root", `slot/${board.boot.kernelName}`]);
+        assert.equal(payloads[0].path, "/r/root.squashfs");
+        assert.equal(payloads[1].path, `/k/${board.boot.kernelName}`);
+        const lines = [];
+        for (const [slot, n] of [["a", 2], ["b", 3]] as const) {
+          const p = payloads.find((p) => p.name === `slot-${slot}/cmdline.txt`);
+          assert.ok(p, `slot-${slot}/cmdline.txt in ${names}`);
+          const line = await Deno.readTextFile(p.path);
+          const root = disk.partitions[n - 1];
+          assert.equal(root.name, `root-${slot}`);
+          assert.match(
+            line,
+            new RegExp(`root=PARTUUID=${disk.table === "gpt" ? root.uuid : `[0-9a-f]{8}-0${n}`} `),
+          );
+          assert.match(line, new RegExp(` icenet\\.slot=${slot}( |\n)`));
+          lines.push(line);
+        }
+        assert.notEqual(lines[0], lines[1]);
+        // Device trees (Pi) are the same in both slots.
+        for (const d of board.kernel.dtbs) {
+          assert.ok(names.some((n) => n === `slot/${d.split("/").pop()}`), d);
+        }
+      } finally {
+        await Deno.remove(tmp, { recursive: true });
+      }
+    });
   }
 });
