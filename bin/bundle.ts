@@ -16,21 +16,11 @@ import { loadBoard } from "../lib/board.ts";
 import { planImage } from "../lib/image/plan.ts";
 import { buildStage } from "../lib/qemu/build_image.ts";
 import { ROOT } from "../lib/registry.ts";
-import { writeBundle } from "../lib/update/bundle.ts";
+import { rootVersion, writeBundle } from "../lib/update/bundle.ts";
 import { updateKey } from "../lib/update/key.ts";
 import { slotPayloads } from "../lib/update/slot.ts";
 
 /** VERSION_ID of a root squashfs's /etc/os-release, if it has one. */
-async function rootVersion(squashfs: string): Promise<string | undefined> {
-  const r = await new Deno.Command("unsquashfs", {
-    args: ["-cat", squashfs, "etc/os-release"],
-    stdout: "piped",
-    stderr: "null",
-  }).output();
-  const m = new TextDecoder().decode(r.stdout).match(/^VERSION_ID="?([^"\n]+)"?$/m);
-  return r.success && m ? m[1] : undefined;
-}
-
 const USAGE = "usage: deno task bundle <board> [--version V] [--serial N] [--out DIR]";
 
 /** Run `bundle`; returns the exit code (0 ok, 1 failed, 2 usage). */

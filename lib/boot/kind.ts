@@ -68,6 +68,11 @@ export interface BootKind {
    * (`slot-a/`): what an update bundle carries. `cmdline` is the slot's own.
    */
   slotFiles(board: Board, cmdline: string): BootFile[];
+  /**
+   * How icenet-update keeps this kind's boot state (lib/update/conf.ts); none: the
+   * kind has no trial boot, and its images carry no update configuration.
+   */
+  update?: { bootloader: "u-boot" | "systemd-boot"; ubootEnvSize?: number };
   /** How QEMU boots it. */
   qemu: QemuBoot;
   /** Raspberry Pi Imager can write it: a release carries an os_list entry. */

@@ -123,6 +123,7 @@ export const systemdBoot: BootKind = {
   sources,
   files,
   slotFiles,
+  update: { bootloader: "systemd-boot" },
   qemu: "uefi",
   imager: false,
 };

@@ -150,3 +150,14 @@ export async function writeBundle(
     manifest: head,
   };
 }
+
+/** VERSION_ID of a root squashfs's /etc/os-release (what the slot's version is). */
+export async function rootVersion(squashfs: string): Promise<string | undefined> {
+  const r = await new Deno.Command("unsquashfs", {
+    args: ["-cat", squashfs, "etc/os-release"],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  const m = new TextDecoder().decode(r.stdout).match(/^VERSION_ID="?([^"\n]+)"?$/m);
+  return r.success && m ? m[1] : undefined;
+}
