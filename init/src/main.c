@@ -19,9 +19,11 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "gate.h"
 #include "msg.h"
 #include "pid1.h"
 #include "svc.h"
+#include "wdog.h"
 
 enum { T_SIG, T_CTL, T_CLIENT, T_LOG, T_NFD, T_NSOCK, T_LISTEN };
 
@@ -80,10 +82,17 @@ static void on_signal(int sfd, struct sup *sup)
 	}
 }
 
+/* The sooner of two poll timeouts (-1: none). */
+static int min_timeout(int a, int b)
+{
+	return a < 0 ? b : b < 0 || a < b ? a : b;
+}
+
 static void usage(void)
 {
 	fputs("usage: icenet-init [--supervise DIR] [--control SOCKET] [--log-dir DIR] [--run-dir DIR]\n"
-	      "       icenetctl [-s SOCKET] status|start|stop|restart|reload|poweroff|reboot|halt [name]\n",
+	      "                   [--boot-conf FILE]\n"
+	      "       icenetctl [-s SOCKET] status|start|stop|restart|reload|boot|poweroff|reboot|halt [name]\n",
 	      stderr);
 	exit(EXIT_USAGE);
 }
@@ -95,13 +104,15 @@ int main(int argc, char **argv)
 	if (!strcmp(base, "icenetctl")) return ctl_main(argc, argv);
 	if (argc > 1 && !strcmp(argv[1], "ctl")) return ctl_main(argc - 1, argv + 1);
 
-	struct sup sup = {.dir = 0, .logdir = "/var/log", .rundir = "/run/icenet"};
-	const char *ctlpath = 0;
+	static struct gate gate;
+	struct sup sup = {.dir = 0, .logdir = "/var/log", .rundir = "/run/icenet", .gate = &gate};
+	const char *ctlpath = 0, *bootconf = 0;
 	for (int i = 1; i < argc; i++) {
 		const char **opt = !strcmp(argv[i], "--supervise") ? &sup.dir
 				 : !strcmp(argv[i], "--control") ? &ctlpath
 				 : !strcmp(argv[i], "--log-dir") ? &sup.logdir
-				 : !strcmp(argv[i], "--run-dir") ? &sup.rundir : 0;
+				 : !strcmp(argv[i], "--run-dir") ? &sup.rundir
+				 : !strcmp(argv[i], "--boot-conf") ? &bootconf : 0;
 		if (!opt || i + 1 >= argc) usage();
 		*opt = argv[++i];
 	}
@@ -112,6 +123,7 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (boot) sup.dir = "/etc/icenet/services";
+	if (boot && !bootconf) bootconf = BOOTCONF_PATH;
 	if (!ctlpath) {
 		static char buf[256];
 		snprintf(buf, sizeof buf, "%s/control", sup.rundir);
@@ -131,6 +143,9 @@ int main(int argc, char **argv)
 		if (sup.pid1) pid1_emergency();
 		die_sys("unable to create a signalfd");
 	}
+	/* After the signalfd: once armed, no set-up failure can leave it unfed unnoticed. */
+	gate_setup(&sup, bootconf);
+	if (boot) wdog_open(gate.conf.watchdog_s);
 	if (mkdir_p(sup.rundir, 0755)) warnx("unable to create %s: %s", sup.rundir, strerror(errno));
 	if (mkdir_p(sup.logdir, 0755)) warnx("unable to create %s: %s", sup.logdir, strerror(errno));
 	group_setup(&sup);
@@ -145,9 +160,11 @@ int main(int argc, char **argv)
 	for (;;) {
 		sup_gc(&sup);
 		sup_schedule(&sup);
+		int gt = gate_check(&sup);
 		if (sup.shutdown && !sup_busy(&sup)) break;
 		int timeout = sup_timers(&sup);
 		if (sup.changed) continue; /* a timer fired: schedule again before sleeping */
+		timeout = min_timeout(min_timeout(timeout, gt), wdog_timer());
 		build(&l, sfd, &ctl, &sup);
 		int r = poll(l.pfd, l.n, timeout);
 		if (r < 0) {

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "msg.h"
+#include "wdog.h"
 
 static void mnt(const char *src, const char *dir, const char *type, unsigned long flags,
 		const char *data)
@@ -142,6 +143,7 @@ void pid1_setup(void)
 static void drain(int ms)
 {
 	for (int t = 0; t < ms; t += 10) {
+		wdog_feed(); /* until reboot(2): only a hang stops the feeding */
 		while (waitpid(-1, 0, WNOHANG) > 0) {}
 		if (waitpid(-1, 0, WNOHANG) < 0 && errno == ECHILD) return;
 		usleep(10000);
@@ -175,9 +177,12 @@ void pid1_finish(int cmd, int unmount)
 	drain(2000);
 	kill(-1, SIGKILL);
 	drain(1000);
+	wdog_feed();
 	sync();
+	wdog_feed();
 	if (unmount) unmount_all();
 	sync();
+	wdog_feed();
 	infox("%s", cmd == RB_AUTOBOOT ? "rebooting" : cmd == (int)RB_HALT_SYSTEM ? "halting" : "powering off");
 	reboot(cmd);
 	/* In a PID namespace reboot(2) ends us; elsewhere it only returns on error. */

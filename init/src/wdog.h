@@ -1,0 +1,19 @@
+/* The hardware watchdog (boot mode only): opened once, fed from the poll loop at a
+ * third of its timeout and through shutdown until reboot(2); never closed, so a hang
+ * anywhere — shutdown included — resets the board. */
+#ifndef ICENET_WDOG_H
+#define ICENET_WDOG_H
+
+#include <stddef.h>
+
+/* Open /dev/watchdog (else /dev/watchdog0) and set its timeout: 0 armed, -1 not (said
+ * once: info when there is no device, else a warning). */
+int wdog_open(long timeout_s);
+/* Feed it now (no-op when not armed). */
+void wdog_feed(void);
+/* Feed it if due; ms until the next feed, -1 when not armed. */
+int wdog_timer(void);
+/* The `watchdog ...` line of `icenetctl boot`; returns its length. */
+size_t wdog_status(char *buf, size_t cap);
+
+#endif
