@@ -57,6 +57,12 @@ const QemuFields = {
    */
   disableNodes: z.array(z.string().regex(/^\/[^\s]*$/, "a node path like /soc/clock@7ef00000"))
     .optional(),
+  /**
+   * Devices QEMU adds to the machine (`-device`), e.g. `i6300esb`: the watchdog the guest's
+   * init feeds, which resets the guest when it expires.
+   */
+  devices: z.array(z.string().regex(/^[a-z0-9][A-Za-z0-9_.,=-]*$/, "a -device value like i6300esb"))
+    .optional(),
   /** This boot's name in figures (`bench: boot_to_login_<label>`); default: the board's. */
   label: z.string().regex(/^[a-z0-9_-]+$/).optional(),
 };
@@ -270,6 +276,7 @@ export interface QemuMachine {
   rootDevice: string;
   from: "host" | "stage";
   disableNodes: string[];
+  devices: string[];
   label: string;
 }
 
@@ -284,6 +291,7 @@ export function qemuMachines(board: Board): QemuMachine[] {
     ...base,
     from: base.from ?? "host",
     disableNodes: base.disableNodes ?? [],
+    devices: base.devices ?? [],
     label: base.label ?? board.name,
   };
   const defined = <T extends object>(o: T) =>

@@ -111,6 +111,7 @@ export async function boardVm(
     cpu: m.cpu,
     accel: await chooseAccel({ system: program.system, machine: m.machine, cpu: m.cpu }),
     noReboot: opts.noReboot,
+    devices: m.devices,
   };
   return { ...base, ...await BOOTS[bootKind(board).qemu]({ board, m, image, work, disk, opts }) };
 }

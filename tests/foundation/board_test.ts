@@ -47,6 +47,7 @@ Deno.test("qemuMachines() lists the default machine first; others inherit what t
     ["raspi3b", "rpi", "host", "1G", "bcm2837-rpi-3-b.dtb"],
   );
   assert.deepEqual(pi3.disableNodes, []);
+  assert.deepEqual(pi3.devices, []);
   assert.deepEqual(
     [pi4.machine, pi4.label, pi4.from, pi4.memory, pi4.dtb],
     ["raspi4b", "rpi4", "stage", "2G", "bcm2711-rpi-4-b.dtb"],
@@ -61,6 +62,8 @@ Deno.test("qemuMachines() lists the default machine first; others inherit what t
     const ms = qemuMachines(await loadBoard(root, name));
     assert.deepEqual(ms.map((m) => [m.label, m.from]), [[name, "host"]]);
   }
+  // zima's q35 gets the watchdog its init feeds.
+  assert.deepEqual(qemuMachine(await loadBoard(root, "zima")).devices, ["i6300esb"]);
 });
 
 Deno.test("qemuMachine() picks a machine by name and names the board file for an unknown one", async () => {
