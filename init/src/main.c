@@ -130,8 +130,8 @@ int main(int argc, char **argv)
 		ctlpath = buf;
 	}
 	sup.t0 = now_ms();
-	if (boot) pid1_setup();
-	else if (!sup.pid1 && prctl(PR_SET_CHILD_SUBREAPER, 1)) warnx("unable to become a subreaper: %s", strerror(errno));
+	int machine = boot && pid1_setup();
+	if (!boot && !sup.pid1 && prctl(PR_SET_CHILD_SUBREAPER, 1)) warnx("unable to become a subreaper: %s", strerror(errno));
 
 	sigset_t set;
 	sigemptyset(&set);
@@ -145,7 +145,9 @@ int main(int argc, char **argv)
 	}
 	/* After the signalfd: once armed, no set-up failure can leave it unfed unnoticed. */
 	gate_setup(&sup, bootconf);
-	if (boot) wdog_open(gate.conf.watchdog_s);
+	/* A container's /dev may show the host's watchdog: never arm the host's. */
+	if (machine) wdog_open(gate.conf.watchdog_s);
+	else if (boot) wdog_none("PID 1 of a PID namespace (a container), not of the machine");
 	if (mkdir_p(sup.rundir, 0755)) warnx("unable to create %s: %s", sup.rundir, strerror(errno));
 	if (mkdir_p(sup.logdir, 0755)) warnx("unable to create %s: %s", sup.logdir, strerror(errno));
 	group_setup(&sup);

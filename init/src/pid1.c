@@ -116,7 +116,7 @@ static void fstab(void)
 	fclose(f);
 }
 
-void pid1_setup(void)
+int pid1_setup(void)
 {
 	mnt("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, 0);
 	mnt("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, 0);
@@ -136,7 +136,8 @@ void pid1_setup(void)
 	msg_kmsg();
 	hostname();
 	fstab();
-	if (reboot(RB_DISABLE_CAD)) { /* in a container: ctrl-alt-del is not ours anyway */ }
+	/* Fails (EINVAL) in a PID namespace: a container, whose ctrl-alt-del is not ours. */
+	return !reboot(RB_DISABLE_CAD);
 }
 
 /* Reap until nothing is left or `ms` passed. */

@@ -2,7 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/watchdog.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -10,6 +10,16 @@
 
 #include "bootconf.h"
 #include "msg.h"
+
+/* <linux/watchdog.h>, a stable ABI: a musl toolchain need not carry the kernel's headers. */
+struct watchdog_info {
+	uint32_t options, firmware_version;
+	uint8_t identity[32];
+};
+#define WDIOC_GETSUPPORT _IOR('W', 0, struct watchdog_info)
+#define WDIOC_KEEPALIVE _IOR('W', 5, int)
+#define WDIOC_SETTIMEOUT _IOWR('W', 6, int)
+#define WDIOC_GETTIMEOUT _IOR('W', 7, int)
 
 static struct {
 	int fd;
@@ -50,10 +60,15 @@ int wdog_open(long want)
 	}
 	w.timeout_s = t;
 	struct watchdog_info info = {0};
-	if (!ioctl(w.fd, WDIOC_GETSUPPORT, &info)) snprintf(w.ident, sizeof w.ident, "%s", info.identity);
+	if (!ioctl(w.fd, WDIOC_GETSUPPORT, &info)) snprintf(w.ident, sizeof w.ident, "%.32s", (const char *)info.identity);
 	wdog_feed();
 	infox("watchdog %s (%s) armed: %d s", w.dev, w.ident, t);
 	return 0;
+}
+
+void wdog_none(const char *why)
+{
+	snprintf(w.why, sizeof w.why, "%s", why);
 }
 
 void wdog_feed(void)

@@ -9,6 +9,8 @@
 /* Open /dev/watchdog (else /dev/watchdog0) and set its timeout: 0 armed, -1 not (said
  * once: info when there is no device, else a warning). */
 int wdog_open(long timeout_s);
+/* Not to be armed: why, for status. */
+void wdog_none(const char *why);
 /* Feed it now (no-op when not armed). */
 void wdog_feed(void);
 /* Feed it if due; ms until the next feed, -1 when not armed. */
