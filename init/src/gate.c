@@ -124,12 +124,6 @@ static void g_htimeout(struct sup *sup, struct gate *g)
 	g_bad(sup, g);
 }
 
-static void g_fail(struct sup *sup, struct gate *g)
-{
-	/* g->reason holds how it ended (gate_reaped) */
-	g_bad(sup, g);
-}
-
 /* A shutdown is no verdict: whoever asked for it knows why. */
 static void g_stop(struct sup *sup, struct gate *g)
 {
@@ -143,7 +137,7 @@ static gaction *const table[NGSTATES][NGEVENTS] = {
 	/*              UP        FAILED    TIMEOUT    PASS    FAIL    HTIMEOUT    SHUTDOWN */
 	[G_OFF] = {g_none, g_none, g_none, g_none, g_none, g_none, g_none},
 	[G_WAITING] = {g_health, g_failed, g_timeout, g_none, g_none, g_none, g_stop},
-	[G_HEALTH] = {g_none, g_failed, g_timeout, g_good, g_fail, g_htimeout, g_stop},
+	[G_HEALTH] = {g_none, g_failed, g_timeout, g_good, g_bad, g_htimeout, g_stop},
 	[G_GOOD] = {g_none, g_none, g_none, g_none, g_none, g_none, g_none},
 	[G_BAD] = {g_none, g_none, g_none, g_none, g_none, g_none, g_none},
 	[G_STOPPED] = {g_none, g_none, g_none, g_none, g_none, g_none, g_none},
@@ -240,7 +234,7 @@ int gate_reaped(struct sup *sup, pid_t pid, int st)
 		g->health = 0;
 		if (g->state != G_HEALTH) return 1; /* killed: the verdict is in already */
 		int ok = WIFEXITED(st) && WEXITSTATUS(st) == 0;
-		if (!ok) snprintf(g->reason, sizeof g->reason, "health command failed (%s)", how);
+		if (!ok) snprintf(g->reason, sizeof g->reason, "health command failed (%s)", how); /* for g_bad */
 		event(sup, ok ? GE_PASS : GE_FAIL);
 		return 1;
 	}

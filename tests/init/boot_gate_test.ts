@@ -318,3 +318,26 @@ Deno.test("without boot.conf the gate runs only if the image has icenet-update",
     });
   });
 });
+
+Deno.test("a shutdown before the verdict runs neither on_good nor on_bad", async (t) => {
+  await withGate(
+    async (box) => {
+      await box.service("mute", {
+        command: await box.script("mute", "ev mute start; exec sleep 100"),
+        ready: "notify-fd",
+        start_timeout: "0",
+      });
+    },
+    () => ["timeout = 30s"],
+    async (init, box) => {
+      await box.at("mute", "start");
+      assert.equal((await boot(init)).get("gate")!.state, "waiting");
+      await init.stop();
+      await step(t, init, "stopped without a verdict", async () => {
+        assert.equal(await count(box, "gate", "bad"), 0);
+        assert.equal(await count(box, "gate", "good"), 0);
+        assert.doesNotMatch(init.output, /boot gate: (good|bad)/);
+      });
+    },
+  );
+});
