@@ -63,6 +63,11 @@ const QemuFields = {
    */
   devices: z.array(z.string().regex(/^[a-z0-9][A-Za-z0-9_.,=-]*$/, "a -device value like i6300esb"))
     .optional(),
+  /**
+   * Kernel arguments added when QEMU boots the image's kernel directly (boot kinds that
+   * do, e.g. the Pi firmware's), after the image's own command line.
+   */
+  append: z.array(z.string().regex(/^\S+$/, "one kernel argument, no spaces")).optional(),
   /** This boot's name in figures (`bench: boot_to_login_<label>`); default: the board's. */
   label: z.string().regex(/^[a-z0-9_-]+$/).optional(),
 };
@@ -211,6 +216,12 @@ function qemuTrees(board: Board): BootIssue[] {
           built.join(", ") || "none"
         })`,
       });
+    } else if (m.append?.length && !direct) {
+      issues.push({
+        path: [...path, "append"],
+        message: `QEMU boots a ${board.boot.loader} image through its own loader: ` +
+          `it cannot add kernel arguments`,
+      });
     } else if (!m.dtb && direct) {
       issues.push({
         path: [...path, "machine"],
@@ -277,6 +288,7 @@ export interface QemuMachine {
   from: "host" | "stage";
   disableNodes: string[];
   devices: string[];
+  append: string[];
   label: string;
 }
 
@@ -292,6 +304,7 @@ export function qemuMachines(board: Board): QemuMachine[] {
     from: base.from ?? "host",
     disableNodes: base.disableNodes ?? [],
     devices: base.devices ?? [],
+    append: base.append ?? [],
     label: base.label ?? board.name,
   };
   const defined = <T extends object>(o: T) =>

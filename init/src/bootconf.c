@@ -70,11 +70,9 @@ static void on_line(void *arg, int line, char *text, const char *why)
 		if (r == -1) err(x, "%s: unterminated quote", k);
 		else if (r) err(x, "%s: too many arguments (max %d)", k, MAXARGS);
 	} else if (key == K_WATCHDOG) {
-		/* WDIOC_SETTIMEOUT takes whole seconds */
-		if (!strcmp(v, "off")) b->watchdog_s = 0;
-		else if (conf_duration(v, &ms) || ms % 1000 || ms < 1000 || ms > 3600000)
-			err(x, "watchdog: bad value '%s' (whole seconds from 1s to 1h, like 15s, or off)", v);
-		else b->watchdog_s = ms / 1000;
+		long s = boot_watchdog_value(v);
+		if (s < 0) err(x, "watchdog: bad value '%s' (whole seconds from 1s to 1h, like 15s, or off)", v);
+		else b->watchdog_s = s;
 	} else if (conf_duration(v, &ms) || !ms) {
 		err(x, "%s: bad duration '%s' (like 30s, 2m; not 0)", k, v);
 	} else *(key == K_TIMEOUT ? &b->timeout_ms : &b->health_timeout_ms) = ms;
@@ -122,6 +120,15 @@ void bootconf_free(struct boot_conf *b)
 	free(b->on_good.buf);
 	free(b->on_bad.buf);
 	memset(b, 0, sizeof *b);
+}
+
+long boot_watchdog_value(const char *v)
+{
+	long ms;
+	if (!strcmp(v, "off")) return 0;
+	/* WDIOC_SETTIMEOUT takes whole seconds */
+	if (conf_duration(v, &ms) || ms % 1000 || ms < 1000 || ms > 3600000) return -1;
+	return ms / 1000;
 }
 
 int boot_cmdline_arg(const char *cmdline, const char *name, char *out, size_t cap)

@@ -30,6 +30,8 @@ int bootconf_parse_file(struct boot_conf *b, const char *path, conf_report_fn *r
 			void *arg);
 void bootconf_free(struct boot_conf *b);
 
+/* A watchdog timeout ("15s", "15", "off") in seconds: 0 off, -1 not valid. */
+long boot_watchdog_value(const char *v);
 /* The value of `name=value` on a kernel command line into out: 1 found, 0 not. */
 int boot_cmdline_arg(const char *cmdline, const char *name, char *out, size_t cap);
 /* The value of KEY=value (quotes removed) in os-release text: 1 found, 0 not. */

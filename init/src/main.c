@@ -146,7 +146,7 @@ int main(int argc, char **argv)
 	/* After the signalfd: once armed, no set-up failure can leave it unfed unnoticed. */
 	gate_setup(&sup, bootconf);
 	/* A container's /dev may show the host's watchdog: never arm the host's. */
-	if (machine) wdog_open(gate.conf.watchdog_s);
+	if (machine) wdog_open(wdog_timeout(gate.conf.watchdog_s));
 	else if (boot) wdog_none("PID 1 of a PID namespace (a container), not of the machine");
 	if (mkdir_p(sup.rundir, 0755)) warnx("unable to create %s: %s", sup.rundir, strerror(errno));
 	if (mkdir_p(sup.logdir, 0755)) warnx("unable to create %s: %s", sup.logdir, strerror(errno));

@@ -30,12 +30,29 @@ static struct {
 	char why[160]; /* not armed: why, for status */
 } w = {.fd = -1, .why = "not PID 1 of the machine (--supervise)"};
 
+long wdog_timeout(long conf_s)
+{
+	char text[4096], v[16];
+	size_t len;
+	snprintf(w.why, sizeof w.why, "watchdog = off in " BOOTCONF_PATH);
+	if (conf_read("/proc/cmdline", text, sizeof text - 1, &len)) return conf_s;
+	text[len] = 0;
+	if (!boot_cmdline_arg(text, "icenet.watchdog", v, sizeof v)) return conf_s;
+	long s = boot_watchdog_value(v);
+	if (s < 0) {
+		warnx("icenet.watchdog=%s on the kernel command line: not off or whole seconds; ignored", v);
+		return conf_s;
+	}
+	snprintf(w.why, sizeof w.why, "icenet.watchdog=%s on the kernel command line", v);
+	return s;
+}
+
 int wdog_open(long want)
 {
 	static const char *const devs[] = {"/dev/watchdog", "/dev/watchdog0"};
 	int e = ENOENT;
 	if (!want) {
-		snprintf(w.why, sizeof w.why, "watchdog = off in " BOOTCONF_PATH);
+		infox("watchdog off: %s", w.why);
 		return -1;
 	}
 	for (int i = 0; i < 2 && w.fd < 0; i++) {

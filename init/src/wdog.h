@@ -6,8 +6,11 @@
 
 #include <stddef.h>
 
+/* The timeout: boot.conf's `watchdog`, unless the kernel command line has
+ * `icenet.watchdog=off|SECONDS` (for machines whose model of the device is broken). */
+long wdog_timeout(long conf_s);
 /* Open /dev/watchdog (else /dev/watchdog0) and set its timeout: 0 armed, -1 not (said
- * once: info when there is no device, else a warning). */
+ * once: info when there is no device or it is off, else a warning). */
 int wdog_open(long timeout_s);
 /* Not to be armed: why, for status. */
 void wdog_none(const char *why);

@@ -116,6 +116,12 @@ static void test_cmdline(void)
 	      "the last one counts: %s", v);
 	CHECK(!boot_cmdline_arg("icenet.slot=0123456789abcdefXYZ", "icenet.slot", v, sizeof v),
 	      "too long for the buffer");
+	CHECK(boot_watchdog_value("off") == 0, "off");
+	CHECK(boot_watchdog_value("15") == 15 && boot_watchdog_value("15s") == 15, "15");
+	CHECK(boot_watchdog_value("1m") == 60, "1m");
+	CHECK(boot_watchdog_value("0") == -1 && boot_watchdog_value("1500ms") == -1 &&
+		      boot_watchdog_value("2h") == -1 && boot_watchdog_value("on") == -1,
+	      "bad watchdog values");
 	const char *osr = "NAME=\"IceNet-OS\"\nID=icenet\nVERSION_ID=0.2\nPRETTY_NAME=\"IceNet-OS 0.2\"\n";
 	char ver[32];
 	CHECK(boot_os_release(osr, "VERSION_ID", ver, sizeof ver) && !strcmp(ver, "0.2"), "%s", ver);

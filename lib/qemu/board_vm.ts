@@ -149,7 +149,7 @@ const BOOTS: Record<QemuBoot, (a: BootArgs) => Promise<Partial<QemuSpec>>> = {
     return {
       kernel: join(files, board.boot.kernelName),
       dtb: join(files, dtb),
-      append: cmdline,
+      append: [cmdline, ...m.append].join(" "),
       disk: { file: disk, bus: "sd" },
       serialIndex: serialIndexOf(m.machine, lastConsole(cmdline)),
     };

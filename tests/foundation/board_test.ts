@@ -62,8 +62,9 @@ Deno.test("qemuMachines() lists the default machine first; others inherit what t
     const ms = qemuMachines(await loadBoard(root, name));
     assert.deepEqual(ms.map((m) => [m.label, m.from]), [[name, "host"]]);
   }
-  // zima's q35 gets the watchdog its init feeds.
+  // zima's q35 gets the watchdog its init feeds; QEMU's Pis reset when theirs is started.
   assert.deepEqual(qemuMachine(await loadBoard(root, "zima")).devices, ["i6300esb"]);
+  assert.deepEqual(pi4.append, ["icenet.watchdog=off"]);
 });
 
 Deno.test("qemuMachine() picks a machine by name and names the board file for an unknown one", async () => {

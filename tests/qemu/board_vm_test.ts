@@ -81,7 +81,11 @@ Deno.test("boardVm() boots a Pi image's own kernel, tree and cmdline from an SD 
   assert.equal(spec.system, "qemu-system-aarch64", "the host's QEMU");
   assert.deepEqual(spec.options, []);
   assert.equal(spec.memory, "1G");
-  assert.equal(spec.append, "console=tty1 console=ttyS1,115200 root=PARTUUID=x-02 ro");
+  // The image's own command line, then the machine's `append` (no watchdog under QEMU).
+  assert.equal(
+    spec.append,
+    "console=tty1 console=ttyS1,115200 root=PARTUUID=x-02 ro icenet.watchdog=off",
+  );
   assert.equal(spec.serialIndex, 1);
   assert.equal(await Deno.readTextFile(spec.kernel!), "kernel");
   assert.equal(await Deno.readTextFile(spec.dtb!), "dtb");
@@ -109,6 +113,7 @@ Deno.test("boardVm() on raspi4b: the qemu stage's QEMU, the Pi 4 tree with the n
   const version = await $`${spec.system} --version`.text();
   assert.match(version, /^QEMU emulator version 10\.0\.2 /);
   assert.equal(spec.serialIndex, 1, "the mini UART (ttyS1) is raspi4b's second serial port");
+  assert.match(spec.append!, / icenet\.watchdog=off$/, "inherited from raspi3b");
   for (const node of ["/soc/clock@7ef00000", "/soc/interrupt-controller@7ef00100"]) {
     assert.equal(await fdtget(spec.dtb!, node, "status"), "disabled", node);
   }
