@@ -52,9 +52,11 @@ static void build(struct loop *l, int sfd, struct ctl *ctl, struct sup *sup)
 {
 	l->n = 0;
 	add(l, sfd, POLLIN, T_SIG, 0);
-	if (ctl->fd >= 0) add(l, ctl->fd, POLLIN, T_CTL, 0);
+	/* Clients before the listening socket: those that hung up free their slots before
+	 * a connection of the same round is accepted (else: "busy"). */
 	for (int i = 0; i < CTL_MAXCLIENTS; i++)
 		if (ctl->cl[i].fd >= 0) add(l, ctl->cl[i].fd, ctl_client_events(&ctl->cl[i]), T_CLIENT, &ctl->cl[i]);
+	if (ctl->fd >= 0) add(l, ctl->fd, POLLIN, T_CTL, 0);
 	for (int i = 0; i < sup->n; i++) {
 		struct svc *s = sup->v[i];
 		if (s->log_rd >= 0) add(l, s->log_rd, POLLIN, T_LOG, s);
