@@ -72,6 +72,17 @@ const QemuFields = {
    * does not work; the image keeps its console.
    */
   serialConsole: z.string().regex(/^tty[A-Za-z]+\d+$/, "a device like ttyAMA0").optional(),
+  /**
+   * Devices QEMU adds to the machine (`-device`), e.g. `i6300esb`: the watchdog the guest's
+   * init feeds, which resets the guest when it expires.
+   */
+  devices: z.array(z.string().regex(/^[a-z0-9][A-Za-z0-9_.,=-]*$/, "a -device value like i6300esb"))
+    .optional(),
+  /**
+   * Kernel arguments added when QEMU boots the image's kernel directly (boot kinds that
+   * do, e.g. the Pi firmware's), after the image's own command line.
+   */
+  append: z.array(z.string().regex(/^\S+$/, "one kernel argument, no spaces")).optional(),
   /** This boot's name in figures (`bench: boot_to_login_<label>`); default: the board's. */
   label: z.string().regex(/^[a-z0-9_-]+$/).optional(),
 };
@@ -220,6 +231,12 @@ function qemuTrees(board: Board): BootIssue[] {
           built.join(", ") || "none"
         })`,
       });
+    } else if (m.append?.length && !direct) {
+      issues.push({
+        path: [...path, "append"],
+        message: `QEMU boots a ${board.boot.loader} image through its own loader: ` +
+          `it cannot add kernel arguments`,
+      });
     } else if (!m.dtb && direct) {
       issues.push({
         path: [...path, "machine"],
@@ -287,6 +304,8 @@ export interface QemuMachine {
   disableNodes: string[];
   deleteProperties: { node: string; property: string }[];
   serialConsole?: string;
+  devices: string[];
+  append: string[];
   label: string;
 }
 
@@ -302,6 +321,8 @@ export function qemuMachines(board: Board): QemuMachine[] {
     from: base.from ?? "host",
     disableNodes: base.disableNodes ?? [],
     deleteProperties: base.deleteProperties ?? [],
+    devices: base.devices ?? [],
+    append: base.append ?? [],
     label: base.label ?? board.name,
   };
   const defined = <T extends object>(o: T) =>

@@ -33,6 +33,9 @@ export function kernelCmdline(opts: CmdlineOptions): string {
     "init=/sbin/init",
     // No Kconfig default exists for it (dmesg_restrict has one): hide kernel pointers.
     "sysctl.kernel.kptr_restrict=2",
+    // A panic reboots after 5 s (the kernel's default is to hang): with no one near the
+    // board, a trial boot whose kernel panics must get back to the boot loader's choice.
+    "panic=5",
     ...(opts.data ? [`icenet.data=${opts.data}`] : []),
     ...(opts.extra ?? []),
   ];

@@ -113,6 +113,7 @@ export async function boardVm(
     cpu: m.cpu,
     accel: await chooseAccel({ system: program.system, machine: m.machine, cpu: m.cpu }),
     noReboot: opts.noReboot,
+    devices: m.devices,
   };
   return { ...base, ...await BOOTS[bootKind(board).qemu]({ board, m, image, work, disk, opts }) };
 }
@@ -154,7 +155,7 @@ const BOOTS: Record<QemuBoot, (a: BootArgs) => Promise<Partial<QemuSpec>>> = {
     return {
       kernel: join(files, board.boot.kernelName),
       dtb: join(files, dtb),
-      append: cmdline,
+      append: [cmdline, ...m.append].join(" "),
       disk: { file: disk, bus: "sd" },
       serialIndex: serialIndexOf(m.machine, lastConsole(cmdline)),
     };

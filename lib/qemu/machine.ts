@@ -45,6 +45,8 @@ export interface QemuSpec {
   screen?: { monitor: string };
   /** Exit QEMU instead of rebooting the guest. */
   noReboot?: boolean;
+  /** More devices (`-device`), e.g. the `i6300esb` watchdog. */
+  devices?: string[];
 }
 
 /** The argument vector (without the program name) for a spec. */
@@ -79,6 +81,7 @@ export function qemuArgv(spec: QemuSpec): string[] {
     const fwd = spec.net.forwards.map((f) => `,hostfwd=tcp:127.0.0.1:${f.host}-:${f.guest}`);
     a.push("-netdev", `user,id=net0${fwd.join("")}`, "-device", "virtio-net-pci,netdev=net0");
   }
+  for (const d of spec.devices ?? []) a.push("-device", d);
   if (spec.screen) {
     a.push("-device", "VGA", "-device", "qemu-xhci,id=xhci", "-device", "usb-kbd,bus=xhci.0");
   }

@@ -84,7 +84,11 @@ Deno.test("boardVm() boots a Pi image's own kernel, tree and cmdline from an SD 
   assert.equal(spec.system, "qemu-system-aarch64", "the host's QEMU");
   assert.deepEqual(spec.options, []);
   assert.equal(spec.memory, "1G");
-  assert.equal(spec.append, "console=tty1 console=ttyS1,115200 root=PARTUUID=x-02 ro");
+  // The image's own command line, then the machine's `append` (no watchdog under QEMU).
+  assert.equal(
+    spec.append,
+    "console=tty1 console=ttyS1,115200 root=PARTUUID=x-02 ro icenet.watchdog=off",
+  );
   assert.equal(spec.serialIndex, 1);
   assert.equal(await Deno.readTextFile(spec.kernel!), "kernel");
   assert.equal(await Deno.readTextFile(spec.dtb!), "dtb");
@@ -112,7 +116,10 @@ Deno.test("boardVm() on raspi4b: the qemu stage's QEMU, the Pi 4 tree with the n
   const version = await $`${spec.system} --version`.text();
   assert.match(version, /^QEMU emulator version 10\.0\.2 /);
   // The image's console is the mini UART (ttyS1); raspi4b boots with the PL011, its first.
-  assert.equal(spec.append, "console=tty1 console=ttyAMA0,115200 root=PARTUUID=x-02 ro");
+  assert.equal(
+    spec.append,
+    "console=tty1 console=ttyAMA0,115200 root=PARTUUID=x-02 ro icenet.watchdog=off",
+  );
   assert.equal(spec.serialIndex, 0);
   for (
     const node of [
