@@ -18,16 +18,17 @@ import {
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 
-/** A Pi image whose boot partition holds `files` (name -> path or text) and a cmdline. */
+/** A Pi image whose slot a (slot-a/ on its boot partition) holds `files` and a cmdline. */
 async function piImage(board: Board, tmp: string, files: Record<string, string | Uint8Array>) {
   const boot = join(tmp, "boot");
-  await Deno.mkdir(boot);
+  const slot = join(boot, "slot-a");
+  await Deno.mkdir(slot, { recursive: true });
   for (const [name, content] of Object.entries(files)) {
-    if (typeof content === "string") await Deno.writeTextFile(join(boot, name), content);
-    else await Deno.writeFile(join(boot, name), content);
+    if (typeof content === "string") await Deno.writeTextFile(join(slot, name), content);
+    else await Deno.writeFile(join(slot, name), content);
   }
   await Deno.writeTextFile(
-    join(boot, "cmdline.txt"),
+    join(slot, "cmdline.txt"),
     "console=tty1 console=ttyS1,115200 root=PARTUUID=x-02 ro\n",
   );
   const plan = planDisk(board.partitions, board.name);
@@ -135,7 +136,7 @@ Deno.test("boardVm() on raspi4b: the qemu stage's QEMU, the Pi 4 tree with the n
   assert.equal(await fdtget(spec.dtb!, "/soc/mmc@7e300000", "non-removable"), "");
   // The image's own tree (the one a real Pi 4 boots) is left as it was.
   const again = join(tmp, "again.dtb");
-  await fatCopyOut(img, (await partitionOffsets(img))[0], "bcm2711-rpi-4-b.dtb", again);
+  await fatCopyOut(img, (await partitionOffsets(img))[0], "slot-a/bcm2711-rpi-4-b.dtb", again);
   assert.deepEqual(await Deno.readFile(again), tree);
   await Deno.remove(tmp, { recursive: true });
 });
