@@ -41,6 +41,7 @@ async function withTestImage<T>(f: () => Promise<T>): Promise<T> {
 /** A root squashfs like `base`'s with `files` (path -> text) added: `<dir>/root.squashfs`. */
 async function variantRoot(base: string, dir: string, files: Record<string, string>) {
   const tree = join(dir, "tree");
+  await Deno.mkdir(dir, { recursive: true });
   await $`unsquashfs -q -no-xattrs -d ${tree} ${join(base, "root.squashfs")}`;
   for (const [path, text] of Object.entries(files)) {
     await Deno.writeTextFile(join(tree, path), text);
@@ -153,9 +154,16 @@ for (const { name, board, skip } of await e2eBoardList()) {
       const repo = join(await buildStage(ROOT, board, "repo", true), "repo");
       const web = join(work, "web");
       await Deno.mkdir(web);
-      const v2 = await variantRoot(rootfs, join(work, "v2"), { "etc/release-mark": "v2\n" });
+      // Each release says its version where `icenetctl boot` and bundles read it.
+      const osRelease = (v: string) =>
+        `NAME="IceNet-OS"\nID=icenet\nVERSION_ID=${v}\nPRETTY_NAME="IceNet-OS ${v}"\n`;
+      const v2 = await variantRoot(rootfs, join(work, "v2"), {
+        "etc/release-mark": "v2\n",
+        "etc/os-release": osRelease("2"),
+      });
       const v3 = await variantRoot(rootfs, join(work, "v3"), {
         "etc/release-mark": "v3\n",
+        "etc/os-release": osRelease("3"),
         // A service that never becomes ready, and a gate that gives up on it soon.
         "etc/icenet/services/never-ready": "command = /bin/sleep 100000\nready = notify-fd\n",
         "etc/icenet/boot.conf": "timeout = 40s\n",
@@ -186,22 +194,26 @@ for (const { name, board, skip } of await e2eBoardList()) {
       const repoServer = serveDir(repo);
       const url = (f: string) => `http://10.0.2.2:${server.addr.port}/${f}`;
       let vm = await bootVm(board, image, work, false);
+      // Each step needs the one before: stop at the first that fails (keeping `work`).
+      const step = async (name: string, f: () => Promise<void>) => {
+        if (!await t.step(name, f)) throw new Error(`${name}: failed (console: ${work})`);
+      };
       try {
         let sh = await GuestShell.login(vm.console, LOGIN);
-        await t.step("v1 runs from slot a, committed", async () => {
+        await step("v1 runs from slot a, committed", async () => {
           assert.match(await gateVerdict(sh), /^gate good/);
           const s = await status(sh);
           assert.equal(s.slot, "a");
           assert.equal(s.state, "committed");
           assert.equal(s.other_state, "empty");
         });
-        await t.step("the user installs a package and edits /etc", async () => {
+        await step("the user installs a package and edits /etc", async () => {
           const r = `http://10.0.2.2:${repoServer.addr.port}/`;
           await sh.check(`ice-pkg --repo ${r} update`, 300_000);
           await sh.check(`ice-pkg --repo ${r} install chrony`, 300_000);
           await sh.check("echo '10.1.2.3 my-nas' >> /etc/hosts && sync");
         });
-        await t.step("v2: installed over HTTP into slot b, boots on trial, commits", async () => {
+        await step("v2: installed over HTTP into slot b, boots on trial, commits", async () => {
           await sh.check(`icenet-update install ${url("v2")}`, 300_000);
           assert.equal((await status(sh)).other_state, "trial-armed");
           sh = await rebootAndLogin(vm, sh);
@@ -210,13 +222,14 @@ for (const { name, board, skip } of await e2eBoardList()) {
           const s = await status(sh);
           assert.deepEqual([s.slot, s.state, s.version], ["b", "committed", "2"]);
           assert.equal(await sh.check("cat /etc/release-mark"), "v2\n");
+          assert.match(await sh.check("icenetctl boot"), /^boot slot=b trial=1 version=2$/m);
         });
-        await t.step("the user's package and /etc edit survived", async () => {
+        await step("the user's package and /etc edit survived", async () => {
           assert.match(await sh.check("ice-pkg list"), /chrony/);
           await sh.check("test -x /usr/sbin/chronyd");
           assert.match(await sh.check("cat /etc/hosts"), /10\.1\.2\.3 my-nas/);
         });
-        await t.step("refused with a clear message and nothing written", async () => {
+        await step("refused with a clear message and nothing written", async () => {
           const before = await sh.check("sha256sum /dev/vda2 | cut -d' ' -f1", 120_000);
           for (
             const [file, why] of [
@@ -232,7 +245,7 @@ for (const { name, board, skip } of await e2eBoardList()) {
           assert.equal(await sh.check("sha256sum /dev/vda2 | cut -d' ' -f1", 120_000), before);
           assert.equal((await status(sh)).slot, "b");
         });
-        await t.step(
+        await step(
           "v3, whose service never becomes ready, is tried once; back on v2",
           async () => {
             await sh.check(`icenet-update install ${url("v3")}`, 300_000);
@@ -248,7 +261,7 @@ for (const { name, board, skip } of await e2eBoardList()) {
             assert.equal(s.other_state, "failed-trial");
           },
         );
-        await t.step("v4, whose kernel panics, is tried once; back on v2", async () => {
+        await step("v4, whose kernel panics, is tried once; back on v2", async () => {
           await sh.check(`icenet-update install ${url("v4")}`, 300_000);
           await sh.send("icenetctl reboot");
           await vm.console.expect(/Kernel panic/, 300_000, "the trial kernel's panic");
@@ -257,7 +270,7 @@ for (const { name, board, skip } of await e2eBoardList()) {
           const s = await status(sh);
           assert.deepEqual([s.slot, s.state, s.version], ["b", "committed", "2"]);
         });
-        await t.step(
+        await step(
           "QEMU killed mid-install: v2 boots unharmed, the next install succeeds",
           async () => {
             await sh.send(`icenet-update install ${url("v5")}`);

@@ -232,3 +232,18 @@ Deno.test("status reads the factory slot's record: an unsigned manifest as the i
   const old = await rig.bundle({ version: "0.9", serial: 0 });
   assert.match((await rig.run(["install", old.path])).stderr, /older than the running 1\.0/);
 });
+
+Deno.test("one icenet-update at a time: a status waits while another holds the state lock", async () => {
+  await using rig = await Rig.create("systemd-boot");
+  const lock = join(rig.dir, "state", "lock");
+  await Deno.mkdir(join(rig.dir, "state"), { recursive: true });
+  // flock(1) holds the lock as another icenet-update (the boot gate's mark-good) would.
+  const holder = new Deno.Command("flock", { args: [lock, "sleep", "2"] }).spawn();
+  await new Promise((r) => setTimeout(r, 300));
+  const t0 = performance.now();
+  const s = await rig.status();
+  const waited = performance.now() - t0;
+  await holder.status;
+  assert.equal(s.slot, "a");
+  assert.ok(waited > 1000, `status returned after ${waited} ms, while the lock was held`);
+});

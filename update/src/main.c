@@ -1,9 +1,12 @@
 /* icenet-update: the one program that reads and writes the A/B boot state of an IceNet
  * device and installs signed update bundles into the inactive slot. */
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 
 #include "bootstate.h"
 #include "conf.h"
@@ -12,6 +15,22 @@
 #include "util.h"
 
 static const char SLOT[] = "ab";
+
+/* One icenet-update at a time: the boot gate's mark-good, a user's status and an install
+ * each mount the boot partition and change its state; run together, one would unmount it
+ * under another (EBUSY, or a state file read half-written). Held until exit. */
+static int lock_state(const struct conf *c)
+{
+	char path[300];
+	mkdir(c->state_dir, 0755);
+	snprintf(path, sizeof path, "%s/lock", c->state_dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0 || flock(fd, LOCK_EX)) {
+		msg_sys("unable to lock %s", path);
+		return -1;
+	}
+	return 0;
+}
 
 static void usage(void)
 {
@@ -172,7 +191,7 @@ int main(int argc, char **argv)
 		usage();
 		return EXIT_USAGE;
 	}
-	if (conf_load(&c, conf_path))
+	if (conf_load(&c, conf_path) || lock_state(&c))
 		return EXIT_SYSTEM;
 	if (!strcmp(cmd, "status"))
 		return status(&c, json);
