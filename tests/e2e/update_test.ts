@@ -108,12 +108,15 @@ async function status(sh: GuestShell): Promise<Record<string, string>> {
   );
 }
 
-/** Wait until icenet-init's boot gate has a verdict; returns `icenetctl boot`'s gate line. */
+/** Wait until icenet-init's boot gate has a verdict and acted on it; returns its line. */
 async function gateVerdict(sh: GuestShell, timeoutMs = 180_000): Promise<string> {
   const end = performance.now() + timeoutMs;
   while (performance.now() < end) {
     const line = (await sh.check("icenetctl boot")).split("\n").find((l) => l.startsWith("gate "));
-    if (line && !/^gate (waiting|off)/.test(line)) return line;
+    // A verdict, and its command (icenet-update mark-good/mark-bad) done.
+    if (line && /^gate (good|bad)/.test(line) && !/ on_(good|bad)=running/.test(line)) {
+      return line;
+    }
     await new Promise((r) => setTimeout(r, 2000));
   }
   throw new Error("the boot gate gave no verdict");

@@ -157,6 +157,8 @@ Deno.test("u-boot: the trial's variables through install, boot.scr's saveenv, ma
       assert.equal(env.icenet_good, "b");
       assert.equal(env.icenet_trial, undefined);
       assert.equal(env.icenet_tries, undefined);
+      // Still the trial boot's command line (icenet.trial=1): the boot state says committed.
+      assert.equal((await rig.status()).state, "committed");
     },
   );
   await t.step("installing while a trial runs is refused", async () => {

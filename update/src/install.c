@@ -575,11 +575,8 @@ int install(struct conf *c, const char *source, int allow_downgrade)
 		msg("cannot tell the running slot: no icenet.slot=a|b in %s", c->cmdline);
 		return EXIT_REFUSED;
 	}
-	if (trial) {
-		msg("slot %c is running on trial (icenet.trial=1): run `icenet-update mark-good` first",
-		    SLOT[cur]);
-		return EXIT_REFUSED;
-	}
+	/* Not icenet.trial=1 of this boot's command line: the boot state (read below) says
+	 * whether the running slot is committed, also after a mark-good in this boot. */
 	if (devices_resolve(c) || boot_mount(c, &ours))
 		return EXIT_SYSTEM;
 	int r = install_mounted(c, source, allow_downgrade, cur);

@@ -92,7 +92,8 @@ static int status(struct conf *c, int json)
 		kv(json, &first, "version", rec[cur] ? v[cur] : "unknown");
 		snprintf(buf, sizeof buf, "%llu", serial[cur]);
 		kv(json, &first, "serial", buf);
-		kv(json, &first, "state", trial || s.good != cur ? "trial" : "committed");
+		/* The boot state, not icenet.trial=1: a trial boot that passed its gate is committed. */
+		kv(json, &first, "state", s.good != cur || s.trial == cur ? "trial" : "committed");
 		int o = !cur;
 		snprintf(buf, sizeof buf, "%c", SLOT[o]);
 		kv(json, &first, "other", buf);
