@@ -134,10 +134,17 @@ async function bootVm(board: Board, image: string, work: string, reuseDisk: bool
   return startGuest(spec, consoleLog(work, "console.log"));
 }
 
+/** Log in once the guest is up: its boot gate passed (network and all) and was acted on. */
+async function loginUp(vm: Qemu): Promise<GuestShell> {
+  const sh = await GuestShell.login(vm.console, LOGIN);
+  assert.match(await gateVerdict(sh), /^gate good/);
+  return sh;
+}
+
 /** Reboot from the shell; the next login (after whatever boots in between). */
 async function rebootAndLogin(vm: Qemu, sh: GuestShell): Promise<GuestShell> {
   await sh.send("icenetctl reboot");
-  return await GuestShell.login(vm.console, LOGIN);
+  return await loginUp(vm);
 }
 
 for (const { name, board, skip } of await e2eBoardList()) {
@@ -202,9 +209,8 @@ for (const { name, board, skip } of await e2eBoardList()) {
         if (!await t.step(name, f)) throw new Error(`${name}: failed (console: ${work})`);
       };
       try {
-        let sh = await GuestShell.login(vm.console, LOGIN);
+        let sh = await loginUp(vm);
         await step("v1 runs from slot a, committed", async () => {
-          assert.match(await gateVerdict(sh), /^gate good/);
           const s = await status(sh);
           assert.equal(s.slot, "a");
           assert.equal(s.state, "committed");
@@ -221,7 +227,6 @@ for (const { name, board, skip } of await e2eBoardList()) {
           assert.equal((await status(sh)).other_state, "trial-armed");
           sh = await rebootAndLogin(vm, sh);
           assert.match(await sh.check("cat /proc/cmdline"), /icenet\.slot=b/);
-          assert.match(await gateVerdict(sh), /^gate good/);
           const s = await status(sh);
           assert.deepEqual([s.slot, s.state, s.version], ["b", "committed", "2"]);
           assert.equal(await sh.check("cat /etc/release-mark"), "v2\n");
@@ -257,7 +262,7 @@ for (const { name, board, skip } of await e2eBoardList()) {
             await vm.console.expect(/icenet\.slot=a/, 300_000, "the trial boot of slot a");
             sh = await GuestShell.login(vm.console, LOGIN);
             await vm.console.expect(/icenet-preinit/, 300_000, "the boot after the failed trial");
-            sh = await GuestShell.login(vm.console, LOGIN);
+            sh = await loginUp(vm);
             assert.match(await sh.check("cat /proc/cmdline"), /icenet\.slot=b/);
             const s = await status(sh);
             assert.deepEqual([s.slot, s.state, s.version], ["b", "committed", "2"]);
@@ -268,7 +273,7 @@ for (const { name, board, skip } of await e2eBoardList()) {
           await sh.check(`icenet-update install ${url("v4")}`, 300_000);
           await sh.send("icenetctl reboot");
           await vm.console.expect(/Kernel panic/, 300_000, "the trial kernel's panic");
-          sh = await GuestShell.login(vm.console, LOGIN);
+          sh = await loginUp(vm);
           assert.match(await sh.check("cat /proc/cmdline"), /icenet\.slot=b/);
           const s = await status(sh);
           assert.deepEqual([s.slot, s.state, s.version], ["b", "committed", "2"]);
@@ -280,7 +285,7 @@ for (const { name, board, skip } of await e2eBoardList()) {
             await new Promise((r) => setTimeout(r, 1500));
             await vm.stop(0); // the power cut
             vm = await bootVm(board, image, work, true);
-            sh = await GuestShell.login(vm.console, LOGIN);
+            sh = await loginUp(vm);
             assert.match(await sh.check("cat /proc/cmdline"), /icenet\.slot=b/);
             const s = await status(sh);
             assert.deepEqual([s.slot, s.state, s.version], ["b", "committed", "2"]);
