@@ -134,10 +134,15 @@ async function bootVm(board: Board, image: string, work: string, reuseDisk: bool
   return startGuest(spec, consoleLog(work, "console.log"));
 }
 
-/** Log in once the guest is up: its boot gate passed (network and all) and was acted on. */
+/**
+ * Log in once the guest is up: its boot gate passed and was acted on, and DHCP gave it a
+ * route (the network service is up when udhcpc runs, before its lease).
+ */
 async function loginUp(vm: Qemu): Promise<GuestShell> {
   const sh = await GuestShell.login(vm.console, LOGIN);
   assert.match(await gateVerdict(sh), /^gate good/);
+  await sh.check("for i in $(seq 60); do ip -4 route | grep -q ^default && break; sleep 1; done");
+  assert.match(await sh.check("ip -4 route"), /^default/m);
   return sh;
 }
 
