@@ -208,6 +208,7 @@ for (const { name, board, skip } of await e2eBoardList()) {
       const server = serveDir(web);
       const repoServer = serveDir(repo);
       const url = (f: string) => `http://10.0.2.2:${server.addr.port}/${f}`;
+      const times = { trial: 0, plain: 0, gateToGood: 0, panicToGood: 0 };
       let vm = await bootVm(board, image, work, false);
       // Each step needs the one before: stop at the first that fails (keeping `work`).
       const step = async (name: string, f: () => Promise<void>) => {
@@ -230,7 +231,9 @@ for (const { name, board, skip } of await e2eBoardList()) {
         await step("v2: installed over HTTP into slot b, boots on trial, commits", async () => {
           await sh.check(`icenet-update install ${url("v2")}`, 300_000);
           assert.equal((await status(sh)).other_state, "trial-armed");
+          const t0 = performance.now();
           sh = await rebootAndLogin(vm, sh);
+          times.trial = performance.now() - t0;
           assert.match(await sh.check("cat /proc/cmdline"), /icenet\.slot=b/);
           const s = await status(sh);
           assert.deepEqual([s.slot, s.state, s.version], ["b", "committed", "2"]);
@@ -259,6 +262,15 @@ for (const { name, board, skip } of await e2eBoardList()) {
           assert.equal((await status(sh)).slot, "b");
         });
         await step(
+          "a plain reboot of the committed slot (the trial boot's yardstick)",
+          async () => {
+            const t0 = performance.now();
+            sh = await rebootAndLogin(vm, sh);
+            times.plain = performance.now() - t0;
+            assert.match(await sh.check("cat /proc/cmdline"), /icenet\.slot=b/);
+          },
+        );
+        await step(
           "v3, whose service never becomes ready, is tried once; back on v2",
           async () => {
             await sh.check(`icenet-update install ${url("v3")}`, 300_000);
@@ -266,8 +278,11 @@ for (const { name, board, skip } of await e2eBoardList()) {
             // The trial boot (slot a) logs in too; its gate fails and it reboots by itself.
             await vm.console.expect(/icenet\.slot=a/, 300_000, "the trial boot of slot a");
             sh = await GuestShell.login(vm.console, LOGIN);
+            await vm.console.expect(/boot gate: bad/, 300_000, "the trial's gate to fail");
+            const t0 = performance.now();
             await vm.console.expect(/icenet-preinit/, 300_000, "the boot after the failed trial");
             sh = await loginUp(vm);
+            times.gateToGood = performance.now() - t0;
             assert.match(await sh.check("cat /proc/cmdline"), /icenet\.slot=b/);
             const s = await status(sh);
             assert.deepEqual([s.slot, s.state, s.version], ["b", "committed", "2"]);
@@ -278,7 +293,9 @@ for (const { name, board, skip } of await e2eBoardList()) {
           await sh.check(`icenet-update install ${url("v4")}`, 300_000);
           await sh.send("icenetctl reboot");
           await vm.console.expect(/Kernel panic/, 300_000, "the trial kernel's panic");
+          const t0 = performance.now();
           sh = await loginUp(vm);
+          times.panicToGood = performance.now() - t0;
           assert.match(await sh.check("cat /proc/cmdline"), /icenet\.slot=b/);
           const s = await status(sh);
           assert.deepEqual([s.slot, s.state, s.version], ["b", "committed", "2"]);
@@ -298,6 +315,14 @@ for (const { name, board, skip } of await e2eBoardList()) {
             assert.equal((await status(sh)).other_state, "trial-armed");
           },
         );
+        // Wall times under TCG (host load shows in them): figures, not assertions.
+        const sec = (ms: number) => (ms / 1000).toFixed(1);
+        console.log(
+          `bench: update_trial_boot_${name} ${sec(times.trial)} s (reboot to login, gate passed)`,
+        );
+        console.log(`bench: update_plain_boot_${name} ${sec(times.plain)} s (the same, committed)`);
+        console.log(`bench: update_gate_fail_to_good_${name} ${sec(times.gateToGood)} s`);
+        console.log(`bench: update_panic_to_good_${name} ${sec(times.panicToGood)} s`);
       } finally {
         await vm.stop(2000);
         await server.shutdown();
