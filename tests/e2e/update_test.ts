@@ -87,13 +87,30 @@ async function makeBundle(board: Board, kernel: string, out: string, o: BundleOp
   }
 }
 
-/** Serve the files of `dir` on the host's loopback (the guest reaches it as 10.0.2.2). */
+/**
+ * Serve the files of `dir` on the host's loopback (the guest reaches it as 10.0.2.2);
+ * `slow-<name>` is `<name>` at 1 MiB/s, so that a power cut lands in the middle.
+ */
 function serveDir(dir: string) {
   return Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
-    const name = new URL(req.url).pathname.slice(1);
+    let name = new URL(req.url).pathname.slice(1);
     if (!/^[A-Za-z0-9._+-]+$/.test(name)) return new Response("no", { status: 404 });
+    const slow = name.startsWith("slow-");
+    if (slow) name = name.slice(5);
     try {
-      return new Response((await Deno.open(join(dir, name))).readable);
+      const file = await Deno.open(join(dir, name));
+      if (!slow) return new Response(file.readable);
+      const chunks = file.readable.pipeThrough(
+        new TransformStream<Uint8Array, Uint8Array>({
+          async transform(chunk, out) {
+            for (let i = 0; i < chunk.length; i += 64 * 1024) {
+              out.enqueue(chunk.slice(i, i + 64 * 1024));
+              await new Promise((r) => setTimeout(r, 62)); // 64 KiB / 62 ms: about 1 MiB/s
+            }
+          },
+        }),
+      );
+      return new Response(chunks);
     } catch {
       return new Response("not found", { status: 404 });
     }
@@ -303,14 +320,16 @@ for (const { name, board, skip } of await e2eBoardList()) {
         await step(
           "QEMU killed mid-install: v2 boots unharmed, the next install succeeds",
           async () => {
-            await sh.send(`icenet-update install ${url("v5")}`);
-            await new Promise((r) => setTimeout(r, 1500));
-            await vm.stop(0); // the power cut
+            await sh.send(`icenet-update install ${url("slow-v5")}`);
+            await new Promise((r) => setTimeout(r, 8000));
+            await vm.stop(0); // the power cut, a few MiB into the root payload
             vm = await bootVm(board, image, work, true);
             sh = await loginUp(vm);
             assert.match(await sh.check("cat /proc/cmdline"), /icenet\.slot=b/);
             const s = await status(sh);
             assert.deepEqual([s.slot, s.state, s.version], ["b", "committed", "2"]);
+            assert.match(s.last_install, /^result=interrupted/);
+            assert.notEqual(s.other_state, "trial-armed");
             await sh.check(`icenet-update install ${url("v5")}`, 300_000);
             assert.equal((await status(sh)).other_state, "trial-armed");
           },
