@@ -85,7 +85,10 @@ static void g_bad(struct sup *sup, struct gate *g)
 
 static void g_health(struct sup *sup, struct gate *g)
 {
-	if (!g->conf.health.argc) return g_good(sup, g);
+	if (!g->conf.health.argc) {
+		g_good(sup, g);
+		return;
+	}
 	enter(sup, g, G_HEALTH);
 	infox("boot gate: every service is up: running %s", g->conf.health.argv[0]);
 	g->hdeadline = now_ms() + g->conf.health_timeout_ms;
