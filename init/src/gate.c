@@ -174,8 +174,8 @@ void gate_setup(struct sup *sup, const char *file)
 		snprintf(g->reason, sizeof g->reason, "no --boot-conf");
 		return;
 	}
-	int r = bootconf_parse_file(&g->conf, file, report, 0);
-	if (r && errno == ENOENT && !program_exists(g->conf.on_good.argv[0])) {
+	int e = bootconf_parse_file(&g->conf, file, report, 0) ? errno : 0;
+	if (e == ENOENT && !program_exists(g->conf.on_good.argv[0])) {
 		/* An image without the updater boots as it always did. */
 		snprintf(g->reason, sizeof g->reason, "no %s, and no %s to run", file,
 			 g->conf.on_good.argv[0]);
@@ -184,8 +184,8 @@ void gate_setup(struct sup *sup, const char *file)
 	}
 	enter(sup, g, G_WAITING);
 	g->deadline = now_ms() + g->conf.timeout_ms;
-	if (r && errno != ENOENT) {
-		snprintf(g->reason, sizeof g->reason, "unable to read %s: %s", file, strerror(errno));
+	if (e && e != ENOENT) {
+		snprintf(g->reason, sizeof g->reason, "unable to read %s: %s", file, strerror(e));
 		msg("error", "%s", g->reason);
 	} else if (g->conf.errors) {
 		snprintf(g->reason, sizeof g->reason, "invalid %s", file);
