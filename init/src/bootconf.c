@@ -15,8 +15,9 @@ struct ctx {
 	void *arg;
 };
 
-static void err(struct ctx *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void err(struct ctx *x, const char *fmt, ...)
+/* Report "file:line: reason"; returns -1, for `return err(...)`. */
+static int err(struct ctx *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int err(struct ctx *x, const char *fmt, ...)
 {
 	char buf[512];
 	int n = x->line ? snprintf(buf, sizeof buf, "%s:%d: ", x->file, x->line)
@@ -27,6 +28,7 @@ static void err(struct ctx *x, const char *fmt, ...)
 	va_end(ap);
 	x->b->errors++;
 	if (x->report) x->report(x->arg, buf);
+	return -1;
 }
 
 /* Replace *c with the words of v: 0, or the conf_split error (-1 quote, -2 too many). */
@@ -48,14 +50,11 @@ static const char *const keys[] = {"health", "timeout", "health_timeout", "on_go
 				   "watchdog", 0};
 enum { K_HEALTH, K_TIMEOUT, K_HEALTH_TIMEOUT, K_ON_GOOD, K_ON_BAD, K_WATCHDOG };
 
-static void on_line(void *arg, int line, char *text, const char *why)
+static int parse_line(struct ctx *x, char *text)
 {
-	struct ctx *x = arg;
 	struct boot_conf *b = x->b;
 	char *k, *v;
 	int key = 0;
-	x->line = line;
-	if (why) return err(x, "%s", why);
 	if (conf_kv(text, &k, &v)) return err(x, "expected 'key = value'");
 	while (keys[key] && strcmp(keys[key], k)) key++;
 	if (!keys[key]) return err(x, "unknown key '%s' (health, timeout, health_timeout, on_good, on_bad, watchdog)", k);
@@ -76,6 +75,15 @@ static void on_line(void *arg, int line, char *text, const char *why)
 	} else if (conf_duration(v, &ms) || !ms) {
 		err(x, "%s: bad duration '%s' (like 30s, 2m; not 0)", k, v);
 	} else *(key == K_TIMEOUT ? &b->timeout_ms : &b->health_timeout_ms) = ms;
+	return 0;
+}
+
+static void on_line(void *arg, int line, char *text, const char *why)
+{
+	struct ctx *x = arg;
+	x->line = line;
+	if (why) err(x, "%s", why);
+	else parse_line(x, text);
 }
 
 int bootconf_parse_buf(struct boot_conf *b, const char *file, const char *buf, size_t len,

@@ -85,7 +85,10 @@ static void g_bad(struct sup *sup, struct gate *g)
 
 static void g_health(struct sup *sup, struct gate *g)
 {
-	if (!g->conf.health.argc) return g_good(sup, g);
+	if (!g->conf.health.argc) {
+		g_good(sup, g);
+		return;
+	}
 	enter(sup, g, G_HEALTH);
 	infox("boot gate: every service is up: running %s", g->conf.health.argv[0]);
 	g->hdeadline = now_ms() + g->conf.health_timeout_ms;
@@ -171,8 +174,8 @@ void gate_setup(struct sup *sup, const char *file)
 		snprintf(g->reason, sizeof g->reason, "no --boot-conf");
 		return;
 	}
-	int r = bootconf_parse_file(&g->conf, file, report, 0);
-	if (r && errno == ENOENT && !program_exists(g->conf.on_good.argv[0])) {
+	int e = bootconf_parse_file(&g->conf, file, report, 0) ? errno : 0;
+	if (e == ENOENT && !program_exists(g->conf.on_good.argv[0])) {
 		/* An image without the updater boots as it always did. */
 		snprintf(g->reason, sizeof g->reason, "no %s, and no %s to run", file,
 			 g->conf.on_good.argv[0]);
@@ -181,8 +184,8 @@ void gate_setup(struct sup *sup, const char *file)
 	}
 	enter(sup, g, G_WAITING);
 	g->deadline = now_ms() + g->conf.timeout_ms;
-	if (r && errno != ENOENT) {
-		snprintf(g->reason, sizeof g->reason, "unable to read %s: %s", file, strerror(errno));
+	if (e && e != ENOENT) {
+		snprintf(g->reason, sizeof g->reason, "unable to read %s: %s", file, strerror(e));
 		msg("error", "%s", g->reason);
 	} else if (g->conf.errors) {
 		snprintf(g->reason, sizeof g->reason, "invalid %s", file);

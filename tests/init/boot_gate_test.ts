@@ -283,6 +283,20 @@ Deno.test("a bad boot.conf is reported line by line and makes the gate bad", asy
   );
 });
 
+Deno.test("an unreadable boot.conf makes the gate bad", async (t) => {
+  await withInit(async (box) => {
+    await box.service("web", { command: await box.script("web", "exec sleep 100") });
+    await Deno.mkdir(box.bootConf);
+  }, async (init, box) => {
+    await step(t, init, "bad at once, saying why", async () => {
+      const g = await gateIs(init, "bad");
+      assert.equal(g.fields.reason, `unable to read ${box.bootConf}: Is a directory`);
+      // the default on_bad: no icenet-update on this host
+      assert.equal(g.fields.on_bad, "exit:127");
+    });
+  }, { args: BOOT_CONF, wrap: ["env", "PATH=/usr/bin:/bin"] });
+});
+
 Deno.test("without boot.conf the gate runs only if the image has icenet-update", async (t) => {
   // no icenet-update on PATH: the gate is off, as on images without the updater
   await withInit(async (box) => {
