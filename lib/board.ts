@@ -188,7 +188,8 @@ function bootIssues(board: Board): BootIssue[] {
 function qemuTrees(board: Board): BootIssue[] {
   if (!board.qemu) return [];
   const built = board.kernel.dtbs.map((d) => basename(d));
-  const direct = findBootKind(board.boot.loader)?.qemu === "kernel";
+  // The kernel kind boots the tree directly; U-Boot picks its build by it.
+  const direct = findBootKind(board.boot.loader)?.qemu !== "uefi";
   const machines = [
     { m: board.qemu, path: ["qemu"] },
     ...board.qemu.others.map((m, i) => ({

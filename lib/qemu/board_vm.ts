@@ -9,6 +9,13 @@
  *     a power of two, as QEMU's SD model requires). The device-tree nodes of hardware
  *     the machine does not model (the board's `disableNodes`) are disabled in that
  *     copy of the tree only.
+ *   - `u-boot` (rpi / rpi32 with U-Boot): QEMU starts the image's own U-Boot in the
+ *     GPU firmware's place, and U-Boot boots the SD card as on the board (its boot
+ *     script, the slot's kernel). aarch64: as `-kernel` (a raw 64-bit image lands at
+ *     0x80000, U-Boot's base) with the machine's tree in x0, as the firmware passes it.
+ *     armv7: QEMU puts a raw 32-bit `-kernel` at 0x10000, not at U-Boot's 0x8000, so
+ *     it goes in as `-bios`; QEMU then passes no tree (with `-dtb` U-Boot does not
+ *     start), and the boot script loads the slot's own.
  * A board may boot on several machines (`qemu.others` in its YAML, e.g. rpi on raspi3b
  * and raspi4b); `machine` picks one by name, the default is the first. Each runs on
  * the QEMU its board names (the host's, or the qemu stage's).
@@ -21,7 +28,7 @@
  * const vm = startQemu(spec);
  * ```
  */
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import $ from "dax";
 import { type Board, type QemuMachine, qemuMachine } from "../board.ts";
 import type { QemuBoot } from "../boot/kind.ts";
@@ -152,6 +159,29 @@ const BOOTS: Record<QemuBoot, (a: BootArgs) => Promise<Partial<QemuSpec>>> = {
       disk: { file: disk, bus: "sd" },
       serialIndex: serialIndexOf(m.machine, lastConsole(cmdline)),
     };
+  },
+  "u-boot": async ({ board, m, image, work, disk }) => {
+    const boot = (await partitionOffsets(image))[0];
+    const files = join(work, "boot");
+    await Deno.mkdir(files, { recursive: true });
+    // The board schema requires a tree for this boot method (lib/board.ts).
+    const dtb = m.dtb!;
+    const { loader, cmdlineFile } = bootKind(board).qemuLoader!(board, dtb);
+    for (const f of [loader, dtb, cmdlineFile]) {
+      await fatCopyOut(image, boot, f, join(files, basename(f)));
+    }
+    await disableNodes(board, m, join(files, dtb));
+    const text = await Deno.readTextFile(join(files, basename(cmdlineFile)));
+    const cmdline = /^bootargs=(.*)$/m.exec(text)?.[1];
+    if (!cmdline) throw new Error(`${image}: ${cmdlineFile} has no bootargs= line`);
+    const common = {
+      disk: { file: disk, bus: "sd" as const },
+      serialIndex: serialIndexOf(m.machine, lastConsole(cmdline)),
+    };
+    if (board.arch === "aarch64") {
+      return { ...common, kernel: join(files, loader), dtb: join(files, dtb) };
+    }
+    return { ...common, bios: join(files, loader) };
   },
 };
 

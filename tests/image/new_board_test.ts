@@ -84,11 +84,11 @@ Deno.test("a board's boot and device-tree mistakes name file, line and field", a
   const rows: [string, string, RegExp][] = [
     [
       "unknown boot loader",
-      rpi.replace("loader: rpi-firmware", "loader: u-boot"),
+      rpi.replace("loader: u-boot", "loader: grub"),
       new RegExp(
         `rpi\\.yaml:${
           lineOf(rpi, "loader:")
-        }: boot\\.loader: unknown boot loader "u-boot" \\(have: rpi-firmware, systemd-boot\\)`,
+        }: boot\\.loader: unknown boot loader "grub" \\(have: rpi-firmware, systemd-boot, u-boot\\)`,
       ),
     ],
     [
@@ -124,7 +124,7 @@ Deno.test("a board's boot and device-tree mistakes name file, line and field", a
       new RegExp(
         `rpi\\.yaml:${
           lineOf(rpi, "  firmwareFiles:")
-        }: boot\\.efi: unknown field for boot loader rpi-firmware \\(allowed: loader, kernelName, firmware,`,
+        }: boot\\.efi: unknown field for boot loader u-boot \\(allowed: loader, kernelName, firmware,`,
       ),
     ],
     [
