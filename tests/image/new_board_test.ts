@@ -53,14 +53,22 @@ Deno.test("a new board is one YAML file and one kernel fragment: stages and imag
     assert.deepEqual(kernel.inputs, ["kernel/base.config", "kernel/pi3a.config"]);
     assert.equal(kernel.sources.linux.sha256, KERNEL_SOURCE.sha256);
     const image = stages.find((s) => s.name === "image")!;
-    assert.deepEqual(Object.keys(image.sources), ["raspi-firmware"]);
+    assert.deepEqual(Object.keys(image.sources), ["raspi-firmware", "u-boot"]);
 
     // The image plan: the layout, the command line and every boot file.
     const img = planImage(board);
     assert.deepEqual(img.disk.partitions.map((p) => p.name), ["boot", "root", "data"]);
     assert.match(img.cmdline, /^console=tty1 console=ttyS1,115200 root=PARTUUID=[0-9a-f]{8}-02 /);
     const paths = img.files.map((f) => f.path);
-    for (const f of ["kernel8.img", "bcm2837-rpi-3-a-plus.dtb", "config.txt", "cmdline.txt"]) {
+    for (
+      const f of [
+        "slot-a/kernel8.img",
+        "bcm2837-rpi-3-a-plus.dtb",
+        "config.txt",
+        "boot.scr",
+        "slot-a/cmdline.env",
+      ]
+    ) {
       assert.ok(paths.includes(f), f);
     }
     const config = img.files.find((f) => f.path === "config.txt")!;
