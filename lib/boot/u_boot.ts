@@ -45,7 +45,8 @@ import {
   RPI_FIRMWARE_FIELDS,
   rpiFirmware,
 } from "./rpi_firmware.ts";
-import { abBootScript, CMDLINE_FILE, scriptImage } from "./uboot_script.ts";
+import { scriptImage } from "./uboot_image.ts";
+import { abBootScript, CMDLINE_FILE } from "./uboot_script.ts";
 
 /** The `boot:` fields of this kind. */
 const Fields = {

@@ -1,8 +1,6 @@
 /**
- * IceNet's U-Boot boot script (`boot.scr`): the A/B slot choice of issue #18, and the
- * legacy image wrapping U-Boot's `source` command runs (what `mkimage -T script`
- * writes, made here so the image stage needs no u-boot-tools and stays byte-for-byte
- * reproducible).
+ * IceNet's U-Boot boot script (`boot.scr` once wrapped by scriptImage() of
+ * lib/boot/uboot_image.ts): the A/B slot choice of issue #18.
  *
  * The state is three variables in `icenet.env` (lib/boot/uboot_env.ts), read with
  * `env import -c` (whose CRC check rejects a torn file; `icenet.env.bak` is then
@@ -22,7 +20,6 @@
  * const scr = scriptImage(text, { arch: "arm64", name: "IceNet-OS A/B boot" });
  * ```
  */
-import { crc32 } from "./_crc32.ts";
 import { ICENET_ENV_BACKUP, ICENET_ENV_FILE, UBOOT_ENV_SIZE } from "./uboot_env.ts";
 
 /** What the script needs to know about the board's kernel. */
@@ -89,47 +86,4 @@ fi
 echo "icenet: good \${icenet_good}, trial \${icenet_trial}, tries left \${icenet_tries}: booting slot \${icenet_slot}\${icenet_extra}"
 ${opts.bootCommand} \${kernel_addr_r} - \${icenet_fdt}
 `;
-}
-
-/** U-Boot's architecture numbers (include/image.h). */
-const ARCH = { arm: 2, arm64: 22 } as const;
-
-/** Options of a script image. */
-export interface ScriptImageOptions {
-  arch: keyof typeof ARCH;
-  /** Image name, at most 31 bytes. */
-  name: string;
-  /** Header time stamp (seconds); default 0, as reproducible builds want. */
-  time?: number;
-}
-
-/**
- * `text` as a legacy U-Boot script image, the bytes `mkimage -A <arch> -O linux
- * -T script -C none -n <name> -d <file>` writes (with SOURCE_DATE_EPOCH = time): a
- * 64-byte big-endian header, then a multi-file body of one file (its length, a zero
- * end mark, the text; mkimage pads only files
- * that another follows).
- */
-export function scriptImage(text: string, opts: ScriptImageOptions): Uint8Array {
-  const script = new TextEncoder().encode(text);
-  const name = new TextEncoder().encode(opts.name);
-  if (name.length > 31) throw new Error(`script image name "${opts.name}" is over 31 bytes`);
-  const data = new Uint8Array(8 + script.length);
-  const dv = new DataView(data.buffer);
-  dv.setUint32(0, script.length);
-  data.set(script, 8);
-  const out = new Uint8Array(64 + data.length);
-  const h = new DataView(out.buffer);
-  h.setUint32(0, 0x27051956); // magic
-  h.setUint32(8, opts.time ?? 0);
-  h.setUint32(12, data.length);
-  h.setUint32(24, crc32(data));
-  out[28] = 5; // IH_OS_LINUX
-  out[29] = ARCH[opts.arch];
-  out[30] = 6; // IH_TYPE_SCRIPT
-  out[31] = 0; // IH_COMP_NONE
-  out.set(name, 32);
-  h.setUint32(4, crc32(out.subarray(0, 64))); // header CRC, computed with itself zero
-  out.set(data, 64);
-  return out;
 }

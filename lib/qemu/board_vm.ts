@@ -13,9 +13,10 @@
  *     GPU firmware's place, and U-Boot boots the SD card as on the board (its boot
  *     script, the slot's kernel). aarch64: as `-kernel` (a raw 64-bit image lands at
  *     0x80000, U-Boot's base) with the machine's tree in x0, as the firmware passes it.
- *     armv7: QEMU puts a raw 32-bit `-kernel` at 0x10000, not at U-Boot's 0x8000, so
- *     it goes in as `-bios`; QEMU then passes no tree (with `-dtb` U-Boot does not
- *     start), and the boot script loads the slot's own.
+ *     armv7: QEMU puts a raw 32-bit `-kernel` at 0x10000, not at U-Boot's 0x8000, and
+ *     as `-bios` all four cores run it at once (it dies at random); wrapped as a
+ *     legacy kernel image loading at 0x8000, QEMU boots it as the firmware would: the
+ *     first core with the tree in r2, the others parked on their mailboxes.
  * A board may boot on several machines (`qemu.others` in its YAML, e.g. rpi on raspi3b
  * and raspi4b); `machine` picks one by name, the default is the first. Each runs on
  * the QEMU its board names (the host's, or the qemu stage's).
@@ -33,6 +34,7 @@ import $ from "dax";
 import { type Board, type QemuMachine, qemuMachine } from "../board.ts";
 import type { QemuBoot } from "../boot/kind.ts";
 import { bootKind } from "../boot/registry.ts";
+import { legacyImage } from "../boot/uboot_image.ts";
 import { copySparse } from "../image/disk.ts";
 import { fatCopyIn, fatCopyOut } from "../image/fat.ts";
 import { which } from "../tools.ts";
@@ -43,6 +45,9 @@ import { qemuProgram } from "./program.ts";
 
 /** The project root (boards, tasks), for the qemu stage. */
 const ROOT = new URL("../..", import.meta.url).pathname;
+
+/** Where the 32-bit Pi U-Boot builds run from (their CONFIG_TEXT_BASE). */
+const UBOOT32_BASE = 0x8000;
 
 /** Options of a board VM. */
 export interface BoardVmOptions {
@@ -181,7 +186,18 @@ const BOOTS: Record<QemuBoot, (a: BootArgs) => Promise<Partial<QemuSpec>>> = {
     if (board.arch === "aarch64") {
       return { ...common, kernel: join(files, loader), dtb: join(files, dtb) };
     }
-    return { ...common, bios: join(files, loader) };
+    const wrapped = join(files, `${loader}.uimg`);
+    await Deno.writeFile(
+      wrapped,
+      legacyImage(await Deno.readFile(join(files, loader)), {
+        arch: "arm",
+        type: "kernel",
+        load: UBOOT32_BASE,
+        entry: UBOOT32_BASE,
+        name: "U-Boot",
+      }),
+    );
+    return { ...common, kernel: wrapped, dtb: join(files, dtb) };
   },
 };
 

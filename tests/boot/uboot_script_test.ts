@@ -7,7 +7,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import $ from "dax";
-import { abBootScript, scriptImage } from "../../lib/boot/uboot_script.ts";
+import { legacyImage, scriptImage } from "../../lib/boot/uboot_image.ts";
+import { abBootScript } from "../../lib/boot/uboot_script.ts";
 import { which } from "../../lib/tools.ts";
 
 const ROWS: [string, "arm" | "arm64", string][] = [
@@ -47,6 +48,29 @@ Deno.test("abBootScript() reads both state copies and writes both, the first fir
   assert.deepEqual(writes, ["icenet.env", "icenet.env.bak"]);
   assert.match(text, /\nbooti \$\{kernel_addr_r\} - \$\{icenet_fdt\}\n$/);
   assert.match(text, /slot-\$\{icenet_slot\}\/kernel8\.img/);
+});
+
+Deno.test("legacyImage() writes what mkimage -T kernel writes", {
+  ignore: !which("mkimage"),
+}, async () => {
+  const tmp = await Deno.makeTempDir();
+  try {
+    const bin = join(tmp, "u-boot.bin");
+    const data = new Uint8Array(1001).map((_, i) => i * 7);
+    await Deno.writeFile(bin, data);
+    await $`mkimage -A arm -O linux -T kernel -C none -a 0x8000 -e 0x8000 -n u-boot -d ${bin} ${bin}.img`
+      .env({ SOURCE_DATE_EPOCH: "0" }).quiet();
+    const ours = legacyImage(data, {
+      arch: "arm",
+      type: "kernel",
+      load: 0x8000,
+      entry: 0x8000,
+      name: "u-boot",
+    });
+    assert.deepEqual(ours, await Deno.readFile(`${bin}.img`));
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
 });
 
 Deno.test("scriptImage() refuses a name mkimage would cut", () => {
