@@ -57,8 +57,13 @@ export interface BoardVmOptions {
   noReboot?: boolean;
   /** Use this disk as it is (a previous boot's copy) instead of copying the image. */
   reuseDisk?: boolean;
-  /** Files to put on the boot partition first (name -> text), as a person would after flashing. */
-  bootFiles?: Record<string, string>;
+  /**
+   * Files to put on the boot partition first (path -> text or bytes), as a person
+   * would after flashing, or as an update leaves them (`slot-b/`, `icenet.env`).
+   */
+  bootFiles?: Record<string, string | Uint8Array>;
+  /** QEMU's human monitor at `<work>/monitor.sock` (e.g. to reset the board). */
+  monitor?: boolean;
   /** A screen and a USB keyboard, with QEMU's monitor at `<work>/monitor.sock` (PC boards). */
   screen?: boolean;
   /** The board's QEMU machine to boot on, by name (default: its first). */
@@ -109,9 +114,10 @@ export async function boardVm(
     await copySparse(image, disk);
     await Deno.truncate(disk, nextPowerOfTwo((await Deno.stat(disk)).size + 1));
   }
-  for (const [name, text] of Object.entries(opts.bootFiles ?? {})) {
-    const file = join(work, `boot-file-${name}`);
-    await Deno.writeTextFile(file, text);
+  for (const [name, content] of Object.entries(opts.bootFiles ?? {})) {
+    const file = join(work, `boot-file-${name.replaceAll("/", "_")}`);
+    if (typeof content === "string") await Deno.writeTextFile(file, content);
+    else await Deno.writeFile(file, content);
     await fatCopyIn(disk, (await partitionOffsets(disk))[0], file, name);
   }
   const program = await qemuProgram(opts.root ?? ROOT, board, m);
@@ -123,6 +129,7 @@ export async function boardVm(
     cpu: m.cpu,
     accel: await chooseAccel({ system: program.system, machine: m.machine, cpu: m.cpu }),
     noReboot: opts.noReboot,
+    ...(opts.monitor ? { monitor: join(work, "monitor.sock") } : {}),
   };
   return { ...base, ...await BOOTS[bootKind(board).qemu]({ board, m, image, work, disk, opts }) };
 }
