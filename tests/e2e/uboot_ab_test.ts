@@ -7,8 +7,8 @@
  *       updater will) and a slot b on the card: b boots once with icenet.trial=1 and
  *       the try is saved (both copies, tries 0); after a board reset, slot a boots.
  * Slot b is slot a's kernel with its own cmdline.env (icenet.slot=b); the root stays
- * p2 until the layout has a root-b partition. Prints U-Boot's time from its banner
- * to the kernel's start.
+ * p2 until the layout has a root-b partition. Prints the time from the board's
+ * start (QEMU's, or the reset) to U-Boot starting the kernel.
  *
  *   deno test -A tests/e2e/uboot_ab_test.ts
  */
@@ -48,17 +48,19 @@ interface Choice {
   extra: string;
   /** The kernel's command line, as it printed it. */
   cmdline: string;
-  /** Seconds from U-Boot's banner to "Starting kernel". */
+  /** Seconds from `since` (the board's start) to U-Boot's "Starting kernel". */
   ubootSeconds: number;
 }
 
-/** One boot as the console shows it: U-Boot's banner, the script's choice, the kernel. */
-async function nextBoot(vm: Qemu): Promise<Choice> {
-  await vm.console.expect(/U-Boot 20\d\d/, BOOT_MS, "U-Boot's banner");
-  const t0 = performance.now();
+/**
+ * One boot as the console shows it: the script's choice, the kernel. (rpi_arm64 on
+ * raspi3b prints nothing before its relocation, not even its banner.)
+ */
+async function nextBoot(vm: Qemu, since: number): Promise<Choice> {
+  await vm.console.expect(/Core: +\d+ devices/, BOOT_MS, "U-Boot");
   const m = await vm.console.expect(CHOICE, BOOT_MS, "the boot script's choice");
   await vm.console.expect(/Starting kernel/, BOOT_MS, "U-Boot starting the kernel");
-  const ubootSeconds = (performance.now() - t0) / 1000;
+  const ubootSeconds = (performance.now() - since) / 1000;
   const k = await vm.console.expect(/Kernel command line: ([^\r\n]*)/, BOOT_MS, "the kernel");
   const [, good, trial, tries, slot, extra] = m;
   return { good, trial, tries, slot, extra: extra.trim(), cmdline: k[1], ubootSeconds };
@@ -98,16 +100,15 @@ async function withGuest(
   image: string,
   work: string,
   vmOpts: BoardVmOptions,
-  f: (vm: Qemu) => Promise<void>,
+  f: (vm: Qemu, started: number) => Promise<void>,
 ) {
   const log = await Deno.open(join(work, "console.log"), { write: true, create: true });
   const enc = new TextEncoder();
-  const vm = await startGuest(
-    await boardVm(board, image, work, vmOpts),
-    (s) => log.writeSync(enc.encode(s)),
-  );
+  const spec = await boardVm(board, image, work, vmOpts);
+  const started = performance.now();
+  const vm = await startGuest(spec, (s) => log.writeSync(enc.encode(s)));
   try {
-    await f(vm);
+    await f(vm, started);
   } catch (e) {
     (e as Error).message += `\n(console log: ${join(work, "console.log")})`;
     throw e;
@@ -129,13 +130,13 @@ for (const e of (await e2eBoardList()).filter((e) => bootKind(e.board).name === 
       await t.step("(a) no state: slot a, committed, to the login prompt", async () => {
         const dir = join(work, "a");
         await Deno.mkdir(dir);
-        await withGuest(board, image, dir, {}, async (vm) => {
-          const b = await nextBoot(vm);
+        await withGuest(board, image, dir, {}, async (vm, started) => {
+          const b = await nextBoot(vm, started);
           assert.deepEqual([b.good, b.trial, b.tries, b.slot, b.extra], ["a", "", "", "a", ""]);
           assert.match(b.cmdline, / icenet\.slot=a( |$)/);
           assert.doesNotMatch(b.cmdline, /icenet\.trial/);
           await vm.console.expect(/login: /, BOOT_MS, "the login prompt");
-          console.log(`u-boot ${name}: banner to kernel start ${b.ubootSeconds.toFixed(1)} s`);
+          console.log(`u-boot ${name}: QEMU start to kernel start ${b.ubootSeconds.toFixed(1)} s`);
         });
       });
 
