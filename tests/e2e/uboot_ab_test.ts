@@ -150,8 +150,8 @@ for (const e of (await e2eBoardList()).filter((e) => bootKind(e.board).name === 
             ...await slotB(board, image, dir),
             [ICENET_ENV_FILE]: encodeUbootEnv(state),
           };
-          await withGuest(board, image, dir, { bootFiles, monitor: true }, async (vm) => {
-            const trial = await nextBoot(vm);
+          await withGuest(board, image, dir, { bootFiles, monitor: true }, async (vm, started) => {
+            const trial = await nextBoot(vm, started);
             assert.deepEqual(
               [trial.good, trial.trial, trial.tries, trial.slot, trial.extra],
               ["a", "b", "0", "b", "icenet.trial=1"],
@@ -160,12 +160,17 @@ for (const e of (await e2eBoardList()).filter((e) => bootKind(e.board).name === 
             await vm.console.expect(/login: /, BOOT_MS, "the trial slot's login prompt");
 
             const mon = await HumanMonitor.connect(join(dir, "monitor.sock"));
+            const reset = performance.now();
             try {
               await mon.command("system_reset");
             } finally {
               mon.close();
             }
-            const after = await nextBoot(vm);
+            const after = await nextBoot(vm, reset);
+            console.log(
+              `u-boot ${name}: trial boot ${trial.ubootSeconds.toFixed(1)} s, ` +
+                `after the reset ${after.ubootSeconds.toFixed(1)} s to kernel start`,
+            );
             assert.deepEqual(
               [after.good, after.trial, after.tries, after.slot, after.extra],
               ["a", "b", "0", "a", ""],
