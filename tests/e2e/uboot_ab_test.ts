@@ -61,7 +61,7 @@ async function nextBoot(vm: Qemu, since: number): Promise<Choice> {
   const m = await vm.console.expect(CHOICE, BOOT_MS, "the boot script's choice");
   await vm.console.expect(/Starting kernel/, BOOT_MS, "U-Boot starting the kernel");
   const ubootSeconds = (performance.now() - since) / 1000;
-  const k = await vm.console.expect(/Kernel command line: ([^\r\n]*)/, BOOT_MS, "the kernel");
+  const k = await vm.console.expect(/Kernel command line: ([^\r\n]*)\r?\n/, BOOT_MS, "the kernel");
   const [, good, trial, tries, slot, extra] = m;
   return { good, trial, tries, slot, extra: extra.trim(), cmdline: k[1], ubootSeconds };
 }
@@ -127,7 +127,7 @@ for (const e of (await e2eBoardList()).filter((e) => bootKind(e.board).name === 
       const image = await buildImage(ROOT, board, true);
       const work = await Deno.makeTempDir({ prefix: `icenet-e2e-uboot-${name}-` });
 
-      await t.step("(a) no state: slot a, committed, to the login prompt", async () => {
+      const a = await t.step("(a) no state: slot a, committed, to the login prompt", async () => {
         const dir = join(work, "a");
         await Deno.mkdir(dir);
         await withGuest(board, image, dir, {}, async (vm, started) => {
@@ -140,7 +140,7 @@ for (const e of (await e2eBoardList()).filter((e) => bootKind(e.board).name === 
         });
       });
 
-      await t.step(
+      const b = await t.step(
         "(b) a trial of b: once with icenet.trial=1, saved; after a reset, a",
         async () => {
           const dir = join(work, "b");
@@ -185,7 +185,8 @@ for (const e of (await e2eBoardList()).filter((e) => bootKind(e.board).name === 
           assert.deepEqual(backup, spent);
         },
       );
-      await Deno.remove(work, { recursive: true });
+      // A failure keeps the console logs (named in the error).
+      if (a && b) await Deno.remove(work, { recursive: true });
     },
   );
 }
