@@ -10,7 +10,8 @@
  *   icenet_tries  tries left, one decimal digit 0-9 (setexpr works in hex)
  * A trial boot takes a try and saves the count before booting, so a trial that
  * panics or hangs (and is reset by the watchdog) has fewer tries next time; at zero
- * the good slot boots. A trial adds `icenet.trial=1` to the slot's command line,
+ * the good slot boots. A slot whose kernel does not load is passed over (the chosen
+ * slot, then the good one, then a, then b). A trial adds `icenet.trial=1` to the slot's command line,
  * which is one line `bootargs=...` in `slot-<x>/cmdline.env`. The device tree is
  * the one the Pi firmware passed in (`fdt_addr`: config.txt's filters, overlays and
  * the firmware's fixups), else the slot's own `slot-<x>/${fdtfile}`.
@@ -67,13 +68,16 @@ if test "\${icenet_trial}" = a || test "\${icenet_trial}" = b; then
     fi
   fi
 fi
-if load \${icenet_part} \${kernel_addr_r} slot-\${icenet_slot}/${opts.kernel}; then
-  true
-else
-  echo "icenet: slot \${icenet_slot} has no kernel; booting slot \${icenet_good}"
-  setenv icenet_slot \${icenet_good}
+setenv icenet_booted
+for icenet_s in \${icenet_slot} \${icenet_good} a b; do
+  if test -z "\${icenet_booted}" && load \${icenet_part} \${kernel_addr_r} slot-\${icenet_s}/${opts.kernel}; then
+    setenv icenet_booted \${icenet_s}
+  fi
+done
+if test "\${icenet_booted}" != "\${icenet_slot}"; then
+  echo "icenet: slot \${icenet_slot} has no kernel; booting slot \${icenet_booted}"
+  setenv icenet_slot \${icenet_booted}
   setenv icenet_extra
-  load \${icenet_part} \${kernel_addr_r} slot-\${icenet_slot}/${opts.kernel}
 fi
 setenv bootargs
 load \${icenet_part} ${tmp} slot-\${icenet_slot}/${CMDLINE_FILE} && env import -t ${tmp} \${filesize} bootargs

@@ -47,7 +47,7 @@ Deno.test("abBootScript() reads both state copies and writes both, the first fir
   );
   assert.deepEqual(writes, ["icenet.env", "icenet.env.bak"]);
   assert.match(text, /\nbooti \$\{kernel_addr_r\} - \$\{icenet_fdt\}\n$/);
-  assert.match(text, /slot-\$\{icenet_slot\}\/kernel8\.img/);
+  assert.match(text, /slot-\$\{icenet_s\}\/kernel8\.img/);
 });
 
 Deno.test("legacyImage() writes what mkimage -T kernel writes", {

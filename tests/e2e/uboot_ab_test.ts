@@ -5,7 +5,8 @@
  *   (a) no state file: slot a boots, committed (no icenet.trial=1), to the login prompt;
  *   (b) icenet.env saying "try b once" (written by lib/boot/uboot_env.ts, as the
  *       updater will) and a slot b on the card: b boots once with icenet.trial=1 and
- *       the try is saved (both copies, tries 0); after a board reset, slot a boots.
+ *       the try is saved (both copies, tries 0); after a board reset, slot a boots;
+ *   (c) b committed but its kernel missing (a half-written update): a boots.
  * Slot b is slot a's kernel with its own cmdline.env (icenet.slot=b); the root stays
  * p2 until the layout has a root-b partition. Prints the time from the board's
  * start (QEMU's, or the reset) to U-Boot starting the kernel.
@@ -185,8 +186,18 @@ for (const e of (await e2eBoardList()).filter((e) => bootKind(e.board).name === 
           assert.deepEqual(backup, spent);
         },
       );
+      const c = await t.step("(c) b committed without a kernel: slot a", async () => {
+        const dir = join(work, "c");
+        await Deno.mkdir(dir);
+        const bootFiles = { [ICENET_ENV_FILE]: encodeUbootEnv({ icenet_good: "b" }) };
+        await withGuest(board, image, dir, { bootFiles }, async (vm, started) => {
+          const boot = await nextBoot(vm, started);
+          assert.deepEqual([boot.good, boot.slot, boot.extra], ["b", "a", ""]);
+          assert.match(boot.cmdline, / icenet\.slot=a( |$)/);
+        });
+      });
       // A failure keeps the console logs (named in the error).
-      if (a && b) await Deno.remove(work, { recursive: true });
+      if (a && b && c) await Deno.remove(work, { recursive: true });
     },
   );
 }
