@@ -59,6 +59,11 @@ const QemuFields = {
     .optional(),
   /** This boot's name in figures (`bench: boot_to_login_<label>`); default: the board's. */
   label: z.string().regex(/^[a-z0-9_-]+$/).optional(),
+  /**
+   * Boot slot a's kernel directly instead of the image's U-Boot (boot kind `u-boot`),
+   * on a machine where QEMU cannot run that U-Boot's hand-over to the kernel.
+   */
+  skipLoader: z.boolean().optional(),
 };
 
 /** `fields` with every field optional. */
@@ -272,6 +277,7 @@ export interface QemuMachine {
   from: "host" | "stage";
   disableNodes: string[];
   label: string;
+  skipLoader?: boolean;
 }
 
 /**

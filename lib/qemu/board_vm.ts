@@ -17,6 +17,8 @@
  *     as `-bios` all four cores run it at once (it dies at random); wrapped as a
  *     legacy kernel image loading at 0x8000, QEMU boots it as the firmware would: the
  *     first core with the tree in r2, the others parked on their mailboxes.
+ *     A machine with `skipLoader` (raspi4b: the kernel U-Boot starts there stalls in
+ *     its first second) boots slot a's kernel directly instead.
  * A board may boot on several machines (`qemu.others` in its YAML, e.g. rpi on raspi3b
  * and raspi4b); `machine` picks one by name, the default is the first. Each runs on
  * the QEMU its board names (the host's, or the qemu stage's).
@@ -29,7 +31,7 @@
  * const vm = startQemu(spec);
  * ```
  */
-import { basename, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import $ from "dax";
 import { type Board, type QemuMachine, qemuMachine } from "../board.ts";
 import type { QemuBoot } from "../boot/kind.ts";
@@ -190,6 +192,13 @@ const BOOTS: Record<QemuBoot, (a: BootArgs) => Promise<Partial<QemuSpec>>> = {
       disk: { file: disk, bus: "sd" as const },
       serialIndex: serialIndexOf(m.machine, lastConsole(cmdline)),
     };
+    if (m.skipLoader) {
+      // Slot a's kernel beside its command line, booted as the kernel method does.
+      const kernel = join(dirname(cmdlineFile), board.boot.kernelName);
+      await fatCopyOut(image, boot, kernel, join(files, board.boot.kernelName));
+      const dt = join(files, dtb);
+      return { ...common, kernel: join(files, board.boot.kernelName), dtb: dt, append: cmdline };
+    }
     if (board.arch === "aarch64") {
       return { ...common, kernel: join(files, loader), dtb: join(files, dtb) };
     }

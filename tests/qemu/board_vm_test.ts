@@ -99,15 +99,19 @@ Deno.test("boardVm() boots a Pi image's own U-Boot with the machine's tree from 
   await Deno.remove(tmp, { recursive: true });
 });
 
-Deno.test("boardVm() on raspi4b: the qemu stage's QEMU, the Pi 4 tree with the nodes QEMU lacks disabled in its copy only", async () => {
+Deno.test("boardVm() on raspi4b: slot a's kernel, the qemu stage's QEMU, the Pi 4 tree with the nodes QEMU lacks disabled in its copy only", async () => {
   const board = await loadBoard(ROOT, "rpi");
   const tmp = await Deno.makeTempDir();
   const tree = await pi4Tree(tmp);
   const { img, work } = await piImage(board, tmp, {
     "u-boot-rpi_arm64.bin": "u-boot",
+    "slot-a/kernel8.img": "kernel",
     "bcm2711-rpi-4-b.dtb": tree,
   });
   const spec = await boardVm(board, img, work, { machine: "raspi4b" });
+  // skipLoader: slot a's kernel and command line, booted directly.
+  assert.equal(await Deno.readTextFile(spec.kernel!), "kernel");
+  assert.equal(spec.append, "console=tty1 console=ttyS1,115200 root=PARTUUID=x-02 ro");
   assert.equal(spec.machine, "raspi4b");
   assert.equal(spec.memory, "2G");
   assert.match(spec.system, /\/objects\/[0-9a-f]{64}\/out\/bin\/qemu-system-aarch64$/);
