@@ -85,6 +85,11 @@ const QemuFields = {
   append: z.array(z.string().regex(/^\S+$/, "one kernel argument, no spaces")).optional(),
   /** This boot's name in figures (`bench: boot_to_login_<label>`); default: the board's. */
   label: z.string().regex(/^[a-z0-9_-]+$/).optional(),
+  /**
+   * Boot slot a's kernel directly instead of the image's U-Boot (boot kind `u-boot`),
+   * on a machine where QEMU cannot run that U-Boot's hand-over to the kernel.
+   */
+  skipLoader: z.boolean().optional(),
 };
 
 /** `fields` with every field optional. */
@@ -214,7 +219,8 @@ function bootIssues(board: Board): BootIssue[] {
 function qemuTrees(board: Board): BootIssue[] {
   if (!board.qemu) return [];
   const built = board.kernel.dtbs.map((d) => basename(d));
-  const direct = findBootKind(board.boot.loader)?.qemu === "kernel";
+  // The kernel kind boots the tree directly; U-Boot picks its build by it.
+  const direct = findBootKind(board.boot.loader)?.qemu !== "uefi";
   const machines = [
     { m: board.qemu, path: ["qemu"] },
     ...board.qemu.others.map((m, i) => ({
@@ -307,6 +313,7 @@ export interface QemuMachine {
   devices: string[];
   append: string[];
   label: string;
+  skipLoader?: boolean;
 }
 
 /**

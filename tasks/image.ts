@@ -89,6 +89,9 @@ async function stageBoot(ctx: StageContext, plan: ImagePlan, dir: string): Promi
     if ("text" in f) {
       await Deno.mkdir(dirname(dest), { recursive: true });
       await Deno.writeTextFile(dest, f.text);
+    } else if ("bytes" in f) {
+      await Deno.mkdir(dirname(dest), { recursive: true });
+      await Deno.writeFile(dest, f.bytes);
     } else if ("kernel" in f) await copyInto(join(deps.kernel, board.boot.kernelName), dest);
     else if ("dtb" in f) await copyInto(join(deps.kernel, "dtbs", f.dtb), dest);
     else if ("input" in f) await copyInto(ctx.inputs[f.input], dest);

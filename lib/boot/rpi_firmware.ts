@@ -34,13 +34,13 @@ const Filter = z.strictObject({
   filter: z.string().regex(/^[a-z0-9+]+$/, "a config.txt model filter like pi4"),
 });
 
-/** The `boot:` fields of this kind. */
-const Fields = {
+/** The `boot:` fields of this kind (lib/boot/u_boot.ts has them too). */
+export const RPI_FIRMWARE_FIELDS = {
   firmware: SourceSchema,
   firmwareFiles: z.array(z.string().regex(/^[^/]+$/, "a file name")).min(1),
   filters: z.array(Filter).min(1),
 };
-const Config = z.object(Fields);
+const Config = z.object(RPI_FIRMWARE_FIELDS);
 
 /** Where the firmware package keeps its files. */
 const FIRMWARE_DIR = "usr/lib/raspi-firmware";
@@ -58,6 +58,8 @@ export interface ConfigTxtOptions {
   kernel: string;
   /** One section per device tree; later sections override earlier ones. */
   filters: DtbFilter[];
+  /** A kernel file for the models of a filter instead of `kernel` (U-Boot builds per model). */
+  kernels?: Record<string, string>;
 }
 
 /** The text of config.txt. */
@@ -74,6 +76,7 @@ export function configTxt(opts: ConfigTxtOptions): string {
   lines.push(`kernel=${opts.kernel}`, "cmdline=cmdline.txt", "disable_splash=1");
   for (const { dtb, filter } of opts.filters) {
     lines.push("", `[${filter}]`, `device_tree=${dtb}`);
+    if (opts.kernels?.[filter]) lines.push(`kernel=${opts.kernels[filter]}`);
   }
   lines.push("", "[all]");
   return lines.join("\n") + "\n";
@@ -111,15 +114,20 @@ function sources(board: Board): Record<string, Source> {
   return { "raspi-firmware": Config.parse(board.boot).firmware };
 }
 
+/** The GPU firmware's files of a Pi board (its `boot.firmwareFiles`), from its package. */
+export function firmwareFiles(board: Board): BootFile[] {
+  return Config.parse(board.boot).firmwareFiles.map((f) => ({
+    path: f,
+    source: "raspi-firmware",
+    member: `${FIRMWARE_DIR}/${f}`,
+  }));
+}
+
 function files(board: Board): BootFile[] {
   const cfg = Config.parse(board.boot);
   const kernel = board.boot.kernelName;
   return [
-    ...cfg.firmwareFiles.map((f) => ({
-      path: f,
-      source: "raspi-firmware",
-      member: `${FIRMWARE_DIR}/${f}`,
-    })),
+    ...firmwareFiles(board),
     {
       path: "config.txt",
       text: configTxt({
@@ -145,7 +153,7 @@ function slotFiles(board: Board, cmdline: string): BootFile[] {
 export const rpiFirmware: BootKind = {
   name: "rpi-firmware",
   description: "Raspberry Pi GPU firmware (config.txt, cmdline.txt)",
-  fields: Fields,
+  fields: RPI_FIRMWARE_FIELDS,
   check,
   cmdline: imageCmdline,
   label: "BOOT",

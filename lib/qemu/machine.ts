@@ -43,6 +43,8 @@ export interface QemuSpec {
    * (lib/qemu/monitor.ts).
    */
   screen?: { monitor: string };
+  /** QEMU's human monitor on this unix socket, without a screen (e.g. `system_reset`). */
+  monitor?: string;
   /** Exit QEMU instead of rebooting the guest. */
   noReboot?: boolean;
   /** More devices (`-device`), e.g. the `i6300esb` watchdog. */
@@ -88,7 +90,8 @@ export function qemuArgv(spec: QemuSpec): string[] {
   const index = spec.serialIndex ?? 0;
   for (let i = 0; i < index; i++) a.push("-serial", "null");
   a.push("-serial", spec.interactive ? "mon:stdio" : "stdio");
-  if (spec.screen) a.push("-monitor", `unix:${spec.screen.monitor},server=on,wait=off`);
+  const monitor = spec.screen?.monitor ?? spec.monitor;
+  if (monitor) a.push("-monitor", `unix:${monitor},server=on,wait=off`);
   else if (!spec.interactive) a.push("-monitor", "none");
   if (spec.noReboot) a.push("-no-reboot");
   return a;
