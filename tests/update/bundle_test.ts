@@ -105,8 +105,11 @@ Deno.test("slotPayloads(): each board's slot files once, the command line per sl
         assert.equal(payloads[1].path, `/k/${board.boot.kernelName}`);
         const lines = [];
         for (const [slot, n] of [["a", 2], ["b", 3]] as const) {
-          const p = payloads.find((p) => p.name === `slot-${slot}/cmdline.txt`);
-          assert.ok(p, `slot-${slot}/cmdline.txt in ${names}`);
+          // cmdline.txt (systemd-boot's entries), cmdline.env (U-Boot's bootargs=).
+          const p = payloads.find((p) =>
+            new RegExp(`^slot-${slot}/cmdline\\.(txt|env)$`).test(p.name)
+          );
+          assert.ok(p, `slot-${slot}/cmdline.* in ${names}`);
           const line = await Deno.readTextFile(p.path);
           const root = disk.partitions[n - 1];
           assert.equal(root.name, `root-${slot}`);
@@ -120,7 +123,10 @@ Deno.test("slotPayloads(): each board's slot files once, the command line per sl
         assert.notEqual(lines[0], lines[1]);
         // Device trees (Pi) are the same in both slots.
         for (const d of board.kernel.dtbs) {
-          assert.ok(names.some((n) => n === `slot/${d.split("/").pop()}`), d);
+          assert.ok(
+            names.some((n) => n.startsWith("slot/") && n.endsWith(`/${d.split("/").pop()}`)),
+            d,
+          );
         }
       } finally {
         await Deno.remove(tmp, { recursive: true });
