@@ -185,6 +185,10 @@ async function putOnData(disk: string, files: Record<string, string>) {
   const loop = (await $`losetup --find --show -o ${offsets[offsets.length - 1]} ${disk}`.text())
     .trim();
   try {
+    // The guest was cut off: replay its journal first, or the next mount's replay would
+    // write older metadata over what debugfs adds.
+    const fsck = await $`e2fsck -fy ${loop}`.noThrow().quiet();
+    assert.ok(fsck.code <= 1, `e2fsck of the data partition: exit ${fsck.code}`);
     for (const [name, src] of Object.entries(files)) {
       await $`debugfs -w -R ${`write ${src} /upper/${name}`} ${loop}`.quiet();
     }
