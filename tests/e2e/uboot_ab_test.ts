@@ -88,11 +88,13 @@ async function slotB(board: Board, image: string, work: string) {
   await fatCopyOut(image, boot, `${a}/${board.boot.kernelName}`, kernel);
   await fatCopyOut(image, boot, `${a}/${CMDLINE_FILE}`, cmdline);
   const text = await Deno.readTextFile(cmdline);
-  assert.match(text, / icenet\.slot=a /);
+  assert.match(text, / icenet\.slot=a(\s|$)/);
   const b = slotDir("b");
   return {
     [`${b}/${board.boot.kernelName}`]: await Deno.readFile(kernel),
-    [`${b}/${CMDLINE_FILE}`]: text.replace(" icenet.slot=a ", " icenet.slot=b "),
+    // Slot a's root (p2): slot b's own (p3) is empty in a new image; the boot loader's
+    // choice is what this test is about.
+    [`${b}/${CMDLINE_FILE}`]: text.replace(/ icenet\.slot=a(?=\s|$)/, " icenet.slot=b"),
   };
 }
 
@@ -157,7 +159,7 @@ for (const e of (await e2eBoardList()).filter((e) => bootKind(e.board).name === 
               [trial.good, trial.trial, trial.tries, trial.slot, trial.extra],
               ["a", "b", "0", "b", "icenet.trial=1"],
             );
-            assert.match(trial.cmdline, / icenet\.slot=b .*icenet\.trial=1$/);
+            assert.match(trial.cmdline, / icenet\.slot=b icenet\.trial=1( |$)/);
             await vm.console.expect(/login: /, BOOT_MS, "the trial slot's login prompt");
 
             const mon = await HumanMonitor.connect(join(dir, "monitor.sock"));
