@@ -144,6 +144,7 @@ export class Rig implements AsyncDisposable {
         `uboot_env_size = ${ENV_SIZE}`,
         `key = ${join(dir, "update.pub")}`,
         `state_dir = ${join(dir, "state")}`,
+        `lock = ${join(dir, "lock")}`,
         `cmdline = ${join(dir, "cmdline")}`,
         "reboot = no",
         "",

@@ -237,8 +237,7 @@ Deno.test("status reads the factory slot's record: an unsigned manifest as the i
 
 Deno.test("one icenet-update at a time: a status waits while another holds the state lock", async () => {
   await using rig = await Rig.create("systemd-boot");
-  const lock = join(rig.dir, "state", "lock");
-  await Deno.mkdir(join(rig.dir, "state"), { recursive: true });
+  const lock = join(rig.dir, "lock");
   // flock(1) holds the lock as another icenet-update (the boot gate's mark-good) would.
   const holder = new Deno.Command("flock", { args: [lock, "sleep", "2"] }).spawn();
   await new Promise((r) => setTimeout(r, 300));

@@ -18,6 +18,7 @@ void conf_defaults(struct conf *c)
 	c->tries = 1;
 	snprintf(c->key, sizeof c->key, "/etc/icenet/update.pub");
 	snprintf(c->state_dir, sizeof c->state_dir, "/var/lib/icenet-update");
+	snprintf(c->lock, sizeof c->lock, "/run/icenet-update.lock");
 	snprintf(c->cmdline, sizeof c->cmdline, "/proc/cmdline");
 	c->reboot = 1;
 }
@@ -72,6 +73,7 @@ static int set(struct conf *c, const char *k, const char *v, const char *where, 
 	STR("uboot_env_defaults", uboot_env_defaults);
 	STR("key", key);
 	STR("state_dir", state_dir);
+	STR("lock", lock);
 	STR("cmdline", cmdline);
 #undef STR
 	if (!strcmp(k, "bootloader")) {

@@ -19,6 +19,7 @@ struct conf {
 	int tries;              /* boot attempts a new slot gets */
 	char key[256];          /* trusted public key file(s): `ed25519 <base64>` lines */
 	char state_dir[256];    /* last install result */
+	char lock[256];         /* one icenet-update at a time (tmpfs: works on a full disk) */
 	char cmdline[256];      /* the kernel command line file */
 	int reboot;             /* mark-bad on a trial reboots (0 in tests) */
 };

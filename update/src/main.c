@@ -18,15 +18,13 @@ static const char SLOT[] = "ab";
 
 /* One icenet-update at a time: the boot gate's mark-good, a user's status and an install
  * each mount the boot partition and change its state; run together, one would unmount it
- * under another (EBUSY, or a state file read half-written). Held until exit. */
+ * under another (EBUSY, or a state file read half-written). Held until exit. The lock is
+ * on /run (tmpfs), so that a full or read-only data partition cannot stop a mark-good. */
 static int lock_state(const struct conf *c)
 {
-	char path[300];
-	mkdir(c->state_dir, 0755);
-	snprintf(path, sizeof path, "%s/lock", c->state_dir);
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	int fd = open(c->lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0 || flock(fd, LOCK_EX)) {
-		msg_sys("unable to lock %s", path);
+		msg_sys("unable to lock %s", c->lock);
 		return -1;
 	}
 	return 0;
