@@ -11,6 +11,7 @@
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { loadBoard } from "../lib/board.ts";
+import { bootKind } from "../lib/boot/registry.ts";
 import { loadImageDef } from "../lib/image_def.ts";
 import { buildImage } from "../lib/qemu/build_image.ts";
 import { makeRelease } from "../lib/release/release.ts";
@@ -59,7 +60,7 @@ export async function main(args: string[]): Promise<number> {
     epoch: Number(SOURCE_DATE_EPOCH),
   });
   for (const f of files) console.log(`${join(out, f.name)}  ${f.bytes} B  sha256 ${f.sha256}`);
-  if (board.boot.loader === "rpi-firmware" && !base) {
+  if (bootKind(board).imager && !base) {
     console.error(
       "release: the os_list entry's url is the bare file name; pass --url-base " +
         "https://your.host/path/ for one Raspberry Pi Imager can download",

@@ -72,8 +72,24 @@ const QemuFields = {
    * does not work; the image keeps its console.
    */
   serialConsole: z.string().regex(/^tty[A-Za-z]+\d+$/, "a device like ttyAMA0").optional(),
+  /**
+   * Devices QEMU adds to the machine (`-device`), e.g. `i6300esb`: the watchdog the guest's
+   * init feeds, which resets the guest when it expires.
+   */
+  devices: z.array(z.string().regex(/^[a-z0-9][A-Za-z0-9_.,=-]*$/, "a -device value like i6300esb"))
+    .optional(),
+  /**
+   * Kernel arguments added when QEMU boots the image's kernel directly (boot kinds that
+   * do, e.g. the Pi firmware's), after the image's own command line.
+   */
+  append: z.array(z.string().regex(/^\S+$/, "one kernel argument, no spaces")).optional(),
   /** This boot's name in figures (`bench: boot_to_login_<label>`); default: the board's. */
   label: z.string().regex(/^[a-z0-9_-]+$/).optional(),
+  /**
+   * Boot slot a's kernel directly instead of the image's U-Boot (boot kind `u-boot`),
+   * on a machine where QEMU cannot run that U-Boot's hand-over to the kernel.
+   */
+  skipLoader: z.boolean().optional(),
 };
 
 /** `fields` with every field optional. */
@@ -203,7 +219,8 @@ function bootIssues(board: Board): BootIssue[] {
 function qemuTrees(board: Board): BootIssue[] {
   if (!board.qemu) return [];
   const built = board.kernel.dtbs.map((d) => basename(d));
-  const direct = findBootKind(board.boot.loader)?.qemu === "kernel";
+  // The kernel kind boots the tree directly; U-Boot picks its build by it.
+  const direct = findBootKind(board.boot.loader)?.qemu !== "uefi";
   const machines = [
     { m: board.qemu, path: ["qemu"] },
     ...board.qemu.others.map((m, i) => ({
@@ -219,6 +236,12 @@ function qemuTrees(board: Board): BootIssue[] {
         message: `device tree "${m.dtb}" is not built (kernel.dtbs has: ${
           built.join(", ") || "none"
         })`,
+      });
+    } else if (m.append?.length && !direct) {
+      issues.push({
+        path: [...path, "append"],
+        message: `QEMU boots a ${board.boot.loader} image through its own loader: ` +
+          `it cannot add kernel arguments`,
       });
     } else if (!m.dtb && direct) {
       issues.push({
@@ -287,7 +310,10 @@ export interface QemuMachine {
   disableNodes: string[];
   deleteProperties: { node: string; property: string }[];
   serialConsole?: string;
+  devices: string[];
+  append: string[];
   label: string;
+  skipLoader?: boolean;
 }
 
 /**
@@ -302,6 +328,8 @@ export function qemuMachines(board: Board): QemuMachine[] {
     from: base.from ?? "host",
     disableNodes: base.disableNodes ?? [],
     deleteProperties: base.deleteProperties ?? [],
+    devices: base.devices ?? [],
+    append: base.append ?? [],
     label: base.label ?? board.name,
   };
   const defined = <T extends object>(o: T) =>

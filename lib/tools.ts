@@ -87,6 +87,8 @@ export function testPackages(): string[] {
     "bmap-tools",
     "debootstrap",
     "docker.io",
+    // tests/update: p1 mounted in user space where the kernel has no vfat; wget streams bundles.
+    "fusefat",
     "musl-tools",
     "netpbm",
     "nginx",
@@ -94,6 +96,7 @@ export function testPackages(): string[] {
     "runc",
     "tesseract-ocr",
     "tesseract-ocr-eng",
+    "wget",
   ];
 }
 

@@ -3,8 +3,9 @@
  * the kernel stage (kernel + device trees) and the rootfs stage (`root.squashfs`).
  *
  * What goes where is the image plan (lib/image/plan.ts): the partitions of
- * `boards/<board>.yaml` — boot (FAT), root (the squashfs as it is), data (ext4, empty;
- * init grows it to the card at first boot) — and the boot partition's files, which the
+ * `boards/<board>.yaml` — boot (FAT), root-a (the squashfs as it is), root-b (the
+ * second system slot, empty until an update), data (ext4, empty; init grows it to the
+ * card at first boot) — and the boot partition's files, which the
  * board's boot kind decides (lib/boot/: the Pi firmware's config.txt and cmdline.txt,
  * systemd-boot's loader and entry). This stage only writes the plan out.
  *
@@ -21,9 +22,13 @@ import { extractDeb } from "../lib/image/deb.ts";
 import { writeDisk } from "../lib/image/disk.ts";
 import { makeExt4 } from "../lib/image/ext4.ts";
 import { makeFat } from "../lib/image/fat.ts";
+import { bootKind } from "../lib/boot/registry.ts";
+import { slotDir, SLOTS } from "../lib/image/layout.ts";
 import { type ImagePlan, planImage, SETUP_EXAMPLE, withOverrides } from "../lib/image/plan.ts";
 import { defineStage, type Stage, type StageContext } from "../lib/stage.ts";
 import { effectiveImageDef } from "../lib/rootfs/stage.ts";
+import { manifestFor, rootVersion } from "../lib/update/bundle.ts";
+import { slotPayloads } from "../lib/update/slot.ts";
 
 /** The image file name of a board. */
 export function imageName(board: string): string {
@@ -53,15 +58,40 @@ async function unpackSources(ctx: StageContext, files: BootFile[]): Promise<Map<
   return local;
 }
 
+/**
+ * `slot-a/manifest`: what icenet-update knows of the factory slot (version, serial,
+ * hashes), as an update bundle's manifest would say; an older bundle is refused against it.
+ */
+async function slotManifest(ctx: StageContext, plan: ImagePlan): Promise<string> {
+  const { board, deps } = ctx;
+  const tmp = join(ctx.tmp, "slot-payloads");
+  await Deno.mkdir(tmp, { recursive: true });
+  const src = { kernel: deps.kernel, rootfs: deps.rootfs };
+  return await manifestFor({
+    board: board.name,
+    version: await rootVersion(join(deps.rootfs, "root.squashfs")) ?? "dev",
+    serial: Number(ctx.params.serial),
+    kernel: board.boot.kernelName,
+    payloads: await slotPayloads(board, plan.disk, src, tmp),
+  });
+}
+
 /** Fill the boot partition's staging directory with the plan's files. */
 async function stageBoot(ctx: StageContext, plan: ImagePlan, dir: string): Promise<void> {
   const { board, deps } = ctx;
+  if (bootKind(board).update) {
+    await Deno.mkdir(join(dir, slotDir("a")), { recursive: true });
+    await Deno.writeTextFile(join(dir, slotDir("a"), "manifest"), await slotManifest(ctx, plan));
+  }
   const unpacked = await unpackSources(ctx, plan.files);
   for (const f of plan.files) {
     const dest = join(dir, f.path);
     if ("text" in f) {
       await Deno.mkdir(dirname(dest), { recursive: true });
       await Deno.writeTextFile(dest, f.text);
+    } else if ("bytes" in f) {
+      await Deno.mkdir(dirname(dest), { recursive: true });
+      await Deno.writeFile(dest, f.bytes);
     } else if ("kernel" in f) await copyInto(join(deps.kernel, board.boot.kernelName), dest);
     else if ("dtb" in f) await copyInto(join(deps.kernel, "dtbs", f.dtb), dest);
     else if ("input" in f) await copyInto(ctx.inputs[f.input], dest);
@@ -86,11 +116,14 @@ async function partitionImages(ctx: StageContext, plan: ImagePlan) {
         dir,
         epoch,
       });
-    } else if (p.name === "root") {
-      if (p.fs !== "squashfs") throw new Error(`partition root: fs must be squashfs`);
+    } else if (p.name === `root-${SLOTS[0]}`) {
+      if (p.fs !== "squashfs") throw new Error(`partition ${p.name}: fs must be squashfs`);
       const squashfs = join(deps.rootfs, "root.squashfs");
-      images.root = squashfs;
+      images[p.name] = squashfs;
       ctx.record("rootBytes", (await Deno.stat(squashfs)).size);
+      continue;
+    } else if (SLOTS.some((s) => p.name === `root-${s}`)) {
+      // The other slot: empty until an update writes it (the boot state says so).
       continue;
     } else if (p.fs === "ext4") {
       await makeExt4(file, { bytes: p.bytes, label: p.name, uuid: p.fsUuid, epoch });
@@ -126,14 +159,29 @@ async function run(ctx: StageContext): Promise<void> {
 }
 
 /** The image stage of one board (its firmware sources come from its boot kind). */
-export function imageStage(board: Board, partitionSizes: Record<string, string> = {}): Stage {
+export function imageStage(
+  board: Board,
+  partitionSizes: Record<string, string> = {},
+  serial = 0,
+): Stage {
   return defineStage({
     name: "image",
     description: "bootable disk image: partitions, boot loader, kernel, root, data",
     needs: ["kernel", "rootfs"],
-    tools: ["sfdisk", "mkfs.fat", "mcopy", "mmd", "mkfs.ext4", "debugfs", "dpkg-deb", "tar"],
+    tools: [
+      "sfdisk",
+      "mkfs.fat",
+      "mcopy",
+      "mmd",
+      "mkfs.ext4",
+      "debugfs",
+      "dpkg-deb",
+      "tar",
+      "unsquashfs",
+    ],
     sources: planImage(board, partitionSizes).sources,
-    params: { partitionSizes },
+    // The release serial of the factory slot (ICENET_SERIAL, as `deno task bundle` takes it).
+    params: { partitionSizes, serial },
     // Read by lib/image/ext4.ts beside its code: not a module, so declared.
     inputs: ["lib/image/mke2fs.conf", SETUP_EXAMPLE],
     run,
@@ -144,7 +192,9 @@ export function imageStage(board: Board, partitionSizes: Record<string, string> 
 export default async function stages(root: string, board: Board): Promise<Stage[]> {
   const { def, where } = await effectiveImageDef(root);
   withOverrides(board, def.partitions, where); // fail early, naming the file
-  return [imageStage(board, def.partitions)];
+  const serial = Deno.env.get("ICENET_SERIAL") ?? "0";
+  if (!/^\d+$/.test(serial)) throw new Error(`ICENET_SERIAL=${serial}: not a whole number`);
+  return [imageStage(board, def.partitions, Number(serial))];
 }
 
 if (import.meta.main) {

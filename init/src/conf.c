@@ -73,8 +73,7 @@ int conf_split(const char *s, char **argv, int max, char **out)
 	return argc;
 }
 
-/* "500ms", "5s", "2m", bare number = seconds. */
-static int duration(const char *v, long *ms)
+int conf_duration(const char *v, long *ms)
 {
 	char *end;
 	errno = 0;
@@ -211,15 +210,11 @@ enum { K_COMMAND, K_CWD, K_USER, K_GROUP, K_TYPE, K_RESTART, K_READY, K_STOP_TIM
 static void parse_line(struct ctx *x, char *line)
 {
 	struct svc_conf *c = x->c;
-	char *eq = strchr(line, '=');
-	if (!eq) {
+	char *k, *v;
+	if (conf_kv(line, &k, &v)) {
 		err(x, "expected 'key = value'");
 		return;
 	}
-	char *k = line, *ke = eq, *v = eq + 1;
-	while (ke > k && isspace((unsigned char)ke[-1])) ke--;
-	*ke = 0;
-	while (isspace((unsigned char)*v)) v++;
 	int key = pick(k, keys);
 	if (key < 0) {
 		err(x, "unknown key '%s'", k);
@@ -290,7 +285,7 @@ static void parse_line(struct ctx *x, char *line)
 		char *end;
 		long n = strtol(v, &end, 10);
 		if (end == v || *end != '/' || n < 1 || n > 1000000 ||
-		    duration(end + 1, &c->trigger_interval_ms) || !c->trigger_interval_ms)
+		    conf_duration(end + 1, &c->trigger_interval_ms) || !c->trigger_interval_ms)
 			err(x, "trigger_limit: bad value '%s' (starts/interval, like 20/2s)", v);
 		else c->trigger_burst = (int)n;
 		break;
@@ -323,7 +318,62 @@ static void parse_line(struct ctx *x, char *line)
 	case K_AFTER: parse_names(x, k, v, c->after, &c->nafter); break;
 	case K_LISTEN: parse_listen(x, v); break;
 	}
-	if (dur && duration(v, dur)) err(x, "%s: bad duration '%s' (like 500ms, 5s, 1m)", k, v);
+	if (dur && conf_duration(v, dur)) err(x, "%s: bad duration '%s' (like 500ms, 5s, 1m)", k, v);
+}
+
+static void on_line(void *arg, int line, char *text, const char *why)
+{
+	struct ctx *x = arg;
+	x->line = line;
+	if (why) err(x, "%s", why);
+	else parse_line(x, text);
+}
+
+void conf_lines(const char *buf, size_t len, conf_line_fn *fn, void *arg)
+{
+	char line[1024];
+	int ln = 0;
+	for (size_t i = 0, j; i < len; i = j + 1) {
+		for (j = i; j < len && buf[j] != '\n';) j++;
+		size_t n = j - i;
+		ln++;
+		if (n >= sizeof line) {
+			fn(arg, ln, 0, "line too long (max 1023 bytes)");
+		} else if (memchr(buf + i, 0, n)) {
+			fn(arg, ln, 0, "NUL byte in line");
+		} else {
+			memcpy(line, buf + i, n);
+			while (n && isspace((unsigned char)line[n - 1])) n--;
+			line[n] = 0;
+			char *p = line;
+			while (isspace((unsigned char)*p)) p++;
+			if (*p && *p != '#') fn(arg, ln, p, 0);
+		}
+	}
+}
+
+int conf_kv(char *line, char **k, char **v)
+{
+	char *eq = strchr(line, '=');
+	if (!eq) return -1;
+	char *ke = eq;
+	while (ke > line && isspace((unsigned char)ke[-1])) ke--;
+	*ke = 0;
+	for (eq++; isspace((unsigned char)*eq);) eq++;
+	*k = line, *v = eq;
+	return 0;
+}
+
+int conf_read(const char *path, char *buf, size_t cap, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t r = 0;
+	if (fd < 0) return -1;
+	for (*len = 0; *len < cap && (r = read(fd, buf + *len, cap - *len)) > 0;) *len += (size_t)r;
+	int e = errno;
+	close(fd);
+	if (r < 0) return errno = e, -1;
+	return *len == cap ? (errno = EFBIG, -1) : 0;
 }
 
 struct svc_conf *conf_parse_buf(const char *file, const char *name, const char *buf,
@@ -344,27 +394,7 @@ struct svc_conf *conf_parse_buf(const char *file, const char *name, const char *
 	c->name = sdup(&x, name);
 	c->file = sdup(&x, file);
 	if (!conf_name_ok(name)) err(&x, "bad service name '%s'", name);
-	char line[1024];
-	size_t i = 0;
-	while (i < len) {
-		size_t j = i;
-		while (j < len && buf[j] != '\n') j++;
-		x.line++;
-		size_t n = j - i;
-		if (n >= sizeof line) {
-			err(&x, "line too long (max %zu bytes)", sizeof line - 1);
-		} else if (memchr(buf + i, 0, n)) {
-			err(&x, "NUL byte in line");
-		} else {
-			memcpy(line, buf + i, n);
-			while (n && isspace((unsigned char)line[n - 1])) n--;
-			line[n] = 0;
-			char *p = line;
-			while (isspace((unsigned char)*p)) p++;
-			if (*p && *p != '#') parse_line(&x, p);
-		}
-		i = j + 1;
-	}
+	conf_lines(buf, len, on_line, &x);
 	x.line = 0;
 	if (!c->argc && !(x.seen & (1u << K_COMMAND))) err(&x, "missing 'command'");
 	else if (!c->argc && c->errors == 0) err(&x, "command: no program named");
@@ -383,16 +413,9 @@ struct svc_conf *conf_parse_file(const char *path, const char *name, conf_report
 				 void *arg)
 {
 	char buf[65536];
-	size_t len = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t r = 0;
-	if (fd >= 0) {
-		while (len < sizeof buf && (r = read(fd, buf + len, sizeof buf - len)) > 0)
-			len += (size_t)r;
-		close(fd);
-	}
-	if (fd < 0 || r < 0 || len == sizeof buf) {
-		const char *why = fd < 0 || r < 0 ? strerror(errno) : "file too large";
+	size_t len;
+	if (conf_read(path, buf, sizeof buf, &len)) {
+		const char *why = errno == EFBIG ? "file too large" : strerror(errno);
 		struct svc_conf *c = conf_parse_buf(path, name, "command = /", 11, 0, 0);
 		if (!c) return 0;
 		char m[512];

@@ -67,5 +67,15 @@ int conf_name_ok(const char *name);
 /* Split a command line into argv (quotes "..." '...' and \ escapes). -1: unterminated
  * quote, -2: too many arguments. `out` receives a malloc'ed buffer holding the words. */
 int conf_split(const char *s, char **argv, int max, char **out);
+/* Call fn for each line that is neither blank nor a comment, trimmed, with its number;
+ * a line too long or holding a NUL byte comes with text = 0 and the reason in why. */
+typedef void conf_line_fn(void *arg, int line, char *text, const char *why);
+void conf_lines(const char *buf, size_t len, conf_line_fn *fn, void *arg);
+/* Split "key = value" in place (spaces around '=' dropped): 0, or -1 without '='. */
+int conf_kv(char *line, char **k, char **v);
+/* Read a whole file into buf: 0, or -1 with errno (EFBIG: cap bytes or more). */
+int conf_read(const char *path, char *buf, size_t cap, size_t *len);
+/* "500ms", "5s", "2m", bare number = seconds, into ms. -1: not a duration. */
+int conf_duration(const char *v, long *ms);
 
 #endif

@@ -12,7 +12,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "gate.h"
 #include "msg.h"
+#include "wdog.h"
 
 static int addr(struct sockaddr_un *a, const char *path)
 {
@@ -108,8 +110,8 @@ static int run(struct sup *sup, struct ctl_client *c, char *line)
 	static const int cmds[] = {RB_POWER_OFF, RB_AUTOBOOT, RB_HALT_SYSTEM};
 	if (!verb) return reply(c, "error: empty command\n", "");
 	if (strtok(0, " \t")) return reply(c, "error: %s: too many arguments\n", verb);
-	for (int i = 0; i < 4; i++) /* the verbs that take no name */
-		if (name && !strcmp(verb, i < 3 ? power[i] : "reload"))
+	for (int i = 0; i < 5; i++) /* the verbs that take no name */
+		if (name && !strcmp(verb, i < 3 ? power[i] : i == 3 ? "reload" : "boot"))
 			return reply(c, "error: %s takes no arguments\n", verb);
 	for (int i = 0; i < 3; i++) {
 		if (strcmp(verb, power[i])) continue;
@@ -120,6 +122,14 @@ static int run(struct sup *sup, struct ctl_client *c, char *line)
 		if (sup->shutdown) return reply(c, "error: shutting down\n", "");
 		return reply(c, sup_load(sup) ? "error: unable to reload %s\n" : "ok: reloaded %s\n",
 			     sup->dir);
+	}
+	if (!strcmp(verb, "boot")) {
+		size_t cap = 1024, n = 0;
+		if (!(c->out = malloc(cap))) return 0;
+		n += gate_boot_line(c->out, cap);
+		n += gate_status(sup, c->out + n, cap - n);
+		c->outlen = n + wdog_status(c->out + n, cap - n);
+		return 0;
 	}
 	struct svc *s = name ? sup_find(sup, name) : 0;
 	if (name && !s) return reply(c, "error: no service '%s'\n", name);
@@ -138,7 +148,7 @@ static int run(struct sup *sup, struct ctl_client *c, char *line)
 		fn[i](sup, s);
 		return reply(c, "ok: %s\n", line);
 	}
-	return reply(c, "error: unknown command '%s' (status, start, stop, restart, reload, poweroff, reboot, halt)\n",
+	return reply(c, "error: unknown command '%s' (status, start, stop, restart, reload, boot, poweroff, reboot, halt)\n",
 		     verb);
 }
 
@@ -184,7 +194,7 @@ static int usage(const char *verb, const char *why)
 {
 	if (verb) fprintf(stderr, "icenetctl: fatal: %s: %s\n", verb, why);
 	fputs("usage: icenetctl [-s socket] status [name] | start name | stop name | restart name | "
-	      "reload | poweroff | reboot | halt\n",
+	      "reload | boot | poweroff | reboot | halt\n",
 	      stderr);
 	return EXIT_USAGE;
 }
@@ -197,6 +207,7 @@ static int check_args(const char *verb, int nargs)
 	static const struct { const char *verb; int max; } v[] = {
 		{"start", -1}, {"stop", -1},    {"restart", -1}, {"reload", 0},
 		{"poweroff", 0}, {"reboot", 0}, {"halt", 0},     {"status", 1},
+		{"boot", 0},
 	}; /* max -1: exactly one */
 	for (size_t i = 0; i < sizeof v / sizeof *v; i++) {
 		if (strcmp(verb, v[i].verb)) continue;

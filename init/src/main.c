@@ -19,9 +19,11 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "gate.h"
 #include "msg.h"
 #include "pid1.h"
 #include "svc.h"
+#include "wdog.h"
 
 enum { T_SIG, T_CTL, T_CLIENT, T_LOG, T_NFD, T_NSOCK, T_LISTEN };
 
@@ -50,9 +52,11 @@ static void build(struct loop *l, int sfd, struct ctl *ctl, struct sup *sup)
 {
 	l->n = 0;
 	add(l, sfd, POLLIN, T_SIG, 0);
-	if (ctl->fd >= 0) add(l, ctl->fd, POLLIN, T_CTL, 0);
+	/* Clients before the listening socket: those that hung up free their slots before
+	 * a connection of the same round is accepted (else: "busy"). */
 	for (int i = 0; i < CTL_MAXCLIENTS; i++)
 		if (ctl->cl[i].fd >= 0) add(l, ctl->cl[i].fd, ctl_client_events(&ctl->cl[i]), T_CLIENT, &ctl->cl[i]);
+	if (ctl->fd >= 0) add(l, ctl->fd, POLLIN, T_CTL, 0);
 	for (int i = 0; i < sup->n; i++) {
 		struct svc *s = sup->v[i];
 		if (s->log_rd >= 0) add(l, s->log_rd, POLLIN, T_LOG, s);
@@ -80,10 +84,17 @@ static void on_signal(int sfd, struct sup *sup)
 	}
 }
 
+/* The sooner of two poll timeouts (-1: none). */
+static int min_timeout(int a, int b)
+{
+	return a < 0 ? b : b < 0 || a < b ? a : b;
+}
+
 static void usage(void)
 {
 	fputs("usage: icenet-init [--supervise DIR] [--control SOCKET] [--log-dir DIR] [--run-dir DIR]\n"
-	      "       icenetctl [-s SOCKET] status|start|stop|restart|reload|poweroff|reboot|halt [name]\n",
+	      "                   [--boot-conf FILE]\n"
+	      "       icenetctl [-s SOCKET] status|start|stop|restart|reload|boot|poweroff|reboot|halt [name]\n",
 	      stderr);
 	exit(EXIT_USAGE);
 }
@@ -95,13 +106,15 @@ int main(int argc, char **argv)
 	if (!strcmp(base, "icenetctl")) return ctl_main(argc, argv);
 	if (argc > 1 && !strcmp(argv[1], "ctl")) return ctl_main(argc - 1, argv + 1);
 
-	struct sup sup = {.dir = 0, .logdir = "/var/log", .rundir = "/run/icenet"};
-	const char *ctlpath = 0;
+	static struct gate gate;
+	struct sup sup = {.dir = 0, .logdir = "/var/log", .rundir = "/run/icenet", .gate = &gate};
+	const char *ctlpath = 0, *bootconf = 0;
 	for (int i = 1; i < argc; i++) {
 		const char **opt = !strcmp(argv[i], "--supervise") ? &sup.dir
 				 : !strcmp(argv[i], "--control") ? &ctlpath
 				 : !strcmp(argv[i], "--log-dir") ? &sup.logdir
-				 : !strcmp(argv[i], "--run-dir") ? &sup.rundir : 0;
+				 : !strcmp(argv[i], "--run-dir") ? &sup.rundir
+				 : !strcmp(argv[i], "--boot-conf") ? &bootconf : 0;
 		if (!opt || i + 1 >= argc) usage();
 		*opt = argv[++i];
 	}
@@ -112,14 +125,15 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (boot) sup.dir = "/etc/icenet/services";
+	if (boot && !bootconf) bootconf = BOOTCONF_PATH;
 	if (!ctlpath) {
 		static char buf[256];
 		snprintf(buf, sizeof buf, "%s/control", sup.rundir);
 		ctlpath = buf;
 	}
 	sup.t0 = now_ms();
-	if (boot) pid1_setup();
-	else if (!sup.pid1 && prctl(PR_SET_CHILD_SUBREAPER, 1)) warnx("unable to become a subreaper: %s", strerror(errno));
+	int machine = boot && pid1_setup();
+	if (!boot && !sup.pid1 && prctl(PR_SET_CHILD_SUBREAPER, 1)) warnx("unable to become a subreaper: %s", strerror(errno));
 
 	sigset_t set;
 	sigemptyset(&set);
@@ -131,6 +145,11 @@ int main(int argc, char **argv)
 		if (sup.pid1) pid1_emergency();
 		die_sys("unable to create a signalfd");
 	}
+	/* After the signalfd: once armed, no set-up failure can leave it unfed unnoticed. */
+	gate_setup(&sup, bootconf);
+	/* A container's /dev may show the host's watchdog: never arm the host's. */
+	if (machine) wdog_open(wdog_timeout(gate.conf.watchdog_s));
+	else if (boot) wdog_none("PID 1 of a PID namespace (a container), not of the machine");
 	if (mkdir_p(sup.rundir, 0755)) warnx("unable to create %s: %s", sup.rundir, strerror(errno));
 	if (mkdir_p(sup.logdir, 0755)) warnx("unable to create %s: %s", sup.logdir, strerror(errno));
 	group_setup(&sup);
@@ -145,9 +164,11 @@ int main(int argc, char **argv)
 	for (;;) {
 		sup_gc(&sup);
 		sup_schedule(&sup);
+		int gt = gate_check(&sup);
 		if (sup.shutdown && !sup_busy(&sup)) break;
 		int timeout = sup_timers(&sup);
 		if (sup.changed) continue; /* a timer fired: schedule again before sleeping */
+		timeout = min_timeout(min_timeout(timeout, gt), wdog_timer());
 		build(&l, sfd, &ctl, &sup);
 		int r = poll(l.pfd, l.n, timeout);
 		if (r < 0) {

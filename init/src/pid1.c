@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "msg.h"
+#include "wdog.h"
 
 static void mnt(const char *src, const char *dir, const char *type, unsigned long flags,
 		const char *data)
@@ -115,7 +116,7 @@ static void fstab(void)
 	fclose(f);
 }
 
-void pid1_setup(void)
+int pid1_setup(void)
 {
 	mnt("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, 0);
 	mnt("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, 0);
@@ -135,13 +136,15 @@ void pid1_setup(void)
 	msg_kmsg();
 	hostname();
 	fstab();
-	if (reboot(RB_DISABLE_CAD)) { /* in a container: ctrl-alt-del is not ours anyway */ }
+	/* Fails (EINVAL) in a PID namespace: a container, whose ctrl-alt-del is not ours. */
+	return !reboot(RB_DISABLE_CAD);
 }
 
 /* Reap until nothing is left or `ms` passed. */
 static void drain(int ms)
 {
 	for (int t = 0; t < ms; t += 10) {
+		wdog_feed(); /* until reboot(2): only a hang stops the feeding */
 		while (waitpid(-1, 0, WNOHANG) > 0) {}
 		if (waitpid(-1, 0, WNOHANG) < 0 && errno == ECHILD) return;
 		usleep(10000);
@@ -175,9 +178,12 @@ void pid1_finish(int cmd, int unmount)
 	drain(2000);
 	kill(-1, SIGKILL);
 	drain(1000);
+	wdog_feed();
 	sync();
+	wdog_feed();
 	if (unmount) unmount_all();
 	sync();
+	wdog_feed();
 	infox("%s", cmd == RB_AUTOBOOT ? "rebooting" : cmd == (int)RB_HALT_SYSTEM ? "halting" : "powering off");
 	reboot(cmd);
 	/* In a PID namespace reboot(2) ends us; elsewhere it only returns on error. */

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "gate.h"
 #include "msg.h"
 
 const char *const state_name[NSTATES] = {"stopped", "starting", "ready", "backoff",
@@ -231,6 +232,19 @@ static int up(const struct svc *s)
 	       (s->c->lazy && s->want && s->armed && s->state != ST_FAILED);
 }
 
+int sup_all_up(const struct sup *sup, const struct svc **which)
+{
+	int r = 1;
+	*which = 0;
+	for (int i = 0; i < sup->n; i++) {
+		const struct svc *s = sup->v[i];
+		if (!s->want || s->removed || up(s)) continue;
+		if (s->state == ST_FAILED) return *which = s, -1;
+		if (r) *which = s, r = 0;
+	}
+	return r;
+}
+
 /* 1: may start, 0: wait, -1: a hard dependency failed (reason set). */
 static int deps_ok(struct sup *sup, int i)
 {
@@ -311,7 +325,7 @@ void sup_reap(struct sup *sup)
 		for (int i = 0; i < sup->n && !s; i++)
 			if (sup->v[i]->pid == pid && alive(sup->v[i])) s = sup->v[i];
 		if (!s) {
-			sup->orphans++;
+			if (!gate_reaped(sup, pid, st)) sup->orphans++;
 			continue;
 		}
 		s->status = st;

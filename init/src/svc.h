@@ -41,8 +41,11 @@ struct svc {
 	char reason[240]; /* why it is failed, for status */
 };
 
+struct gate;
+
 struct sup {
 	const char *dir, *logdir, *rundir;
+	struct gate *gate; /* the boot health gate (gate.c) */
 	struct svc **v;
 	int n;
 	struct gnode *g;
@@ -68,6 +71,9 @@ void sup_schedule(struct sup *sup);
 void sup_reap(struct sup *sup);
 /* Fire due timers; returns the poll timeout in ms (-1: none). */
 int sup_timers(struct sup *sup);
+/* Every enabled service is up (ready, done, or listening for its first connection): 1;
+ * not yet: 0 (*which: the first that is not); one has failed: -1 (*which: it). */
+int sup_all_up(const struct sup *sup, const struct svc **which);
 /* A process is alive or a restart is pending. */
 int sup_busy(const struct sup *sup);
 struct svc *sup_find(const struct sup *sup, const char *name);

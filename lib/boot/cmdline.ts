@@ -7,7 +7,7 @@
  * ```
  */
 import type { Board } from "../board.ts";
-import { type DiskPlan, partitionNamed } from "../image/layout.ts";
+import { type DiskPlan, type Slot, slotRoot } from "../image/layout.ts";
 
 /** What goes on the kernel command line of an IceNet image. */
 export interface CmdlineOptions {
@@ -33,6 +33,9 @@ export function kernelCmdline(opts: CmdlineOptions): string {
     "init=/sbin/init",
     // No Kconfig default exists for it (dmesg_restrict has one): hide kernel pointers.
     "sysctl.kernel.kptr_restrict=2",
+    // A panic reboots after 5 s (the kernel's default is to hang): with no one near the
+    // board, a trial boot whose kernel panics must get back to the boot loader's choice.
+    "panic=5",
     ...(opts.data ? [`icenet.data=${opts.data}`] : []),
     ...(opts.extra ?? []),
   ];
@@ -45,14 +48,16 @@ export function partuuid(table: "mbr" | "gpt", labelId: string, n: number, uuid:
   return `PARTUUID=${labelId.replace(/^0x/, "").padStart(8, "0")}-${String(n).padStart(2, "0")}`;
 }
 
-/** The kernel command line of a board's image laid out as `disk`. */
-export function imageCmdline(board: Board, disk: DiskPlan): string {
-  const root = partitionNamed(disk, "root");
+/** The kernel command line of `slot` of a board's image laid out as `disk`. */
+export function imageCmdline(board: Board, disk: DiskPlan, slot: Slot = "a"): string {
+  const root = slotRoot(disk, slot);
   const data = disk.partitions.find((p) => p.name === "data");
   return kernelCmdline({
     // The screen first, the serial port last: it becomes /dev/console.
     consoles: ["tty1", board.kernel.console],
     root: partuuid(disk.table, disk.labelId, root.number, root.uuid),
     data: data && partuuid(disk.table, disk.labelId, data.number, data.uuid),
+    // Which slot runs: icenet-update writes the other one.
+    extra: [`icenet.slot=${slot}`],
   });
 }

@@ -1,23 +1,26 @@
 /**
  * A boot kind: the machinery of one boot path (the Raspberry Pi firmware,
- * systemd-boot; later U-Boot, a UKI), chosen by a board's `boot.loader` through
+ * systemd-boot, U-Boot; later a UKI), chosen by a board's `boot.loader` through
  * lib/boot/registry.ts. A kind owns the fields of `boot:` it reads, what it puts on the
  * boot partition, and how QEMU boots it; boards supply only data.
  *
  * ```ts
  * const kind = bootKind(board);
  * kind.files(board, cmdline); // [{ path: "config.txt", text: "..." }, ...]
+ * kind.slotFiles(board, cmdline); // [{ path: "kernel8.img", kernel: true }, ...]
  * ```
  */
 import type { z } from "zod";
 import type { Board } from "../board.ts";
 import type { Source } from "../fetch/source.ts";
-import type { DiskPlan } from "../image/layout.ts";
+import type { DiskPlan, Slot } from "../image/layout.ts";
 
 /** One file on the boot partition and where its bytes come from. */
 export type BootFile =
   /** Text written by the kind (config.txt, a loader entry). */
   | { path: string; text: string }
+  /** Bytes made by the kind (a U-Boot script image). */
+  | { path: string; bytes: Uint8Array }
   /** The kernel stage's kernel image (`boot.kernelName`). */
   | { path: string; kernel: true }
   /** A device tree the kernel stage built, by file name. */
@@ -37,9 +40,11 @@ export interface BootIssue {
  * How QEMU boots an image of this kind:
  *   - `uefi`: OVMF firmware reads the image's own ESP (the loader, its entry, the kernel);
  *   - `kernel`: the firmware cannot run under QEMU, so the kernel, the machine's device
- *     tree and `cmdline.txt` are taken out of the boot partition and booted directly.
+ *     tree and `cmdline.txt` are taken out of the boot partition and booted directly;
+ *   - `u-boot`: QEMU starts the image's U-Boot in the firmware's place (the kind's
+ *     `qemuLoader`), which boots from the SD card as on the board.
  */
-export type QemuBoot = "uefi" | "kernel";
+export type QemuBoot = "uefi" | "kernel" | "u-boot";
 
 /** The machinery of one boot path. */
 export interface BootKind {
@@ -53,14 +58,33 @@ export interface BootKind {
   check(board: Board): BootIssue[];
   /** FAT volume label of the boot partition. */
   label: string;
-  /** The kernel command line of the board's image laid out as `disk`. */
-  cmdline(board: Board, disk: DiskPlan): string;
+  /** The kernel command line of `slot` of the board's image laid out as `disk`. */
+  cmdline(board: Board, disk: DiskPlan, slot?: Slot): string;
   /** Packages the image stage fetches for the boot partition, by source name. */
   sources(board: Board): Record<string, Source>;
-  /** The kind's files on the boot partition, given the image's kernel command line. */
+  /**
+   * The kind's files on the boot partition shared by both slots (the loader, its
+   * configuration), given slot a's kernel command line.
+   */
   files(board: Board, cmdline: string): BootFile[];
+  /**
+   * The files of one slot (the kernel, device trees), paths relative to its directory
+   * (`slot-a/`): what an update bundle carries. `cmdline` is the slot's own.
+   */
+  slotFiles(board: Board, cmdline: string): BootFile[];
+  /**
+   * How icenet-update keeps this kind's boot state (lib/update/conf.ts); none: the
+   * kind has no trial boot, and its images carry no update configuration.
+   */
+  update?: { bootloader: "u-boot" | "systemd-boot"; ubootEnvSize?: number };
   /** How QEMU boots it. */
   qemu: QemuBoot;
+  /**
+   * `u-boot`: the boot-partition file QEMU starts in the firmware's place on a machine
+   * whose device tree is `dtb`, and the file of the kernel command line QEMU's serial
+   * port is chosen by (`name=value` lines; the `bootargs` one counts).
+   */
+  qemuLoader?(board: Board, dtb: string): { loader: string; cmdlineFile: string };
   /** Raspberry Pi Imager can write it: a release carries an os_list entry. */
   imager: boolean;
 }

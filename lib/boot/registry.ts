@@ -10,10 +10,11 @@ import type { Board } from "../board.ts";
 import type { BootKind } from "./kind.ts";
 import { rpiFirmware } from "./rpi_firmware.ts";
 import { systemdBoot } from "./systemd_boot.ts";
+import { uBoot } from "./u_boot.ts";
 
 /** Every boot kind, by loader name. */
 export const BOOT_KINDS: Readonly<Record<string, BootKind>> = Object.fromEntries(
-  [rpiFirmware, systemdBoot].map((k) => [k.name, k]),
+  [rpiFirmware, systemdBoot, uBoot].map((k) => [k.name, k]),
 );
 
 /** The kind named `loader`, or undefined. */

@@ -17,6 +17,7 @@ import { basename } from "node:path";
 import { z } from "zod";
 import type { Board } from "../board.ts";
 import { type Source, SourceSchema } from "../fetch/source.ts";
+import { slotDir } from "../image/layout.ts";
 import { imageCmdline } from "./cmdline.ts";
 import type { BootFile, BootIssue, BootKind } from "./kind.ts";
 
@@ -33,13 +34,13 @@ const Filter = z.strictObject({
   filter: z.string().regex(/^[a-z0-9+]+$/, "a config.txt model filter like pi4"),
 });
 
-/** The `boot:` fields of this kind. */
-const Fields = {
+/** The `boot:` fields of this kind (lib/boot/u_boot.ts has them too). */
+export const RPI_FIRMWARE_FIELDS = {
   firmware: SourceSchema,
   firmwareFiles: z.array(z.string().regex(/^[^/]+$/, "a file name")).min(1),
   filters: z.array(Filter).min(1),
 };
-const Config = z.object(Fields);
+const Config = z.object(RPI_FIRMWARE_FIELDS);
 
 /** Where the firmware package keeps its files. */
 const FIRMWARE_DIR = "usr/lib/raspi-firmware";
@@ -48,10 +49,17 @@ const FIRMWARE_DIR = "usr/lib/raspi-firmware";
 export interface ConfigTxtOptions {
   /** Start the ARM cores in 64-bit mode (aarch64 boards). */
   arm64: boolean;
+  /**
+   * `os_prefix`: the slot directory the firmware takes the kernel, device trees and
+   * cmdline.txt from (`slot-a/`).
+   */
+  prefix?: string;
   /** Kernel file name on the boot partition. */
   kernel: string;
   /** One section per device tree; later sections override earlier ones. */
   filters: DtbFilter[];
+  /** A kernel file for the models of a filter instead of `kernel` (U-Boot builds per model). */
+  kernels?: Record<string, string>;
 }
 
 /** The text of config.txt. */
@@ -64,9 +72,11 @@ export function configTxt(opts: ConfigTxtOptions): string {
     "enable_uart=1",
   ];
   if (opts.arm64) lines.push("arm_64bit=1");
+  if (opts.prefix) lines.push(`os_prefix=${opts.prefix}`);
   lines.push(`kernel=${opts.kernel}`, "cmdline=cmdline.txt", "disable_splash=1");
   for (const { dtb, filter } of opts.filters) {
     lines.push("", `[${filter}]`, `device_tree=${dtb}`);
+    if (opts.kernels?.[filter]) lines.push(`kernel=${opts.kernels[filter]}`);
   }
   lines.push("", "[all]");
   return lines.join("\n") + "\n";
@@ -104,21 +114,37 @@ function sources(board: Board): Record<string, Source> {
   return { "raspi-firmware": Config.parse(board.boot).firmware };
 }
 
-function files(board: Board, cmdline: string): BootFile[] {
+/** The GPU firmware's files of a Pi board (its `boot.firmwareFiles`), from its package. */
+export function firmwareFiles(board: Board): BootFile[] {
+  return Config.parse(board.boot).firmwareFiles.map((f) => ({
+    path: f,
+    source: "raspi-firmware",
+    member: `${FIRMWARE_DIR}/${f}`,
+  }));
+}
+
+function files(board: Board): BootFile[] {
   const cfg = Config.parse(board.boot);
   const kernel = board.boot.kernelName;
   return [
-    ...cfg.firmwareFiles.map((f) => ({
-      path: f,
-      source: "raspi-firmware",
-      member: `${FIRMWARE_DIR}/${f}`,
-    })),
-    { path: kernel, kernel: true as const },
-    ...board.kernel.dtbs.map((d) => ({ path: basename(d), dtb: basename(d) })),
+    ...firmwareFiles(board),
     {
       path: "config.txt",
-      text: configTxt({ arm64: board.arch === "aarch64", kernel, filters: cfg.filters }),
+      text: configTxt({
+        arm64: board.arch === "aarch64",
+        prefix: `${slotDir("a")}/`,
+        kernel,
+        filters: cfg.filters,
+      }),
     },
+  ];
+}
+
+/** A slot: the kernel, the device trees and the slot's cmdline.txt (os_prefix finds them). */
+function slotFiles(board: Board, cmdline: string): BootFile[] {
+  return [
+    { path: board.boot.kernelName, kernel: true as const },
+    ...board.kernel.dtbs.map((d) => ({ path: basename(d), dtb: basename(d) })),
     { path: "cmdline.txt", text: cmdline + "\n" },
   ];
 }
@@ -127,12 +153,13 @@ function files(board: Board, cmdline: string): BootFile[] {
 export const rpiFirmware: BootKind = {
   name: "rpi-firmware",
   description: "Raspberry Pi GPU firmware (config.txt, cmdline.txt)",
-  fields: Fields,
+  fields: RPI_FIRMWARE_FIELDS,
   check,
   cmdline: imageCmdline,
   label: "BOOT",
   sources,
   files,
+  slotFiles,
   qemu: "kernel",
   imager: true,
 };

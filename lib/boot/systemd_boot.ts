@@ -8,27 +8,36 @@
  *   efi   the Debian systemd-boot-efi package of the board's architecture, pinned
  *
  * ```ts
- * loaderConf("icenet.conf"); // "default icenet.conf\ntimeout 0\n..."
+ * loaderConf(); // "timeout 0\neditor no\n"
  * loaderEntry({ title: "IceNet-OS", linux: "/vmlinuz", options: "root=..." });
  * ```
  */
 import { z } from "zod";
 import type { Board } from "../board.ts";
 import { type Source, SourceSchema } from "../fetch/source.ts";
+import { type Slot, slotDir } from "../image/layout.ts";
 import { imageCmdline } from "./cmdline.ts";
 import type { BootFile, BootIssue, BootKind } from "./kind.ts";
 
 const Fields = { efi: SourceSchema };
 const Config = z.object(Fields);
 
-/** loader.conf: boot `entry` at once (press a key during boot for the menu). */
-export function loaderConf(entry: string, timeout = 0): string {
-  return `default ${entry}\ntimeout ${timeout}\neditor no\n`;
+/**
+ * loader.conf: boot the first entry at once (press a key during boot for the menu). No
+ * `default`: the first in systemd-boot's order is the newest slot's entry (`sort-key
+ * icenet`, highest `version`), and a trial entry whose tries ran out sorts last, so
+ * the good slot boots again (boot counting, icenet-update's `+1` entries).
+ */
+export function loaderConf(timeout = 0): string {
+  return `timeout ${timeout}\neditor no\n`;
 }
 
 /** One boot entry. */
 export interface LoaderEntry {
   title: string;
+  /** Entries with a sort key come first, by it, then by version, highest first. */
+  sortKey?: string;
+  version?: string;
   /** Kernel path on the ESP (an EFI-stub kernel). */
   linux: string;
   /** Kernel command line. */
@@ -39,7 +48,10 @@ export interface LoaderEntry {
 
 /** The text of loader/entries/<name>.conf. */
 export function loaderEntry(e: LoaderEntry): string {
-  const lines = [`title ${e.title}`, `linux ${e.linux}`];
+  const lines = [`title ${e.title}`];
+  if (e.sortKey) lines.push(`sort-key ${e.sortKey}`);
+  if (e.version) lines.push(`version ${e.version}`);
+  lines.push(`linux ${e.linux}`);
   if (e.initrd) lines.push(`initrd ${e.initrd}`);
   lines.push(`options ${e.options}`);
   return lines.join("\n") + "\n";
@@ -65,21 +77,39 @@ function sources(board: Board): Record<string, Source> {
   return { "systemd-boot-efi": Config.parse(board.boot).efi };
 }
 
+/** The loader entry file of `slot` (its name without boot counting). */
+export function slotEntry(slot: Slot): string {
+  return `icenet-${slot}.conf`;
+}
+
 function files(board: Board, cmdline: string): BootFile[] {
-  const kernel = board.boot.kernelName;
   return [
     {
       path: efiFallback(board.arch),
       source: "systemd-boot-efi",
       member: `usr/lib/systemd/boot/efi/systemd-boot${EFI_ARCH[board.arch]}.efi`,
     },
-    { path: kernel, kernel: true },
-    { path: "loader/loader.conf", text: loaderConf("icenet.conf") },
+    { path: "loader/loader.conf", text: loaderConf() },
     {
-      path: "loader/entries/icenet.conf",
-      text: loaderEntry({ title: "IceNet-OS", linux: `/${kernel}`, options: cmdline }),
+      // Generation 1; icenet-update writes each new slot's entry one higher.
+      path: `loader/entries/${slotEntry("a")}`,
+      text: loaderEntry({
+        title: "IceNet-OS (slot a)",
+        sortKey: "icenet",
+        version: "1",
+        linux: `/${slotDir("a")}/${board.boot.kernelName}`,
+        options: cmdline,
+      }),
     },
   ];
+}
+
+/** A slot: the kernel, and its command line, which icenet-update puts in the entry it writes. */
+function slotFiles(board: Board, cmdline: string): BootFile[] {
+  return [{ path: board.boot.kernelName, kernel: true }, {
+    path: "cmdline.txt",
+    text: cmdline + "\n",
+  }];
 }
 
 /** The systemd-boot (UEFI) boot path. */
@@ -92,6 +122,8 @@ export const systemdBoot: BootKind = {
   label: "ESP",
   sources,
   files,
+  slotFiles,
+  update: { bootloader: "systemd-boot" },
   qemu: "uefi",
   imager: false,
 };

@@ -16,8 +16,8 @@ import type { z } from "zod";
 type Binary = z.output<typeof DebianBinary>;
 type SourcePkg = z.output<typeof DebianSource>;
 
-// armhf is left out: nothing we take from Debian is armhf-specific.
-const ARCHES = ["amd64", "arm64"];
+// armhf: rpi32's U-Boot (u-boot-rpi's 32-bit builds are only in the armhf package).
+const ARCHES = ["amd64", "arm64", "armhf"];
 const COMPONENTS = ["main", "non-free-firmware"];
 /** Refresh the private package lists when older than this. */
 const LISTS_MAX_AGE_MS = 24 * 3600 * 1000;
@@ -157,9 +157,12 @@ async function preparePrivateApt(
     `Acquire::Languages "none";`,
   ].join("\n") + "\n";
   const stamp = join(dir, "state", "updated");
-  // New sources (the host's changed) make the lists stale.
-  const changed = await writeIfChanged(join(etc, "sources.list.d", "icenet.sources"), stanzas);
-  await writeIfChanged(join(etc, "apt.conf"), conf);
+  // New sources (the host's changed) or architectures make the lists stale.
+  const sourcesChanged = await writeIfChanged(
+    join(etc, "sources.list.d", "icenet.sources"),
+    stanzas,
+  );
+  const changed = await writeIfChanged(join(etc, "apt.conf"), conf) || sourcesChanged;
   await writeIfChanged(join(etc, "sources.list"), "");
   await writeIfChanged(join(dir, "state", "status"), "");
   const env = { APT_CONFIG: join(etc, "apt.conf") };

@@ -97,8 +97,14 @@ export async function fatCopyIn(
   src: string,
   path: string,
 ): Promise<void> {
-  await $`mcopy -n -o -i ${`${image}@@${offset}`} ${src} ${"::/" + path}`
-    .env({ MTOOLS_SKIP_CHECK: "1" });
+  const img = `${image}@@${offset}`;
+  const env = { MTOOLS_SKIP_CHECK: "1" };
+  // Its directories first (slot-b/ of an update); one that is there already is fine.
+  const parts = path.split("/").slice(0, -1);
+  for (let i = 1; i <= parts.length; i++) {
+    await $`mmd -i ${img} ${"::/" + parts.slice(0, i).join("/")}`.env(env).quiet().noThrow();
+  }
+  await $`mcopy -n -o -i ${img} ${src} ${"::/" + path}`.env(env);
 }
 
 /** List the files of a FAT image (recursive, `mdir -/ -b`), one path per line. */

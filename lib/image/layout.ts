@@ -100,6 +100,24 @@ export function planDisk(
   return { table: spec.table, size, labelId, partitions };
 }
 
+/**
+ * The two system slots of A/B updates: each is a root partition (`root-a`, `root-b`)
+ * and a directory of kernel files on the boot partition (`slot-a/`, `slot-b/`). The
+ * image fills slot a; an update writes the slot that is not running.
+ */
+export const SLOTS = ["a", "b"] as const;
+export type Slot = typeof SLOTS[number];
+
+/** The root partition of `slot`. */
+export function slotRoot(plan: DiskPlan, slot: Slot): PartitionPlan {
+  return partitionNamed(plan, `root-${slot}`);
+}
+
+/** The directory of `slot`'s kernel files on the boot partition. */
+export function slotDir(slot: Slot): string {
+  return `slot-${slot}`;
+}
+
 /** Find a partition by name, with an error listing the names there are. */
 export function partitionNamed(plan: DiskPlan, name: string): PartitionPlan {
   const p = plan.partitions.find((x) => x.name === name);

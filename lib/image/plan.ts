@@ -14,7 +14,7 @@ import type { Board } from "../board.ts";
 import type { BootFile } from "../boot/kind.ts";
 import { bootKind } from "../boot/registry.ts";
 import type { Source } from "../fetch/source.ts";
-import { type DiskPlan, planDisk } from "./layout.ts";
+import { type DiskPlan, planDisk, slotDir } from "./layout.ts";
 
 /** The example first-boot settings file put on every boot partition (base-files' setup). */
 export const SETUP_EXAMPLE = "lib/image/icenet-setup.example.txt";
@@ -23,7 +23,7 @@ export const SETUP_EXAMPLE = "lib/image/icenet-setup.example.txt";
 export interface ImagePlan {
   /** Partitions, offsets and UUIDs. */
   disk: DiskPlan;
-  /** The kernel command line the boot kind writes. */
+  /** The kernel command line of slot a, as the boot kind writes it. */
   cmdline: string;
   /** FAT volume label of the boot partition. */
   label: string;
@@ -37,10 +37,12 @@ export interface ImagePlan {
 export function planImage(board: Board, sizes: Record<string, string> = {}): ImagePlan {
   const kind = bootKind(board);
   const disk = planDisk(withOverrides(board, sizes, "image"), board.name);
-  const cmdline = kind.cmdline(board, disk);
+  const cmdline = kind.cmdline(board, disk, "a");
   const files = [
     { path: "icenet-setup.example.txt", input: SETUP_EXAMPLE },
     ...kind.files(board, cmdline),
+    // Slot a is filled; slot b stays empty until an update writes it.
+    ...kind.slotFiles(board, cmdline).map((f) => ({ ...f, path: `${slotDir("a")}/${f.path}` })),
   ];
   return { disk, cmdline, label: kind.label, files, sources: kind.sources(board) };
 }

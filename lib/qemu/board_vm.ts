@@ -10,6 +10,16 @@
  *     the machine does not model (the board's `disableNodes`, `deleteProperties`) are
  *     edited in that copy of the tree only, and a machine's `serialConsole` replaces the
  *     command line's.
+ *   - `u-boot` (rpi / rpi32 with U-Boot): QEMU starts the image's own U-Boot in the
+ *     GPU firmware's place, and U-Boot boots the SD card as on the board (its boot
+ *     script, the slot's kernel). aarch64: as `-kernel` (a raw 64-bit image lands at
+ *     0x80000, U-Boot's base) with the machine's tree in x0, as the firmware passes it.
+ *     armv7: QEMU puts a raw 32-bit `-kernel` at 0x10000, not at U-Boot's 0x8000, and
+ *     as `-bios` all four cores run it at once (it dies at random); wrapped as a
+ *     legacy kernel image loading at 0x8000, QEMU boots it as the firmware would: the
+ *     first core with the tree in r2, the others parked on their mailboxes.
+ *     A machine with `skipLoader` (raspi4b: the kernel U-Boot starts there stalls in
+ *     its first second) boots slot a's kernel directly instead.
  * A board may boot on several machines (`qemu.others` in its YAML, e.g. rpi on raspi3b
  * and raspi4b); `machine` picks one by name, the default is the first. Each runs on
  * the QEMU its board names (the host's, or the qemu stage's).
@@ -22,13 +32,16 @@
  * const vm = startQemu(spec);
  * ```
  */
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import $ from "dax";
 import { type Board, type QemuMachine, qemuMachine } from "../board.ts";
 import type { QemuBoot } from "../boot/kind.ts";
 import { bootKind } from "../boot/registry.ts";
+import { legacyImage } from "../boot/uboot_image.ts";
+import { EXTRA_ARGS_FILE } from "../boot/uboot_script.ts";
 import { copySparse } from "../image/disk.ts";
 import { fatCopyIn, fatCopyOut } from "../image/fat.ts";
+import { slotDir } from "../image/layout.ts";
 import { which } from "../tools.ts";
 import { chooseAccel } from "./kvm.ts";
 import type { QemuSpec } from "./machine.ts";
@@ -38,6 +51,9 @@ import { qemuProgram } from "./program.ts";
 /** The project root (boards, tasks), for the qemu stage. */
 const ROOT = new URL("../..", import.meta.url).pathname;
 
+/** Where the 32-bit Pi U-Boot builds run from (their CONFIG_TEXT_BASE). */
+const UBOOT32_BASE = 0x8000;
+
 /** Options of a board VM. */
 export interface BoardVmOptions {
   /** Host loopback port -> guest port forwards (PC boards with user networking). */
@@ -46,8 +62,13 @@ export interface BoardVmOptions {
   noReboot?: boolean;
   /** Use this disk as it is (a previous boot's copy) instead of copying the image. */
   reuseDisk?: boolean;
-  /** Files to put on the boot partition first (name -> text), as a person would after flashing. */
-  bootFiles?: Record<string, string>;
+  /**
+   * Files to put on the boot partition first (path -> text or bytes), as a person
+   * would after flashing, or as an update leaves them (`slot-b/`, `icenet.env`).
+   */
+  bootFiles?: Record<string, string | Uint8Array>;
+  /** QEMU's human monitor at `<work>/monitor.sock` (e.g. to reset the board). */
+  monitor?: boolean;
   /** A screen and a USB keyboard, with QEMU's monitor at `<work>/monitor.sock` (PC boards). */
   screen?: boolean;
   /** The board's QEMU machine to boot on, by name (default: its first). */
@@ -98,9 +119,10 @@ export async function boardVm(
     await copySparse(image, disk);
     await Deno.truncate(disk, nextPowerOfTwo((await Deno.stat(disk)).size + 1));
   }
-  for (const [name, text] of Object.entries(opts.bootFiles ?? {})) {
-    const file = join(work, `boot-file-${name}`);
-    await Deno.writeTextFile(file, text);
+  for (const [name, content] of Object.entries(opts.bootFiles ?? {})) {
+    const file = join(work, `boot-file-${name.replaceAll("/", "_")}`);
+    if (typeof content === "string") await Deno.writeTextFile(file, content);
+    else await Deno.writeFile(file, content);
     await fatCopyIn(disk, (await partitionOffsets(disk))[0], file, name);
   }
   const program = await qemuProgram(opts.root ?? ROOT, board, m);
@@ -112,6 +134,8 @@ export async function boardVm(
     cpu: m.cpu,
     accel: await chooseAccel({ system: program.system, machine: m.machine, cpu: m.cpu }),
     noReboot: opts.noReboot,
+    devices: m.devices,
+    ...(opts.monitor ? { monitor: join(work, "monitor.sock") } : {}),
   };
   return { ...base, ...await BOOTS[bootKind(board).qemu]({ board, m, image, work, disk, opts }) };
 }
@@ -141,8 +165,9 @@ const BOOTS: Record<QemuBoot, (a: BootArgs) => Promise<Partial<QemuSpec>>> = {
     await Deno.mkdir(files, { recursive: true });
     // The board schema requires it for this boot method (lib/board.ts).
     const dtb = m.dtb!;
+    // What config.txt's os_prefix points the firmware at: slot a's directory.
     for (const f of [board.boot.kernelName, dtb, "cmdline.txt"]) {
-      await fatCopyOut(image, boot, f, join(files, f));
+      await fatCopyOut(image, boot, `${slotDir("a")}/${f}`, join(files, f));
     }
     await editTree(board, m, join(files, dtb));
     const imageCmdline = (await Deno.readTextFile(join(files, "cmdline.txt"))).trim();
@@ -152,10 +177,62 @@ const BOOTS: Record<QemuBoot, (a: BootArgs) => Promise<Partial<QemuSpec>>> = {
     return {
       kernel: join(files, board.boot.kernelName),
       dtb: join(files, dtb),
-      append: cmdline,
+      append: [cmdline, ...m.append].join(" "),
       disk: { file: disk, bus: "sd" },
       serialIndex: serialIndexOf(m.machine, lastConsole(cmdline)),
     };
+  },
+  "u-boot": async ({ board, m, image, work, disk }) => {
+    const boot = (await partitionOffsets(image))[0];
+    const files = join(work, "boot");
+    await Deno.mkdir(files, { recursive: true });
+    // The board schema requires a tree for this boot method (lib/board.ts).
+    const dtb = m.dtb!;
+    const { loader, cmdlineFile } = bootKind(board).qemuLoader!(board, dtb);
+    for (const f of [loader, dtb, cmdlineFile]) {
+      await fatCopyOut(image, boot, f, join(files, basename(f)));
+    }
+    await editTree(board, m, join(files, dtb));
+    const text = await Deno.readTextFile(join(files, basename(cmdlineFile)));
+    const imageCmdline = /^bootargs=(.*)$/m.exec(text)?.[1];
+    if (!imageCmdline) throw new Error(`${image}: ${cmdlineFile} has no bootargs= line`);
+    const cmdline = m.serialConsole
+      ? replaceLastConsole(imageCmdline, m.serialConsole)
+      : imageCmdline;
+    const common = {
+      disk: { file: disk, bus: "sd" as const },
+      serialIndex: serialIndexOf(m.machine, lastConsole(cmdline)),
+    };
+    if (m.skipLoader) {
+      // Slot a's kernel beside its command line, booted as the kernel method does.
+      const kernel = join(dirname(cmdlineFile), board.boot.kernelName);
+      await fatCopyOut(image, boot, kernel, join(files, board.boot.kernelName));
+      const dt = join(files, dtb);
+      const append = [cmdline, ...m.append].join(" ");
+      return { ...common, kernel: join(files, board.boot.kernelName), dtb: dt, append };
+    }
+    if (m.append.length) {
+      // The machine's kernel arguments, in the copy QEMU boots: boot.scr adds them to
+      // every slot's command line (a real board's card has no such file).
+      const extra = join(files, EXTRA_ARGS_FILE);
+      await Deno.writeTextFile(extra, `icenet_args=${m.append.join(" ")}\n`);
+      await fatCopyIn(disk, boot, extra, EXTRA_ARGS_FILE);
+    }
+    if (board.arch === "aarch64") {
+      return { ...common, kernel: join(files, loader), dtb: join(files, dtb) };
+    }
+    const wrapped = join(files, `${loader}.uimg`);
+    await Deno.writeFile(
+      wrapped,
+      legacyImage(await Deno.readFile(join(files, loader)), {
+        arch: "arm",
+        type: "kernel",
+        load: UBOOT32_BASE,
+        entry: UBOOT32_BASE,
+        name: "U-Boot",
+      }),
+    );
+    return { ...common, kernel: wrapped, dtb: join(files, dtb) };
   },
 };
 

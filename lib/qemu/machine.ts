@@ -43,8 +43,12 @@ export interface QemuSpec {
    * (lib/qemu/monitor.ts).
    */
   screen?: { monitor: string };
+  /** QEMU's human monitor on this unix socket, without a screen (e.g. `system_reset`). */
+  monitor?: string;
   /** Exit QEMU instead of rebooting the guest. */
   noReboot?: boolean;
+  /** More devices (`-device`), e.g. the `i6300esb` watchdog. */
+  devices?: string[];
 }
 
 /** The argument vector (without the program name) for a spec. */
@@ -79,13 +83,15 @@ export function qemuArgv(spec: QemuSpec): string[] {
     const fwd = spec.net.forwards.map((f) => `,hostfwd=tcp:127.0.0.1:${f.host}-:${f.guest}`);
     a.push("-netdev", `user,id=net0${fwd.join("")}`, "-device", "virtio-net-pci,netdev=net0");
   }
+  for (const d of spec.devices ?? []) a.push("-device", d);
   if (spec.screen) {
     a.push("-device", "VGA", "-device", "qemu-xhci,id=xhci", "-device", "usb-kbd,bus=xhci.0");
   }
   const index = spec.serialIndex ?? 0;
   for (let i = 0; i < index; i++) a.push("-serial", "null");
   a.push("-serial", spec.interactive ? "mon:stdio" : "stdio");
-  if (spec.screen) a.push("-monitor", `unix:${spec.screen.monitor},server=on,wait=off`);
+  const monitor = spec.screen?.monitor ?? spec.monitor;
+  if (monitor) a.push("-monitor", `unix:${monitor},server=on,wait=off`);
   else if (!spec.interactive) a.push("-monitor", "none");
   if (spec.noReboot) a.push("-no-reboot");
   return a;

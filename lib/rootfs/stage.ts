@@ -12,6 +12,10 @@
 import { isAbsolute, join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import type { Board } from "../board.ts";
+import { bootKind } from "../boot/registry.ts";
+import { sha256File } from "../hash.ts";
+import { UPDATE_CONF, updateConf } from "../update/conf.ts";
+import { UPDATE_PUB, updateKey } from "../update/key.ts";
 import { type ImageDef, loadImageDef } from "../image_def.ts";
 import { openEnv } from "../ice-pkg/env.ts";
 import { parseIndex } from "../ice-pkg/metadata.ts";
@@ -81,13 +85,14 @@ export function rootfsStage(
   where: string,
   notForBoard: string[],
   name = "rootfs",
+  update?: SystemUpdate,
 ): Stage {
   return defineStage({
     name,
     description: `root file system (${where})`,
     needs: ["repo"],
     tools: ["mksquashfs"],
-    params: { image: def as unknown as Param, notForBoard },
+    params: { image: def as unknown as Param, notForBoard, update: (update ?? null) as Param },
     boardFields: ["name", "arch"],
     module: TASK,
     async run(ctx) {
@@ -141,6 +146,10 @@ export function rootfsStage(
       await writeNetwork(gen, def.network);
       await writeWifi(gen, def.wifi);
       await writeTimezone(gen, def.timezone);
+      if (update) {
+        await gen.write(UPDATE_CONF, update.conf, "icenet-update's view of the board");
+        await gen.write(UPDATE_PUB, update.pub, "trusted update key");
+      }
       if (def.repository) {
         await gen.write(
           "etc/icenet/repositories",
@@ -149,6 +158,8 @@ export function rootfsStage(
         );
       }
 
+      // What /usr/lib/icenet/reconcile-etc compares after an update (dpkg's conffiles).
+      await gen.write("usr/lib/icenet/etc.sha256", await etcManifest(tree), "hashes of /etc");
       const generated = gen.list();
       await Deno.writeTextFile(
         join(ctx.out, "generated.json"),
@@ -220,8 +231,42 @@ export async function effectiveImageDef(root: string): Promise<{ def: ImageDef; 
   return { def: applySite(def, site, where), where };
 }
 
+/** What a root needs for A/B updates: icenet-update's configuration and trusted key. */
+export interface SystemUpdate {
+  /** /etc/icenet/update.conf */
+  conf: string;
+  /** /etc/icenet/update.pub */
+  pub: string;
+}
+
+/** The update files of `board`'s root, if its boot kind has a trial boot. */
+export async function systemUpdate(board: Board): Promise<SystemUpdate | undefined> {
+  const how = bootKind(board).update;
+  if (!how) return undefined;
+  return {
+    conf: updateConf({ board: board.name, ...how }),
+    pub: (await updateKey()).publicLine,
+  };
+}
+
 /** The rootfs stage of the registry. */
 export async function rootfsStages(root: string, board: Board): Promise<Stage[]> {
   const { def, where } = await effectiveImageDef(root);
-  return [rootfsStage(def, where, await notBuiltFor(root, board))];
+  return [
+    rootfsStage(def, where, await notBuiltFor(root, board), "rootfs", await systemUpdate(board)),
+  ];
+}
+
+/** `sha256sum` lines of every regular file under `<tree>/etc`, sorted by path. */
+export async function etcManifest(tree: string): Promise<string> {
+  const lines: string[] = [];
+  const walk = async (rel: string) => {
+    for await (const e of Deno.readDir(join(tree, rel))) {
+      const r = `${rel}/${e.name}`;
+      if (e.isDirectory) await walk(r);
+      else if (e.isFile) lines.push(`${await sha256File(join(tree, r))}  ${r}`);
+    }
+  };
+  await walk("etc");
+  return lines.sort((a, b) => a.slice(66) < b.slice(66) ? -1 : 1).join("\n") + "\n";
 }

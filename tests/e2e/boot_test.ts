@@ -259,8 +259,8 @@ Deno.test(
   },
 );
 
-// Every board whose kernel QEMU boots directly (the Pi firmware kind), from boards/.
-for (const e of (await e2eBoardList()).filter((e) => bootKind(e.board).qemu === "kernel")) {
+// Every Pi board (the Pi firmware and U-Boot kinds), from boards/.
+for (const e of (await e2eBoardList()).filter((e) => bootKind(e.board).qemu !== "uefi")) {
   const { name, board } = e;
   Deno.test(
     withSkipReason(

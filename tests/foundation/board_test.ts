@@ -21,7 +21,7 @@ Deno.test("parseYaml() names file, line and field of a bad board", async (t) => 
     [
       "nested field",
       rpi.replace("fs: ext4", "fs: ext5"),
-      /rpi\.yaml:\d+: partitions\.list\.2\.fs: Invalid option/,
+      /rpi\.yaml:\d+: partitions\.list\.3\.fs: Invalid option/,
     ],
     [
       "missing field",
@@ -51,6 +51,7 @@ Deno.test("qemuMachines() lists the default machine first; others inherit what t
     [],
     undefined,
   ]);
+  assert.deepEqual(pi3.devices, []);
   assert.deepEqual(
     [pi4.machine, pi4.label, pi4.from, pi4.memory, pi4.dtb],
     ["raspi4b", "rpi4", "stage", "2G", "bcm2711-rpi-4-b.dtb"],
@@ -67,6 +68,9 @@ Deno.test("qemuMachines() lists the default machine first; others inherit what t
     const ms = qemuMachines(await loadBoard(root, name));
     assert.deepEqual(ms.map((m) => [m.label, m.from]), [[name, "host"]]);
   }
+  // zima's q35 gets the watchdog its init feeds; QEMU's Pis reset when theirs is started.
+  assert.deepEqual(qemuMachine(await loadBoard(root, "zima")).devices, ["i6300esb"]);
+  assert.deepEqual(pi4.append, ["icenet.watchdog=off"]);
 });
 
 Deno.test("qemuMachine() picks a machine by name and names the board file for an unknown one", async () => {

@@ -40,12 +40,12 @@ Deno.test("kernelCmdline() boots the squashfs root read-only through /sbin/init"
         root: partuuid("mbr", "0x0a2b3c4d", 2, ""),
         data: "PARTUUID=0a2b3c4d-03",
       },
-      "console=ttyS1,115200 root=PARTUUID=0a2b3c4d-02 rootfstype=squashfs ro rootwait init=/sbin/init sysctl.kernel.kptr_restrict=2 icenet.data=PARTUUID=0a2b3c4d-03",
+      "console=ttyS1,115200 root=PARTUUID=0a2b3c4d-02 rootfstype=squashfs ro rootwait init=/sbin/init sysctl.kernel.kptr_restrict=2 panic=5 icenet.data=PARTUUID=0a2b3c4d-03",
     ],
     [
       "zima",
       { consoles: ["ttyS0,115200"], root: partuuid("gpt", "", 2, "u-u"), extra: ["quiet"] },
-      "console=ttyS0,115200 root=PARTUUID=u-u rootfstype=squashfs ro rootwait init=/sbin/init sysctl.kernel.kptr_restrict=2 quiet",
+      "console=ttyS0,115200 root=PARTUUID=u-u rootfstype=squashfs ro rootwait init=/sbin/init sysctl.kernel.kptr_restrict=2 panic=5 quiet",
     ],
   ];
   for (const [name, opts, want] of rows) {
@@ -54,9 +54,13 @@ Deno.test("kernelCmdline() boots the squashfs root read-only through /sbin/init"
 });
 
 Deno.test("loaderConf() and loaderEntry() write systemd-boot's formats", () => {
-  assert.equal(loaderConf("icenet.conf"), "default icenet.conf\ntimeout 0\neditor no\n");
+  assert.equal(loaderConf(), "timeout 0\neditor no\n");
   assert.equal(
     loaderEntry({ title: "IceNet-OS", linux: "/vmlinuz", options: "ro" }),
     "title IceNet-OS\nlinux /vmlinuz\noptions ro\n",
+  );
+  assert.equal(
+    loaderEntry({ title: "T", sortKey: "icenet", version: "3", linux: "/a/k", options: "ro" }),
+    "title T\nsort-key icenet\nversion 3\nlinux /a/k\noptions ro\n",
   );
 });

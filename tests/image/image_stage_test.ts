@@ -59,7 +59,7 @@ async function runImage(boardName: string, tmp: string, deps: Record<string, str
     sources,
     // The stage's declared inputs, as the runner hands them over.
     inputs: Object.fromEntries(stage.inputs.map((i) => [i, join(ROOT, i)])),
-    params: {},
+    params: stage.params,
     out,
     tmp: work,
     root: ROOT,

@@ -53,14 +53,22 @@ Deno.test("a new board is one YAML file and one kernel fragment: stages and imag
     assert.deepEqual(kernel.inputs, ["kernel/base.config", "kernel/pi3a.config"]);
     assert.equal(kernel.sources.linux.sha256, KERNEL_SOURCE.sha256);
     const image = stages.find((s) => s.name === "image")!;
-    assert.deepEqual(Object.keys(image.sources), ["raspi-firmware"]);
+    assert.deepEqual(Object.keys(image.sources), ["raspi-firmware", "u-boot"]);
 
     // The image plan: the layout, the command line and every boot file.
     const img = planImage(board);
-    assert.deepEqual(img.disk.partitions.map((p) => p.name), ["boot", "root", "data"]);
+    assert.deepEqual(img.disk.partitions.map((p) => p.name), ["boot", "root-a", "root-b", "data"]);
     assert.match(img.cmdline, /^console=tty1 console=ttyS1,115200 root=PARTUUID=[0-9a-f]{8}-02 /);
     const paths = img.files.map((f) => f.path);
-    for (const f of ["kernel8.img", "bcm2837-rpi-3-a-plus.dtb", "config.txt", "cmdline.txt"]) {
+    for (
+      const f of [
+        "slot-a/kernel8.img",
+        "bcm2837-rpi-3-a-plus.dtb",
+        "config.txt",
+        "boot.scr",
+        "slot-a/cmdline.env",
+      ]
+    ) {
       assert.ok(paths.includes(f), f);
     }
     const config = img.files.find((f) => f.path === "config.txt")!;
@@ -84,11 +92,11 @@ Deno.test("a board's boot and device-tree mistakes name file, line and field", a
   const rows: [string, string, RegExp][] = [
     [
       "unknown boot loader",
-      rpi.replace("loader: rpi-firmware", "loader: u-boot"),
+      rpi.replace("loader: u-boot", "loader: grub"),
       new RegExp(
         `rpi\\.yaml:${
           lineOf(rpi, "loader:")
-        }: boot\\.loader: unknown boot loader "u-boot" \\(have: rpi-firmware, systemd-boot\\)`,
+        }: boot\\.loader: unknown boot loader "grub" \\(have: rpi-firmware, systemd-boot, u-boot\\)`,
       ),
     ],
     [
@@ -124,7 +132,7 @@ Deno.test("a board's boot and device-tree mistakes name file, line and field", a
       new RegExp(
         `rpi\\.yaml:${
           lineOf(rpi, "  firmwareFiles:")
-        }: boot\\.efi: unknown field for boot loader rpi-firmware \\(allowed: loader, kernelName, firmware,`,
+        }: boot\\.efi: unknown field for boot loader u-boot \\(allowed: loader, kernelName, firmware,`,
       ),
     ],
     [

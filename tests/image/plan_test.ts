@@ -1,8 +1,10 @@
 /**
- * The image plan of each board reproduces, file for file, the boot partitions of the
- * images built before boards and boot paths became data (fixtures/boot/<board>/:
- * `files.txt` is `mdir -/ -b` of that partition, the text files are copied out of it),
- * so moving the machinery into boot kinds changed no byte an image holds.
+ * The image plan of each board, file for file, against the boot partitions it is meant
+ * to give (fixtures/boot/<board>/: `files.txt` as `mdir -/ -b` lists that partition, the
+ * text files as they are). The fixtures were first copied out of the images built
+ * before boards and boot paths became data, so that move changed no byte; since then
+ * they change only with a reviewed change of layout (A/B slots: slot-a/; the Pi
+ * boards' move to U-Boot).
  */
 import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
@@ -14,8 +16,14 @@ const FIXTURES = join(ROOT, "tests/image/fixtures/boot");
 
 /** The firmware packages the images were made from (sha256 as pinned then). */
 const PINNED: Record<string, Record<string, string>> = {
-  rpi: { "raspi-firmware": "0094ced47a7fbb6a220ff83e7b43aa637a5d8f6802461e2e4e474597fb796f62" },
-  rpi32: { "raspi-firmware": "0094ced47a7fbb6a220ff83e7b43aa637a5d8f6802461e2e4e474597fb796f62" },
+  rpi: {
+    "raspi-firmware": "0094ced47a7fbb6a220ff83e7b43aa637a5d8f6802461e2e4e474597fb796f62",
+    "u-boot": "3722f286cfafca03f4cac7adade04fccf66158ad8467501b9deabd154162b5e8",
+  },
+  rpi32: {
+    "raspi-firmware": "0094ced47a7fbb6a220ff83e7b43aa637a5d8f6802461e2e4e474597fb796f62",
+    "u-boot": "5a29b2fd040d43609a3f7eb9b5cb3ddd8fbe56a83332ebc469eada63dc81e787",
+  },
   zima: { "systemd-boot-efi": "8f2b81bdcfafc466882a0cae460272dbf10d8d97c6a3c1c6ea33038c155a2f5e" },
 };
 

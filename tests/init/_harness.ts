@@ -140,6 +140,16 @@ export class Sandbox {
     return path;
   }
 
+  /** The boot gate's config file (`--boot-conf`): <dir>/boot.conf. */
+  get bootConf(): string {
+    return join(this.dir, "boot.conf");
+  }
+
+  /** Write <dir>/boot.conf from lines. */
+  async writeBootConf(lines: string[]): Promise<void> {
+    await Deno.writeTextFile(this.bootConf, lines.join("\n") + "\n");
+  }
+
   /** The events written so far, in file order. */
   async events(): Promise<Event[]> {
     let text = "";
@@ -165,9 +175,10 @@ export class Sandbox {
 
   /**
    * Start init on this sandbox (`binary`: another build, e.g. the static one; `wrap`: a
-   * command prefix that ends by exec'ing init, e.g. to give it an inherited fd).
+   * command prefix that ends by exec'ing init, e.g. to give it an inherited fd; `args`:
+   * more options for init).
    */
-  start(opts: { pid1?: boolean; binary?: string; wrap?: string[] } = {}): Init {
+  start(opts: { pid1?: boolean; binary?: string; wrap?: string[]; args?: string[] } = {}): Init {
     const bin = opts.binary ?? INIT;
     const args = [
       "--supervise",
@@ -176,6 +187,7 @@ export class Sandbox {
       this.logDir,
       "--run-dir",
       join(this.dir, "run"),
+      ...(opts.args ?? []),
     ];
     const [prog, ...rest] = [
       ...(opts.wrap ?? []),
@@ -342,14 +354,20 @@ export async function running(pid: number): Promise<boolean> {
 export async function withInit(
   setup: (box: Sandbox) => Promise<void>,
   body: (init: Init, box: Sandbox) => Promise<void>,
-  opts: { pid1?: boolean; wrap?: string[] } = {},
+  opts: {
+    pid1?: boolean;
+    wrap?: string[] | ((box: Sandbox) => string[]);
+    args?: string[] | ((box: Sandbox) => string[]);
+  } = {},
 ): Promise<void> {
   await buildInit();
   const box = await Sandbox.create();
   let init: Init | undefined;
   try {
     await setup(box);
-    init = box.start(opts);
+    const of = (v?: string[] | ((box: Sandbox) => string[])) =>
+      typeof v === "function" ? v(box) : v;
+    init = box.start({ ...opts, wrap: of(opts.wrap), args: of(opts.args) });
     await body(init, box);
   } catch (e) {
     if (init) console.error(`--- icenet-init output ---\n${init.output}`);

@@ -1,4 +1,4 @@
-/** The C unit tests of init/ (parser, dependency graph), run through `make -C init check`. */
+/** The C unit tests of init/ (service and boot.conf parsers, dependency graph), run through `make -C init check`. */
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ROOT } from "./_harness.ts";
@@ -10,4 +10,5 @@ Deno.test("make -C init check passes the C unit tests", async () => {
   assert.equal(r.success, true, out);
   assert.match(out, /test_conf: \d+ checks, 0 failed/);
   assert.match(out, /test_graph: \d+ checks, 0 failed/);
+  assert.match(out, /test_bootconf: \d+ checks, 0 failed/);
 });

@@ -101,6 +101,7 @@ Deno.test("qemuArgv() builds the PC and Raspberry Pi command lines", async (t) =
       disk: { file: "z.img", bus: "virtio" },
       net: { forwards: [{ host: 2222, guest: 22 }] },
       noReboot: true,
+      devices: ["i6300esb"],
     }).join(" ");
     for (
       const part of [
@@ -109,6 +110,7 @@ Deno.test("qemuArgv() builds the PC and Raspberry Pi command lines", async (t) =
         "-drive if=pflash,format=raw,unit=1,file=V.fd",
         "-drive file=z.img,format=raw,if=none,id=disk0 -device virtio-blk-pci,drive=disk0",
         "-netdev user,id=net0,hostfwd=tcp:127.0.0.1:2222-:22 -device virtio-net-pci,netdev=net0",
+        "-device i6300esb",
         "-serial stdio -monitor none -no-reboot",
       ]
     ) assert.ok(a.includes(part), `${part}\nin: ${a}`);

@@ -1,0 +1,25 @@
+/**
+ * CRC-32 (IEEE 802.3, zlib's `crc32`): what U-Boot checks its environment and legacy
+ * image headers with.
+ *
+ * ```ts
+ * crc32(new TextEncoder().encode("123456789")); // 0xcbf43926
+ * ```
+ */
+
+const TABLE = (() => {
+  const t = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[n] = c >>> 0;
+  }
+  return t;
+})();
+
+/** The CRC-32 of `bytes` as an unsigned 32-bit number. */
+export function crc32(bytes: Uint8Array): number {
+  let c = 0xffffffff;
+  for (const b of bytes) c = TABLE[(c ^ b) & 0xff] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
