@@ -10,7 +10,16 @@ import { openDb } from "../../lib/ice-pkg/db.ts";
 import { buildReal, inRoot } from "./_real.ts";
 
 const dec = new TextDecoder();
-const BASE = ["base-files", "busybox", "chrony", "dropbear", "ice-pkg", "icenet-init", "musl"];
+const BASE = [
+  "base-files",
+  "busybox",
+  "chrony",
+  "dropbear",
+  "ice-pkg",
+  "icenet-init",
+  "icenet-update",
+  "musl",
+];
 
 Deno.test("zima rootfs: base set in the database, every file owned, same bytes when rebuilt", async () => {
   const first = await buildReal(["rootfs"]);
