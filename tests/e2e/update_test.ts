@@ -292,7 +292,8 @@ for (const { name, board, skip } of await e2eBoardList()) {
           await sh.check("echo '10.1.2.3 my-nas' >> /etc/hosts && sync");
         });
         await step("v2: installed over HTTP into slot b, boots on trial, commits", async () => {
-          await sh.check(`icenet-update install ${await from("v2")}`, 300_000);
+          const src = await from("v2"); // first: it may restart the guest (a new `sh`)
+          await sh.check(`icenet-update install ${src}`, 300_000);
           assert.equal((await status(sh)).other_state, "trial-armed");
           const t0 = performance.now();
           sh = await rebootAndLogin(vm, sh, full);
@@ -337,7 +338,8 @@ for (const { name, board, skip } of await e2eBoardList()) {
         await step(
           "v3, whose service never becomes ready, is tried once; back on v2",
           async () => {
-            await sh.check(`icenet-update install ${await from("v3")}`, 300_000);
+            const src = await from("v3"); // first: it may restart the guest (a new `sh`)
+            await sh.check(`icenet-update install ${src}`, 300_000);
             await sh.send("icenetctl reboot");
             // The trial boot (slot a) logs in too; its gate fails and it reboots by itself.
             await vm.console.expect(/icenet\.slot=a/, 300_000, "the trial boot of slot a");
