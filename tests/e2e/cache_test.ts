@@ -54,10 +54,12 @@ Deno.test({
     try {
       const k = await keyFiles(work, "ci");
       const storeA = defaultStoreDir();
-      // The same repository key in both builds (the development key is per store, and
-      // made by the first build if need be).
+      // The same repository and update keys in both builds (the development keys are per
+      // store, and made by the first build if need be; the root trusts both).
       const repoKey = Deno.env.get("ICENET_REPO_KEY") ??
         join(storeA, "repo-key", "development.key");
+      const updateKey = Deno.env.get("ICENET_UPDATE_KEY") ??
+        join(storeA, "update-key", "development.key");
       const a = await cli(
         ["build", "image", "--board", "zima", "--cache", server.url, "--cache-push"],
         { ICENET_CACHE_SIGNING_KEY: k.priv },
@@ -78,6 +80,7 @@ Deno.test({
         ICENET_CACHE: server.url,
         ICENET_CACHE_KEYS: k.pub,
         ICENET_REPO_KEY: repoKey,
+        ICENET_UPDATE_KEY: updateKey,
       });
       assert.equal(b.code, 0, b.err);
       const stagesB = table(b.err);

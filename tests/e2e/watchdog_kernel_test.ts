@@ -108,10 +108,14 @@ Deno.test({
         try {
           const c = vm.console;
           await c.expect(/Linux version/, 60_000, "the first boot");
-          const out = await c.expect(/^watchdog .*$/m, 120_000, "icenetctl boot's watchdog line");
+          const out = await c.expect(
+            /^watchdog [^\r\n]*\r?\n/m,
+            120_000,
+            "icenetctl boot's watchdog line",
+          );
           assert.match(
             out[0],
-            /^watchdog armed timeout=15s device=\/dev\/watchdog identity="i6300ESB timer"\r?$/,
+            /^watchdog armed timeout=15s device=\/dev\/watchdog identity="i6300ESB timer"\r?\n$/,
           );
           assert.match(c.transcript, /^boot slot=a trial=0 version=wdog-e2e\r?$/m);
           assert.match(

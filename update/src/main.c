@@ -131,8 +131,9 @@ static int mark(struct conf *c, int good)
 	int on_trial = trial || s.good != cur || s.trial == cur;
 	if (!r && good) {
 		r = bs_commit(c, c->boot_mount, cur);
-		if (!r)
-			msg("slot %c is %s", SLOT[cur], on_trial ? "committed: it boots from now on" : "good (was already committed)");
+		/* Every boot's gate runs this: a committed slot says nothing. */
+		if (!r && on_trial)
+			msg("slot %c is committed: it boots from now on", SLOT[cur]);
 	} else if (!r && on_trial) {
 		r = bs_fail(c, c->boot_mount, cur);
 		if (!r) {
