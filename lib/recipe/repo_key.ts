@@ -24,8 +24,6 @@ export interface RepoKey {
   development: boolean;
 }
 
-let warned = false;
-
 /** Parse a private key file's content; errors name the file. */
 export function parseKeyFile(path: string, text: string): Omit<RepoKey, "path" | "development"> {
   let j: { type?: string; keyId?: string; public?: string };
@@ -40,19 +38,34 @@ export function parseKeyFile(path: string, text: string): Omit<RepoKey, "path" |
   return { keyId: j.keyId, privateFile: text, publicLine: `ed25519 ${j.public}\n` };
 }
 
-/** The signing key for repositories (see the module doc). */
-export async function repoKey(storeDir = defaultStoreDir()): Promise<RepoKey> {
-  const given = Deno.env.get("ICENET_REPO_KEY");
+/** Where a kind of signing key comes from and what it signs (for its message). */
+export interface KeySpec {
+  /** The environment variable naming a key file, e.g. ICENET_REPO_KEY. */
+  env: string;
+  /** The store directory of the development key, e.g. `repo-key`. */
+  dir: string;
+  /** What it signs, for the development-key warning: `packages`. */
+  signs: string;
+}
+
+const warned = new Set<string>();
+
+/**
+ * A signing key: the file `spec.env` names, else a development key made once under
+ * `<store>/<spec.dir>/development.key`, said out loud once per process.
+ */
+export async function signingKey(spec: KeySpec, storeDir = defaultStoreDir()): Promise<RepoKey> {
+  const given = Deno.env.get(spec.env);
   if (given) {
     let text: string;
     try {
       text = await Deno.readTextFile(given);
     } catch (e) {
-      throw new Error(`ICENET_REPO_KEY=${given}: cannot read: ${(e as Error).message}`);
+      throw new Error(`${spec.env}=${given}: cannot read: ${(e as Error).message}`);
     }
     return { ...parseKeyFile(given, text), path: given, development: false };
   }
-  const dir = join(storeDir, "repo-key");
+  const dir = join(storeDir, spec.dir);
   const path = join(dir, "development.key");
   await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
   try {
@@ -68,12 +81,17 @@ export async function repoKey(storeDir = defaultStoreDir()): Promise<RepoKey> {
     await Deno.remove(tmp);
   }
   const key = parseKeyFile(path, await Deno.readTextFile(path));
-  if (!warned) {
-    warned = true;
+  if (!warned.has(spec.env)) {
+    warned.add(spec.env);
     console.error(
-      `icenet: signing packages with the development key ${key.keyId} (${path}); ` +
-        `set ICENET_REPO_KEY to a key file for release builds`,
+      `icenet: signing ${spec.signs} with the development key ${key.keyId} (${path}); ` +
+        `set ${spec.env} to a key file for release builds`,
     );
   }
   return { ...key, path, development: true };
+}
+
+/** The signing key for repositories (see the module doc). */
+export function repoKey(storeDir = defaultStoreDir()): Promise<RepoKey> {
+  return signingKey({ env: "ICENET_REPO_KEY", dir: "repo-key", signs: "packages" }, storeDir);
 }
