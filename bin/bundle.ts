@@ -20,7 +20,6 @@ import { rootVersion, writeBundle } from "../lib/update/bundle.ts";
 import { updateKey } from "../lib/update/key.ts";
 import { slotPayloads } from "../lib/update/slot.ts";
 
-/** VERSION_ID of a root squashfs's /etc/os-release, if it has one. */
 const USAGE = "usage: deno task bundle <board> [--version V] [--serial N] [--out DIR]";
 
 /** Run `bundle`; returns the exit code (0 ok, 1 failed, 2 usage). */
