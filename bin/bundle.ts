@@ -11,8 +11,9 @@
  * else 0).
  */
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { loadBoard } from "../lib/board.ts";
+import { EXIT } from "../lib/cli.ts";
+import { parseBoardArgs } from "./_args.ts";
 import { planImage } from "../lib/image/plan.ts";
 import { buildStage } from "../lib/qemu/build_image.ts";
 import { ROOT } from "../lib/registry.ts";
@@ -24,32 +25,15 @@ const USAGE = "usage: deno task bundle <board> [--version V] [--serial N] [--out
 
 /** Run `bundle`; returns the exit code (0 ok, 1 failed, 2 usage). */
 export async function main(args: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      options: {
-        version: { type: "string" },
-        serial: { type: "string" },
-        out: { type: "string" },
-      },
-    });
-  } catch (e) {
-    console.error(`bundle: ${(e as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  const { values: v, positionals } = parsed;
-  if (positionals.length !== 1) {
-    console.error(USAGE);
-    return 2;
-  }
+  const parsed = parseBoardArgs("bundle", USAGE, args, ["version", "serial", "out"]);
+  if (!parsed) return EXIT.usage;
+  const { values: v, board: boardName } = parsed;
   const serialText = v.serial ?? Deno.env.get("ICENET_SERIAL") ?? "0";
   if (!/^\d+$/.test(serialText)) {
     console.error(`bundle: --serial ${serialText}: not a whole number`);
     return 2;
   }
-  const board = await loadBoard(ROOT, positionals[0]);
+  const board = await loadBoard(ROOT, boardName);
   const kernel = await buildStage(ROOT, board, "kernel");
   const rootfs = await buildStage(ROOT, board, "rootfs");
   const version = v.version ?? await rootVersion(join(rootfs, "root.squashfs")) ?? "dev";

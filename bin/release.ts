@@ -9,8 +9,9 @@
  * `SHA256SUMS`. The same image gives the same bytes in every file.
  */
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { loadBoard } from "../lib/board.ts";
+import { EXIT } from "../lib/cli.ts";
+import { parseBoardArgs } from "./_args.ts";
 import { bootKind } from "../lib/boot/registry.ts";
 import { loadImageDef } from "../lib/image_def.ts";
 import { buildImage } from "../lib/qemu/build_image.ts";
@@ -24,28 +25,10 @@ const USAGE =
 
 /** Run `release`; returns the exit code (0 ok, 1 failed, 2 usage). */
 export async function main(args: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      options: {
-        out: { type: "string" },
-        image: { type: "string" },
-        "url-base": { type: "string" },
-        icon: { type: "string" },
-      },
-    });
-  } catch (e) {
-    console.error(`release: ${(e as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  const { values: v, positionals } = parsed;
-  if (positionals.length !== 1) {
-    console.error(USAGE);
-    return 2;
-  }
-  const board = await loadBoard(ROOT, positionals[0]);
+  const parsed = parseBoardArgs("release", USAGE, args, ["out", "image", "url-base", "icon"]);
+  if (!parsed) return EXIT.usage;
+  const { values: v, board: boardName } = parsed;
+  const board = await loadBoard(ROOT, boardName);
   const image = v.image ?? await buildImage(ROOT, board);
   const out = v.out ?? join(ROOT, "out", "release", board.name);
   const base = v["url-base"] ?? "";
