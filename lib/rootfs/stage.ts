@@ -146,9 +146,12 @@ export function rootfsStage(
       await writeNetwork(gen, def.network);
       await writeWifi(gen, def.wifi);
       await writeTimezone(gen, def.timezone);
-      if (update) {
-        await gen.write(UPDATE_CONF, update.conf, "icenet-update's view of the board");
-        await gen.write(UPDATE_PUB, update.pub, "trusted update key");
+      // From the params, not the closure: a sandboxed or container run rebuilds this
+      // stage object where the development key under the store is out of sight.
+      const upd = ctx.params.update as unknown as SystemUpdate | null;
+      if (upd) {
+        await gen.write(UPDATE_CONF, upd.conf, "icenet-update's view of the board");
+        await gen.write(UPDATE_PUB, upd.pub, "trusted update key");
       }
       if (def.repository) {
         await gen.write(
