@@ -101,6 +101,11 @@ export const ImageDefSchema = z.strictObject({
   network: NetworkSchema.default({ ipv4: "dhcp", dns: [] }),
   wifi: WifiSchema.optional(),
   timezone: TimeZone.default("UTC"),
+  /**
+   * dm-verity on the root (lib/rootfs/verity.ts): on unless an image turns it off, for
+   * development only (a root changed in place then still boots).
+   */
+  verity: z.boolean().default(true),
 });
 
 /** A validated image definition. */

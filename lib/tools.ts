@@ -41,6 +41,7 @@ export const HOST_TOOLS: Record<string, { pkg: string; versionArgs?: string[] }>
   "e2fsck": { pkg: "e2fsprogs", versionArgs: ["-V"] },
   "mksquashfs": { pkg: "squashfs-tools", versionArgs: ["-version"] },
   "unsquashfs": { pkg: "squashfs-tools", versionArgs: ["-version"] },
+  "veritysetup": { pkg: "cryptsetup-bin", versionArgs: ["--version"] },
   "qemu-system-x86_64": { pkg: "qemu-system-x86" },
   "qemu-system-aarch64": { pkg: "qemu-system-arm" },
   "qemu-system-arm": { pkg: "qemu-system-arm" },

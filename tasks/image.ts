@@ -27,6 +27,7 @@ import { slotDir, SLOTS } from "../lib/image/layout.ts";
 import { type ImagePlan, planImage, SETUP_EXAMPLE, withOverrides } from "../lib/image/plan.ts";
 import { defineStage, type Stage, type StageContext } from "../lib/stage.ts";
 import { effectiveImageDef } from "../lib/rootfs/stage.ts";
+import { readVerity } from "../lib/rootfs/verity.ts";
 import { manifestFor, rootVersion } from "../lib/update/bundle.ts";
 import { slotPayloads } from "../lib/update/slot.ts";
 
@@ -137,7 +138,9 @@ async function partitionImages(ctx: StageContext, plan: ImagePlan) {
 
 async function run(ctx: StageContext): Promise<void> {
   const { board, out, log } = ctx;
-  const plan = planImage(board, ctx.params.partitionSizes as Record<string, string>);
+  const verity = await readVerity(ctx.deps.rootfs);
+  const plan = planImage(board, ctx.params.partitionSizes as Record<string, string>, verity);
+  if (verity) ctx.record("rootHash", verity.rootHash);
   const img = join(out, imageName(board.name));
   await writeDisk(img, plan.disk, await partitionImages(ctx, plan));
   const size = (await Deno.stat(img)).size;

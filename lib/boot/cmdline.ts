@@ -8,6 +8,7 @@
  */
 import type { Board } from "../board.ts";
 import { type DiskPlan, type Slot, slotRoot } from "../image/layout.ts";
+import { type Verity, VERITY_ROOT, verityArgs } from "../rootfs/verity.ts";
 
 /** What goes on the kernel command line of an IceNet image. */
 export interface CmdlineOptions {
@@ -49,15 +50,22 @@ export function partuuid(table: "mbr" | "gpt", labelId: string, n: number, uuid:
 }
 
 /** The kernel command line of `slot` of a board's image laid out as `disk`. */
-export function imageCmdline(board: Board, disk: DiskPlan, slot: Slot = "a"): string {
+export function imageCmdline(
+  board: Board,
+  disk: DiskPlan,
+  slot: Slot = "a",
+  verity?: Verity,
+): string {
   const root = slotRoot(disk, slot);
+  const rootDev = partuuid(disk.table, disk.labelId, root.number, root.uuid);
   const data = disk.partitions.find((p) => p.name === "data");
   return kernelCmdline({
     // The screen first, the serial port last: it becomes /dev/console.
     consoles: ["tty1", board.kernel.console],
-    root: partuuid(disk.table, disk.labelId, root.number, root.uuid),
+    // A verified root: the kernel maps the slot's partition through dm-verity first.
+    root: verity ? VERITY_ROOT : rootDev,
     data: data && partuuid(disk.table, disk.labelId, data.number, data.uuid),
     // Which slot runs: icenet-update writes the other one.
-    extra: [`icenet.slot=${slot}`],
+    extra: [...(verity ? verityArgs(verity, rootDev) : []), `icenet.slot=${slot}`],
   });
 }

@@ -13,6 +13,7 @@
 import type { z } from "zod";
 import type { Board } from "../board.ts";
 import type { Source } from "../fetch/source.ts";
+import type { Verity } from "../rootfs/verity.ts";
 import type { DiskPlan, Slot } from "../image/layout.ts";
 
 /** One file on the boot partition and where its bytes come from. */
@@ -58,8 +59,11 @@ export interface BootKind {
   check(board: Board): BootIssue[];
   /** FAT volume label of the boot partition. */
   label: string;
-  /** The kernel command line of `slot` of the board's image laid out as `disk`. */
-  cmdline(board: Board, disk: DiskPlan, slot?: Slot): string;
+  /**
+   * The kernel command line of `slot` of the board's image laid out as `disk`, whose
+   * root is verified with `verity` when given (lib/rootfs/verity.ts).
+   */
+  cmdline(board: Board, disk: DiskPlan, slot?: Slot, verity?: Verity): string;
   /** Packages the image stage fetches for the boot partition, by source name. */
   sources(board: Board): Record<string, Source>;
   /**

@@ -10,6 +10,7 @@
  * plan.files.map((f) => f.path); // ["bootcode.bin", ..., "config.txt", "cmdline.txt"]
  * ```
  */
+import type { Verity } from "../rootfs/verity.ts";
 import type { Board } from "../board.ts";
 import type { BootFile } from "../boot/kind.ts";
 import { bootKind } from "../boot/registry.ts";
@@ -33,11 +34,18 @@ export interface ImagePlan {
   sources: Record<string, Source>;
 }
 
-/** The plan of `board`'s image, with partition sizes overridden by `sizes`. */
-export function planImage(board: Board, sizes: Record<string, string> = {}): ImagePlan {
+/**
+ * The plan of `board`'s image, with partition sizes overridden by `sizes`, its root
+ * verified with `verity` (the rootfs stage's verity.json) when given.
+ */
+export function planImage(
+  board: Board,
+  sizes: Record<string, string> = {},
+  verity?: Verity,
+): ImagePlan {
   const kind = bootKind(board);
   const disk = planDisk(withOverrides(board, sizes, "image"), board.name);
-  const cmdline = kind.cmdline(board, disk, "a");
+  const cmdline = kind.cmdline(board, disk, "a", verity);
   const files = [
     { path: "icenet-setup.example.txt", input: SETUP_EXAMPLE },
     ...kind.files(board, cmdline),

@@ -16,6 +16,7 @@ import { bootKind } from "../boot/registry.ts";
 import { sha256File } from "../hash.ts";
 import { UPDATE_CONF, updateConf } from "../update/conf.ts";
 import { UPDATE_PUB, updateKey } from "../update/key.ts";
+import { appendHashTree, VERITY_FILE } from "./verity.ts";
 import { type ImageDef, loadImageDef } from "../image_def.ts";
 import { openEnv } from "../ice-pkg/env.ts";
 import { parseIndex } from "../ice-pkg/metadata.ts";
@@ -91,7 +92,7 @@ export function rootfsStage(
     name,
     description: `root file system (${where})`,
     needs: ["repo"],
-    tools: ["mksquashfs"],
+    tools: ["mksquashfs", "veritysetup"],
     params: { image: def as unknown as Param, notForBoard, update: (update ?? null) as Param },
     boardFields: ["name", "arch"],
     module: TASK,
@@ -176,6 +177,14 @@ export function rootfsStage(
         `root.squashfs: ${size} bytes, ${pkgs.length} packages, ${generated.length} generated`,
       );
       ctx.record("squashfs_bytes", size);
+      if (def.verity) {
+        const v = await appendHashTree(ctx.$, img);
+        await Deno.writeTextFile(join(ctx.out, VERITY_FILE), JSON.stringify(v, null, 1) + "\n");
+        ctx.log(
+          `dm-verity: root hash ${v.rootHash}, hash tree ${v.hashBytes} bytes at ${v.hashOffset}`,
+        );
+        ctx.record("verity_hash_bytes", v.hashBytes);
+      }
       ctx.record("packages", pkgs);
     },
   });

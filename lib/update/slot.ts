@@ -18,12 +18,13 @@ import type { BootFile } from "../boot/kind.ts";
 import { bootKind } from "../boot/registry.ts";
 import { type DiskPlan, SLOTS } from "../image/layout.ts";
 import type { Payload } from "./bundle.ts";
+import { readVerity } from "../rootfs/verity.ts";
 
 /** The build outputs a bundle is made from. */
 export interface SlotSources {
   /** kernel stage output: `<kernelName>`, `dtbs/<tree>` */
   kernel: string;
-  /** rootfs stage output: `root.squashfs` */
+  /** rootfs stage output: `root.squashfs` (with its hash tree), `verity.json` */
   rootfs: string;
 }
 
@@ -45,9 +46,11 @@ export async function slotPayloads(
   tmp: string,
 ): Promise<Payload[]> {
   const kind = bootKind(board);
+  // The root with its dm-verity tree; each slot's command line pins its root hash.
   const payloads: Payload[] = [{ name: "root", path: join(src.rootfs, "root.squashfs") }];
+  const verity = await readVerity(src.rootfs);
   const bySlot = SLOTS.map((s) =>
-    new Map(kind.slotFiles(board, kind.cmdline(board, disk, s)).map((f) => [f.path, f]))
+    new Map(kind.slotFiles(board, kind.cmdline(board, disk, s, verity)).map((f) => [f.path, f]))
   );
   const add = async (name: string, c: { path: string } | { text: string }) => {
     if ("path" in c) return payloads.push({ name, path: c.path });
