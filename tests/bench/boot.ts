@@ -11,6 +11,9 @@
  *   bench: idle_mem_<board> <MB> MB   likewise for the Pi boards
  *   bench: boot_to_login_rpi4 <s> s   the rpi image on raspi4b (QEMU 10 of the qemu stage)
  *   bench: idle_mem_rpi4 <MB> MB      likewise
+ *   bench: verity_tree_<board> <B> B  the root's dm-verity hash tree (and its share of the root)
+ *   bench: boot_to_login_<board>_noverity <s> s   the same image built with `verity: false`
+ *   bench: verity_overhead_<board> <s> s          the difference of the two medians
  * ICENET_BENCH_BOARDS (default: all) names the QEMU machines to boot by label
  * (boards/<board>.yaml `qemu` and `qemu.others`); each figure is named by the label.
  * TCG's guest clock slows with host load, so one boot is not a figure: each machine boots
@@ -18,8 +21,9 @@
  * as boot_to_login_<label>_spread.
  */
 import { join } from "node:path";
-import { boardNames, loadBoard, qemuMachines } from "../../lib/board.ts";
-import { buildImage } from "../../lib/qemu/build_image.ts";
+import { type Board, boardNames, loadBoard, qemuMachines } from "../../lib/board.ts";
+import { buildImage, buildStage } from "../../lib/qemu/build_image.ts";
+import { readVerity } from "../../lib/rootfs/verity.ts";
 import { bootReport, squashfsBytesAt } from "../../lib/qemu/report.ts";
 import { partitionOffsets } from "../../lib/qemu/board_vm.ts";
 
@@ -48,7 +52,6 @@ function median(xs: number[]): number {
 export default async function bench(): Promise<void> {
   const runs = Number(Deno.env.get("ICENET_BENCH_RUNS") ?? 5);
   Deno.env.set("ICENET_IMAGE", join(ROOT, "tests/e2e/fixtures/test-image.yaml"));
-  const login = { user: "root", password: "icenet-test" };
   // ICENET_BENCH_BOARDS names the machines to boot by label (a board's default machine
   // has the board's name); the default is every machine of every board.
   const wanted = Deno.env.get("ICENET_BENCH_BOARDS")?.split(",");
@@ -61,23 +64,62 @@ export default async function bench(): Promise<void> {
     console.log(`bench: image_xz_${name} ${await xzBytes(image)} B`);
     const root = await squashfsBytesAt(image, (await partitionOffsets(image))[1]);
     console.log(`bench: root_size_${name} ${root} B`);
-    for (const m of machines) {
-      const boots: number[] = [], mems: number[] = [];
-      for (let i = 0; i < runs; i++) {
-        const work = await Deno.makeTempDir({ prefix: `icenet-bench-${m.label}-` });
-        try {
-          const r = await bootReport(board, image, work, login, undefined, m.machine);
-          boots.push(r.bootToLoginSeconds);
-          mems.push(r.idleMemoryMiB);
-        } finally {
-          await Deno.remove(work, { recursive: true });
-        }
-      }
-      const spread = Math.max(...boots) - Math.min(...boots);
-      console.log(`bench: boot_to_login_${m.label} ${median(boots)} s`);
-      console.log(`bench: boot_to_login_${m.label}_spread ${spread.toFixed(3)} s`);
-      console.log(`bench: idle_mem_${m.label} ${median(mems)} MB`);
+    const verity = await readVerity(await buildStage(ROOT, board, "rootfs", true));
+    if (verity) {
+      const share = (verity.hashBytes / verity.hashOffset * 100).toFixed(2);
+      console.log(`bench: verity_tree_${name} ${verity.hashBytes} B (${share}% of the root)`);
     }
+    for (const m of machines) {
+      const boots = await bootMedian(board, image, m.machine, m.label, runs);
+      // The board's own machine: the same image without dm-verity, for its overhead.
+      if (!verity || m.label !== name) continue;
+      const plain = await bootMedian(board, await imageWithoutVerity(board), m.machine, "", runs);
+      console.log(`bench: boot_to_login_${name}_noverity ${plain} s`);
+      console.log(`bench: verity_overhead_${name} ${(boots - plain).toFixed(3)} s`);
+    }
+  }
+}
+
+/** Boot `image` `runs` times on `machine`; prints the figures under `label` (if any). */
+async function bootMedian(
+  board: Board,
+  image: string,
+  machine: string,
+  label: string,
+  runs: number,
+): Promise<number> {
+  const login = { user: "root", password: "icenet-test" };
+  const boots: number[] = [], mems: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const work = await Deno.makeTempDir({ prefix: `icenet-bench-${label || board.name}-` });
+    try {
+      const r = await bootReport(board, image, work, login, undefined, machine);
+      boots.push(r.bootToLoginSeconds);
+      mems.push(r.idleMemoryMiB);
+    } finally {
+      await Deno.remove(work, { recursive: true });
+    }
+  }
+  if (label) {
+    const spread = Math.max(...boots) - Math.min(...boots);
+    console.log(`bench: boot_to_login_${label} ${median(boots)} s`);
+    console.log(`bench: boot_to_login_${label}_spread ${spread.toFixed(3)} s`);
+    console.log(`bench: idle_mem_${label} ${median(mems)} MB`);
+  }
+  return median(boots);
+}
+
+/** The test image built with `verity: false` (an image definition beside it, in /tmp). */
+async function imageWithoutVerity(board: Board): Promise<string> {
+  const fixture = Deno.env.get("ICENET_IMAGE")!;
+  const dir = await Deno.makeTempDir({ prefix: "icenet-bench-noverity-" });
+  const def = join(dir, "test-image-noverity.yaml");
+  await Deno.writeTextFile(def, (await Deno.readTextFile(fixture)) + "verity: false\n");
+  Deno.env.set("ICENET_IMAGE", def);
+  try {
+    return await buildImage(ROOT, board, true);
+  } finally {
+    Deno.env.set("ICENET_IMAGE", fixture);
   }
 }
 

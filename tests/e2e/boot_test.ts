@@ -49,13 +49,15 @@ function freePort(): number {
   return port;
 }
 
-/** Root is the squashfs, mounted read-only (under the overlay, it sits on /rom). */
+/** Root is the squashfs, verified and read-only (under the overlay, it sits on /rom). */
 async function assertReadOnlyRoot(sh: GuestShell) {
   const mounts = await sh.check("cat /proc/mounts");
   const sq = mounts.split("\n").find((l) => l.split(" ")[2] === "squashfs");
   assert.ok(sq, `no squashfs mount in:\n${mounts}`);
   assert.match(sq.split(" ")[3], /^ro(,|$)/, `squashfs not read-only: ${sq}`);
   assert.match(sq.split(" ")[1], /^\/(rom)?$/, `squashfs mounted on ${sq.split(" ")[1]}`);
+  // Through dm-verity (lib/rootfs/verity.ts): the kernel's own target, from the command line.
+  assert.equal((await sh.check("cat /sys/block/dm-0/dm/name")).trim(), "icenet-root");
 }
 
 /**
