@@ -10,6 +10,7 @@ import $ from "dax";
 import { defaultDownloadDir, fetchSource } from "../../lib/fetch/mod.ts";
 import { generateKeyFiles } from "../../lib/ice-pkg/keys.ts";
 import { defaultStoreDir } from "../../lib/store.ts";
+import { appendHashTree, verityArgs } from "../../lib/rootfs/verity.ts";
 import { type Bundle, writeBundle } from "../../lib/update/bundle.ts";
 import { LIBSODIUM_SOURCE } from "../../tasks/update.ts";
 
@@ -76,6 +77,11 @@ export interface BundleOptions {
   /** Root payload size (a real squashfs padded with random bytes). */
   rootBytes?: number;
   seed?: number;
+  /**
+   * The root carries a dm-verity tree, and each slot's command line pins its root hash
+   * as an image's does (lib/rootfs/verity.ts); `other` pins another root's hash.
+   */
+  verity?: "own" | "other";
 }
 
 /** A device disk and its icenet-update config. */
@@ -309,8 +315,14 @@ export class Rig implements AsyncDisposable {
       }
     }
     await Deno.writeTextFile(join(d, "vmlinuz"), `kernel ${o.version}\n`.repeat(1000));
-    await Deno.writeTextFile(join(d, "a.txt"), "root=/dev/p2 icenet.slot=a\n");
-    await Deno.writeTextFile(join(d, "b.txt"), "root=/dev/p3 icenet.slot=b\n");
+    let dm = (_dev: string) => "";
+    if (o.verity) {
+      const v = await appendHashTree($, root);
+      if (o.verity === "other") v.rootHash = v.rootHash.replace(/^./, (c) => c === "0" ? "1" : "0");
+      dm = (dev) => verityArgs(v, dev).join(" ") + " ";
+    }
+    await Deno.writeTextFile(join(d, "a.txt"), `${dm("/dev/p2")}root=/dev/p2 icenet.slot=a\n`);
+    await Deno.writeTextFile(join(d, "b.txt"), `${dm("/dev/p3")}root=/dev/p3 icenet.slot=b\n`);
     const b = await writeBundle(join(d, "update.icenet-bundle"), {
       board: o.board ?? "testboard",
       version: o.version,

@@ -151,6 +151,28 @@ for (const loader of LOADERS) {
   });
 }
 
+Deno.test("install checks the written root against the root hash its command line pins (dm-verity)", async (t) => {
+  await using rig = await Rig.create("u-boot");
+  await t.step("the bundle's own root hash: installed and armed", async () => {
+    const b = await rig.bundle({ version: "2.0", serial: 2, rootBytes: 6 << 20, verity: "own" });
+    const r = await rig.run(["install", b.path]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match((await rig.get("slot-b/cmdline.txt"))!, /^dm-mod\.create="icenet-root,,0,ro,0 /);
+    assert.equal((await rig.status()).other_state, "trial-armed");
+  });
+  await t.step("another root's hash: refused, the slot left unbootable", async () => {
+    const b = await rig.bundle({ version: "3.0", serial: 3, rootBytes: 6 << 20, verity: "other" });
+    const r = await rig.run(["install", b.path]);
+    assert.equal(r.code, 1, r.stdout);
+    assert.match(
+      r.stderr,
+      /slot b: root hash of \S+ is [0-9a-f]{64}, its command line pins [0-9a-f]{64}: refused/,
+    );
+    assert.equal((await rig.status()).other_state, "empty");
+    assert.match((await rig.status()).last_install, /^result=failed version=3\.0/);
+  });
+});
+
 Deno.test("install - (a short pipe): the bundle ends early, says so, and arms nothing", async () => {
   await using rig = await Rig.create("u-boot");
   const b = await rig.bundle({ version: "2.0", serial: 2, rootBytes: 2 << 20 });

@@ -1,7 +1,8 @@
 /* Order of an install: read and check the signed manifest (signature, board, version,
  * sizes, the boot state) before anything is written; make the inactive slot unbootable;
- * stream each payload into it, hashing as it goes, and read each one back; record the
- * slot's manifest; arm its trial boot. A cut anywhere before the last step leaves the
+ * stream each payload into it, hashing as it goes, and read each one back; check its
+ * root against the root hash of its new command line (dm-verity); record the slot's
+ * manifest; arm its trial boot. A cut anywhere before the last step leaves the
  * running slot and the boot loader's choice as they were. */
 #include "install.h"
 
@@ -25,6 +26,7 @@
 #include "manifest.h"
 #include "sodium/crypto_hash_sha256.h"
 #include "util.h"
+#include "verity.h"
 
 static const char SLOT[] = "ab";
 
@@ -484,6 +486,48 @@ static int write_payloads(const struct conf *c, const struct manifest *m, const 
 	return 0;
 }
 
+/* The slot's root against the root hash its new command line pins (dm-verity): a bundle
+ * whose command line does not match its root would not boot, so it is not armed. */
+static int verify_slot_root(const struct conf *c, const char *boot, int target)
+{
+	static char cmdline[4096];
+	char path[512], err[128];
+	struct verity v;
+	int r = -1;
+	for (const char *const *f = (const char *const[]){"cmdline.txt", "cmdline.env", 0}; *f; f++) {
+		snprintf(path, sizeof path, "%s/slot-%c/%s", boot, SLOT[target], *f);
+		if ((r = (int)read_small(path, cmdline, sizeof cmdline)) >= 0)
+			break;
+	}
+	if (r < 0)
+		return 0; /* no command line of the slot's own: nothing pins its root */
+	int found = verity_parse(cmdline, &v, err, sizeof err);
+	if (found <= 0) {
+		if (found < 0)
+			msg("%s: %s: refused", path, err);
+		return found;
+	}
+	int fd = open(c->root_device[target], O_RDONLY | O_CLOEXEC);
+	uint8_t got[32];
+	if (fd < 0 || verity_root_hash(fd, &v, got)) {
+		msg_sys("%s: unable to read the data its root hash covers", c->root_device[target]);
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	if (memcmp(got, v.root, 32)) {
+		char want[65], have[65];
+		hex(v.root, 32, want);
+		hex(got, 32, have);
+		msg("slot %c: root hash of %s is %s, its command line pins %s: refused, slot left "
+		    "unbootable",
+		    SLOT[target], c->root_device[target], have, want);
+		return -1;
+	}
+	return 0;
+}
+
 static int record_manifest(const char *boot, int target, const char *text, size_t len,
 			   const char *sigline)
 {
@@ -550,7 +594,7 @@ static int install_mounted(struct conf *c, const char *source, int allow_downgra
 	last_install_write(c, "result=in-progress version=%s serial=%llu slot=%c time=%lld",
 			   m.version, (unsigned long long)m.serial, SLOT[target], (long long)time(0));
 	if (bs_disarm(c, boot, target) || forget_manifest(boot, target) ||
-	    write_payloads(c, &m, boot, target) ||
+	    write_payloads(c, &m, boot, target) || verify_slot_root(c, boot, target) ||
 	    record_manifest(boot, target, text, len, sigline) ||
 	    bs_arm(c, boot, target, m.kernel)) {
 		last_install_write(c, "result=failed version=%s serial=%llu slot=%c time=%lld",
