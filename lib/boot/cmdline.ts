@@ -20,6 +20,12 @@ export interface CmdlineOptions {
   data?: string;
   /** Extra arguments appended as they are. */
   extra?: string[];
+  /**
+   * Wait for the root device to appear (default). Off for a verified root: dm-mod.waitfor
+   * has waited for its partition, so a /dev/dm-0 that is missing was refused (a bad
+   * table), and the kernel should panic and reboot (to the good slot) rather than wait.
+   */
+  rootwait?: boolean;
 }
 
 /** The kernel command line (one line, no trailing newline inside). */
@@ -29,7 +35,7 @@ export function kernelCmdline(opts: CmdlineOptions): string {
     `root=${opts.root}`,
     "rootfstype=squashfs",
     "ro",
-    "rootwait",
+    ...(opts.rootwait === false ? [] : ["rootwait"]),
     // /sbin/init (base-files) sets up the writable overlay, then execs icenet-init.
     "init=/sbin/init",
     // No Kconfig default exists for it (dmesg_restrict has one): hide kernel pointers.
@@ -67,5 +73,6 @@ export function imageCmdline(
     data: data && partuuid(disk.table, disk.labelId, data.number, data.uuid),
     // Which slot runs: icenet-update writes the other one.
     extra: [...(verity ? verityArgs(verity, rootDev) : []), `icenet.slot=${slot}`],
+    rootwait: !verity,
   });
 }

@@ -4,8 +4,10 @@
 //   2. one byte flipped in the root partition of a copy of the same image, inside the
 //      data of a file not read at boot (ice-pkg's database: squashfs-tools-ng finds
 //      its bytes), still boots, and the first read of that file fails with an I/O
-//      error while the kernel names the device and the block that failed.
-// Slow (an image build per board, two TCG boots): e2e tier only.
+//      error while the kernel names the device and the block that failed;
+//   3. a byte flipped in the block the kernel reads first (the squashfs superblock):
+//      the root cannot be mounted, and the kernel panics and reboots instead of waiting.
+// Slow (an image build per board, three TCG boots): e2e tier only.
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { type Board } from "../../lib/board.ts";
@@ -38,6 +40,21 @@ async function testBuild(board: Board): Promise<{ rootfs: string; image: string 
     if (before === undefined) Deno.env.delete("ICENET_IMAGE");
     else Deno.env.set("ICENET_IMAGE", before);
   }
+}
+
+/** A copy of `image` with one bit of its root partition flipped, `at` bytes in. */
+async function flipped(image: string, work: string, at: number): Promise<string> {
+  const copy = join(work, `flipped-${at}.img`);
+  await Deno.copyFile(image, copy);
+  const where = (await partitionOffsets(copy))[1] + at;
+  const f = await Deno.open(copy, { read: true, write: true });
+  const b = new Uint8Array(1);
+  await f.seek(where, Deno.SeekMode.Start);
+  await f.read(b);
+  await f.seek(where, Deno.SeekMode.Start);
+  await f.write(new Uint8Array([b[0] ^ 0x80]));
+  f.close();
+  return copy;
 }
 
 /** Boot `image` (copied into `work`), log in, run `f`, power off. */
@@ -106,17 +123,7 @@ for (const e of await e2eBoardList()) {
         // read at boot: the boot below proves it).
         const block = Math.ceil(at.start / VERITY_BLOCK);
         assert.ok((block + 1) * VERITY_BLOCK <= at.start + at.bytes, JSON.stringify(at));
-        const copy = join(work, "flipped.img");
-        await Deno.copyFile(image, copy);
-        const rootStart = (await partitionOffsets(copy))[1];
-        const f = await Deno.open(copy, { read: true, write: true });
-        const where = rootStart + block * VERITY_BLOCK + 1234;
-        const b = new Uint8Array(1);
-        await f.seek(where, Deno.SeekMode.Start);
-        await f.read(b);
-        await f.seek(where, Deno.SeekMode.Start);
-        await f.write(new Uint8Array([b[0] ^ 0x80]));
-        f.close();
+        const copy = await flipped(image, work, block * VERITY_BLOCK + 1234);
 
         await withGuest(board, copy, await Deno.makeTempDir({ dir: work }), async (sh) => {
           const r = await sh.run(`cat ${PROBE} > /dev/null`);
@@ -136,6 +143,41 @@ for (const e of await e2eBoardList()) {
             }; block ${block} flipped`,
         );
       });
+
+      await t.step(
+        "the squashfs superblock's block flipped: the kernel panics and reboots",
+        async () => {
+          // No root to mount is a panic (no rootwait with a verified root), and panic=5 reboots:
+          // the boot loader's choice (the good slot, on a trial) comes next, not a hang.
+          const copy = await flipped(image, work, 16);
+          const dir = await Deno.makeTempDir({ dir: work });
+          const log = await Deno.open(join(dir, "console.log"), { write: true, create: true });
+          const enc = new TextEncoder();
+          const vm = await startGuest(
+            await boardVm(board, copy, dir, { noReboot: true }),
+            (s) => log.writeSync(enc.encode(s)),
+          );
+          try {
+            await vm.console.expect(
+              /device-mapper: verity: \d+:\d+: data block 0 is corrupted/,
+              300_000,
+              "the verity error of block 0",
+            );
+            await vm.console.expect(/Kernel panic - not syncing/, 120_000, "the panic");
+            const status = await Promise.race([
+              vm.status,
+              new Promise<undefined>((r) => setTimeout(() => r(undefined), 120_000)),
+            ]);
+            assert.ok(status, "the guest did not reboot within 2 minutes of the panic");
+          } catch (e) {
+            (e as Error).message += `\n(console log: ${join(dir, "console.log")})`;
+            throw e;
+          } finally {
+            await vm.stop(2000);
+            log.close();
+          }
+        },
+      );
       await Deno.remove(work, { recursive: true });
     },
   );

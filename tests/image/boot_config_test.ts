@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
-import { kernelCmdline, partuuid } from "../../lib/boot/cmdline.ts";
+import { loadBoard } from "../../lib/board.ts";
+import { imageCmdline, kernelCmdline, partuuid } from "../../lib/boot/cmdline.ts";
+import { planImage } from "../../lib/image/plan.ts";
+import { ROOT } from "../../lib/registry.ts";
+import { type Verity, verityTable } from "../../lib/rootfs/verity.ts";
 import { configTxt } from "../../lib/boot/rpi_firmware.ts";
 import { loaderConf, loaderEntry } from "../../lib/boot/systemd_boot.ts";
 
@@ -50,6 +54,30 @@ Deno.test("kernelCmdline() boots the squashfs root read-only through /sbin/init"
   ];
   for (const [name, opts, want] of rows) {
     await t.step(name, () => assert.equal(kernelCmdline(opts), want));
+  }
+});
+
+Deno.test("imageCmdline() with a verified root: /dev/dm-0 from the slot's partition, no rootwait", async () => {
+  const board = await loadBoard(ROOT, "rpi");
+  const disk = planImage(board).disk;
+  const v: Verity = {
+    dataBlocks: 10,
+    hashOffset: 40960,
+    hashBytes: 4096,
+    algorithm: "sha256",
+    salt: "ab".repeat(32),
+    rootHash: "cd".repeat(32),
+  };
+  for (const slot of ["a", "b"] as const) {
+    const plain = imageCmdline(board, disk, slot);
+    const line = imageCmdline(board, disk, slot, v);
+    const part = /root=(PARTUUID=\S+)/.exec(plain)![1];
+    assert.ok(plain.includes(" rootwait "));
+    assert.ok(!line.includes("rootwait"), line);
+    assert.ok(line.includes(" root=/dev/dm-0 "), line);
+    assert.ok(line.includes(`dm-mod.create="icenet-root,,0,ro,${verityTable(v, part)}"`), line);
+    assert.ok(line.includes(` dm-mod.waitfor=${part} `), line);
+    assert.ok(line.endsWith(`icenet.slot=${slot}`), line);
   }
 });
 
