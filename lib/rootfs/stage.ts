@@ -16,7 +16,7 @@ import { bootKind } from "../boot/registry.ts";
 import { sha256File } from "../hash.ts";
 import { UPDATE_CONF, updateConf } from "../update/conf.ts";
 import { UPDATE_PUB, updateKey } from "../update/key.ts";
-import { appendHashTree, VERITY_FILE } from "./verity.ts";
+import { addVerity } from "./verity.ts";
 import { type ImageDef, loadImageDef } from "../image_def.ts";
 import { openEnv } from "../ice-pkg/env.ts";
 import { parseIndex } from "../ice-pkg/metadata.ts";
@@ -178,8 +178,7 @@ export function rootfsStage(
       );
       ctx.record("squashfs_bytes", size);
       if (def.verity) {
-        const v = await appendHashTree(ctx.$, img);
-        await Deno.writeTextFile(join(ctx.out, VERITY_FILE), JSON.stringify(v, null, 1) + "\n");
+        const v = await addVerity(ctx.$, ctx.out);
         ctx.log(
           `dm-verity: root hash ${v.rootHash}, hash tree ${v.hashBytes} bytes at ${v.hashOffset}`,
         );

@@ -65,6 +65,13 @@ export async function appendHashTree($: Shell, img: string): Promise<Verity> {
   return { dataBlocks, hashOffset, hashBytes, algorithm: "sha256", salt, rootHash: m[1] };
 }
 
+/** Append the tree to `<dir>/root.squashfs` and describe it in `<dir>/verity.json`. */
+export async function addVerity($: Shell, dir: string): Promise<Verity> {
+  const v = await appendHashTree($, `${dir}/root.squashfs`);
+  await Deno.writeTextFile(`${dir}/${VERITY_FILE}`, JSON.stringify(v, null, 1) + "\n");
+  return v;
+}
+
 /** The dm-verity table of a root on `device` (data and tree on the same partition). */
 export function verityTable(v: Verity, device: string): string {
   const sectors = v.dataBlocks * (VERITY_BLOCK / 512);

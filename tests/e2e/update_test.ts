@@ -16,6 +16,7 @@ import { boardVm, partitionOffsets } from "../../lib/qemu/board_vm.ts";
 import { type Qemu, startGuest } from "../../lib/qemu/machine.ts";
 import { GuestShell } from "../../lib/qemu/shell.ts";
 import { squashfsArgs } from "../../lib/rootfs/stage.ts";
+import { addVerity } from "../../lib/rootfs/verity.ts";
 import { writeBundle } from "../../lib/update/bundle.ts";
 import { updateKey } from "../../lib/update/key.ts";
 import { slotPayloads } from "../../lib/update/slot.ts";
@@ -43,7 +44,7 @@ async function withTestImage<T>(f: () => Promise<T>): Promise<T> {
   }
 }
 
-/** A root squashfs like `base`'s with `files` (path -> text) added: `<dir>/root.squashfs`. */
+/** A root like `base`'s with `files` (path -> text) added: `<dir>/root.squashfs`, `verity.json`. */
 async function variantRoot(base: string, dir: string, files: Record<string, string>) {
   const tree = join(dir, "tree");
   await Deno.mkdir(dir, { recursive: true });
@@ -53,6 +54,7 @@ async function variantRoot(base: string, dir: string, files: Record<string, stri
   }
   await $`mksquashfs ${squashfsArgs(tree, join(dir, "root.squashfs"))}`;
   await Deno.remove(tree, { recursive: true });
+  await addVerity($, dir); // verified, as the rootfs stage's roots are
   return dir;
 }
 
