@@ -49,6 +49,7 @@ export function hostSources(etc = "/etc/apt"): AptSource[] {
           uris: field("URIs")!,
           suites: field("Suites") ?? "",
           signedBy: field("Signed-By"),
+          ...(field("Trusted") === "yes" ? { trusted: true } : {}),
         });
       }
     } else {
@@ -56,7 +57,8 @@ export function hostSources(etc = "/etc/apt"): AptSource[] {
         const m = line.match(/^deb\s+(?:\[([^\]]*)\]\s+)?(\S+)\s+(\S+)/);
         if (!m) continue;
         const signedBy = m[1]?.match(/signed-by=(\S+)/)?.[1];
-        out.push({ uris: m[2], suites: m[3], signedBy });
+        const trusted = /(^|\s)trusted=yes(\s|$)/.test(m[1] ?? "");
+        out.push({ uris: m[2], suites: m[3], signedBy, ...(trusted ? { trusted } : {}) });
       }
     }
   }
@@ -91,6 +93,8 @@ export interface AptSource {
   uris: string;
   suites: string;
   signedBy?: string;
+  /** Unsigned, trusted as the host trusts it (`[trusted=yes]`: a local archive). */
+  trusted?: boolean;
 }
 
 /** Suites that name no release and so have no backports. */
@@ -121,6 +125,7 @@ export function privateSources(sources: AptSource[]): string {
       `Suites: ${suites.join(" ")}`,
       `Components: ${COMPONENTS.join(" ")}`,
       s.signedBy ? `Signed-By: ${s.signedBy}` : "",
+      s.trusted ? "Trusted: yes" : "",
     ].filter(Boolean).join("\n");
   }).join("\n\n") + "\n";
 }
@@ -182,7 +187,20 @@ async function preparePrivateApt(
     }
     if (r!.code !== 0) {
       const lines = r!.stderr.trim().split("\n");
-      const why = lines.filter((l) => /^(E|W):/.test(l)).slice(0, 4);
+      // Errors first: they are why it failed (warnings may be many and beside the point).
+      const why = [...lines.filter((l) => /^E:/.test(l)), ...lines.filter((l) => /^W:/.test(l))]
+        .slice(0, 4);
+      // Some indexes arrived (one archive or architecture mid-sync): go on with them.
+      // Every download is still checked against its pinned sha256, and with no stamp
+      // the next fetch tries the update again.
+      if (await hasPackageLists(join(dir, "state", "lists"))) {
+        log(
+          `debian: apt-get update failed in part; going on with the indexes that arrived: ${
+            why.join("; ")
+          }`,
+        );
+        return env;
+      }
       throw new Error(
         `debian provider: apt-get update of the private apt configuration (${dir}) failed ` +
           `(exit ${r!.code}, ${UPDATE_ATTEMPTS} attempts): ${why.join("; ") || lines.pop()}`,
@@ -191,6 +209,14 @@ async function preparePrivateApt(
     await Deno.writeTextFile(stamp, new Date().toISOString());
   }
   return env;
+}
+
+/** Whether apt's lists directory holds any package index. */
+async function hasPackageLists(lists: string): Promise<boolean> {
+  for await (const e of Deno.readDir(lists)) {
+    if (e.isFile && /_Packages(\.\w+)?$/.test(e.name)) return true;
+  }
+  return false;
 }
 
 /** Write `text` to `path` unless it already holds it; true when written. */

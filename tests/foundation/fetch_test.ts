@@ -134,6 +134,40 @@ Deno.test("privateSources() adds the release's backports suite from the same arc
   });
 });
 
+Deno.test("withPrivateApt() goes on when only some indexes fail (a mirror mid-sync), keeping no stamp", async () => {
+  const base = await Deno.makeTempDir({ prefix: "icenet-apt-" });
+  const etc = join(base, "etc"), repo = join(base, "repo");
+  await Deno.mkdir(etc);
+  // An archive on disk with one empty index (suite sid: no backports asked of it), and a
+  // dead one beside it.
+  const dist = join(repo, "dists", "sid");
+  await Deno.mkdir(join(dist, "main", "binary-amd64"), { recursive: true });
+  const index = "Package: icenet-test\nVersion: 1\nArchitecture: amd64\nFilename: x.deb\n" +
+    "Size: 1\nSHA256: " + "0".repeat(64) + "\nDescription: test\n";
+  await Deno.writeTextFile(join(dist, "main", "binary-amd64", "Packages"), index);
+  await Deno.writeTextFile(
+    join(dist, "Release"),
+    `Suite: sid\nCodename: sid\nDate: ${new Date().toUTCString()}\n` +
+      "Architectures: amd64\nComponents: main\n" +
+      `SHA256:\n ${sha256(index)} ${index.length} main/binary-amd64/Packages\n`,
+  );
+  await Deno.writeTextFile(
+    join(etc, "sources.list"),
+    `deb [trusted=yes] file:${repo} sid main\ndeb [trusted=yes] http://127.0.0.1:9/debian bookworm main\n`,
+  );
+  const logged: string[] = [];
+  const ran = await withPrivateApt(join(base, "store"), (l) => logged.push(l), () => {
+    return Promise.resolve(true);
+  }, etc);
+  assert.equal(ran, true);
+  assert.ok(
+    logged.some((l) => /failed in part; going on .*127\.0\.0\.1/.test(l)),
+    logged.join("\n"),
+  );
+  await assert.rejects(Deno.stat(join(base, "store", "apt", "state", "updated")));
+  await Deno.remove(base, { recursive: true });
+});
+
 Deno.test("withPrivateApt() reports a failed apt-get update as such and keeps no stamp", async () => {
   const base = await Deno.makeTempDir({ prefix: "icenet-apt-" });
   const etc = join(base, "etc");
