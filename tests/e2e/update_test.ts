@@ -6,7 +6,7 @@
 // nothing written. The user's package and /etc edit survive v1 -> v2.
 // Slow (builds, many TCG boots): e2e tier only.
 import assert from "node:assert/strict";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import $ from "dax";
 import { type Board, qemuMachine } from "../../lib/board.ts";
 import { bootKind } from "../../lib/boot/registry.ts";
@@ -65,13 +65,22 @@ interface BundleOpts {
   cmdlineExtra?: string;
 }
 
-/** A signed bundle of the board's kernel and the given root. */
-async function makeBundle(board: Board, kernel: string, out: string, o: BundleOpts) {
+/**
+ * A signed bundle of the board's kernel (with the image stage's signed UKIs, where the
+ * board has them) and the given root.
+ */
+async function makeBundle(
+  board: Board,
+  built: { kernel: string; image: string },
+  out: string,
+  o: BundleOpts,
+) {
   const tmp = await Deno.makeTempDir();
   try {
     const payloads = await slotPayloads(board, planImage(board).disk, {
-      kernel,
+      kernel: built.kernel,
       rootfs: o.root,
+      image: built.image,
     }, tmp);
     if (o.cmdlineExtra) {
       for (const p of payloads.filter((p) => /^slot-[ab]\/cmdline\.txt$/.test(p.name))) {
@@ -210,6 +219,7 @@ for (const { name, board, skip } of await e2eBoardList()) {
       const work = await Deno.makeTempDir({ prefix: `icenet-e2e-update-${name}-` });
       const image = await withTestImage(() => buildImage(ROOT, board, true));
       const kernel = await buildStage(ROOT, board, "kernel", true);
+      const built = { kernel, image: dirname(image) };
       const rootfs = await withTestImage(() => buildStage(ROOT, board, "rootfs", true));
       const repo = join(await buildStage(ROOT, board, "repo", true), "repo");
       const web = join(work, "web");
@@ -228,17 +238,17 @@ for (const { name, board, skip } of await e2eBoardList()) {
         "etc/icenet/services/never-ready": "command = /bin/sleep 100000\nready = notify-fd\n",
         "etc/icenet/boot.conf": "timeout = 40s\n",
       });
-      await makeBundle(board, kernel, join(web, "v2"), { root: v2, version: "2", serial: 2 });
-      await makeBundle(board, kernel, join(web, "v3"), { root: v3, version: "3", serial: 3 });
-      await makeBundle(board, kernel, join(web, "v4"), {
+      await makeBundle(board, built, join(web, "v2"), { root: v2, version: "2", serial: 2 });
+      await makeBundle(board, built, join(web, "v3"), { root: v3, version: "3", serial: 3 });
+      await makeBundle(board, built, join(web, "v4"), {
         root: v2,
         version: "4",
         serial: 4,
         cmdlineExtra: "init=/no/such/init",
       });
-      await makeBundle(board, kernel, join(web, "v5"), { root: v2, version: "5", serial: 5 });
-      await makeBundle(board, kernel, join(web, "old"), { root: v2, version: "1.9", serial: 1 });
-      await makeBundle(board, kernel, join(web, "foreign"), {
+      await makeBundle(board, built, join(web, "v5"), { root: v2, version: "5", serial: 5 });
+      await makeBundle(board, built, join(web, "old"), { root: v2, version: "1.9", serial: 1 });
+      await makeBundle(board, built, join(web, "foreign"), {
         root: v2,
         version: "9",
         serial: 9,
