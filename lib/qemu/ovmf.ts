@@ -50,12 +50,13 @@ const SECURE_BOOT: [string, string] = [
 ];
 
 /**
- * OVMF with Secure Boot on: the secure-boot build, and a variable store in `dir` with
- * the signature lists `esl` enrolled as PK, KEK and db, stamped `time`.
+ * OVMF's secure-boot build with a variable store in `dir`: the signature lists `esl`
+ * enrolled as PK, KEK and db, stamped `time` (Secure Boot on); without `esl`, empty
+ * (setup mode: Secure Boot off until a PK is enrolled).
  */
 export async function prepareSecureBootOvmf(
   dir: string,
-  esl: { PK: Uint8Array; KEK: Uint8Array; db: Uint8Array },
+  esl: { PK: Uint8Array; KEK: Uint8Array; db: Uint8Array } | undefined,
   time: Date,
 ): Promise<Ovmf> {
   const [code, vars] = SECURE_BOOT;
@@ -67,9 +68,7 @@ export async function prepareSecureBootOvmf(
     }
   }
   const copy = join(dir, "OVMF_VARS.secboot.fd");
-  await Deno.writeFile(
-    copy,
-    addVariables(await Deno.readFile(vars), secureBootVariables(esl, time)),
-  );
+  const empty = await Deno.readFile(vars);
+  await Deno.writeFile(copy, esl ? addVariables(empty, secureBootVariables(esl, time)) : empty);
   return { code, vars: copy, secureBoot: true };
 }
