@@ -11,14 +11,19 @@
 //      Secure Boot off) boots the image; db.auth, KEK.auth, PK.auth of
 //      `deno task keys secureboot` (put on the ESP) are written through efivarfs; after a
 //      reboot the firmware is in user mode and the image boots with Secure Boot on.
-// Slow (an image build, three TCG boots): e2e tier only.
+//   5. A/B updates under Secure Boot (where the stub ignores the entries' options, so no
+//      icenet.trial=1 reaches the kernel): v2, installed into slot b over HTTP, boots its
+//      own signed UKI on trial and commits; v3, whose service never becomes ready, is
+//      tried in slot a once and the board falls back to v2 — the trial known from
+//      systemd-boot's boot counting alone.
+// Slow (an image build, about ten TCG boots): e2e tier only.
 import assert from "node:assert/strict";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import $ from "dax";
 import { loadBoard } from "../../lib/board.ts";
 import { readPe } from "../../lib/boot/pe.ts";
 import { fatCopyOut } from "../../lib/image/fat.ts";
-import { buildImage } from "../../lib/qemu/build_image.ts";
+import { buildImage, buildStage } from "../../lib/qemu/build_image.ts";
 import { boardVm, partitionOffsets } from "../../lib/qemu/board_vm.ts";
 import { startGuest } from "../../lib/qemu/machine.ts";
 import { prepareSecureBootOvmf } from "../../lib/qemu/ovmf.ts";
@@ -28,10 +33,18 @@ import { loadKeySet, makeKeySet, secureBootKeys } from "../../lib/secureboot/key
 import { signEfi } from "../../lib/secureboot/sign.ts";
 import { SOURCE_DATE_EPOCH } from "../../lib/stage_env.ts";
 import { e2eBoards } from "./_boards.ts";
+import {
+  LOGIN,
+  loginUp,
+  makeBundle,
+  rebootAndLogin,
+  serveDir,
+  status,
+  variantRoot,
+  withTestImage,
+} from "./_update.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
-const FIXTURES = new URL("./fixtures/", import.meta.url).pathname;
-const LOGIN = { user: "root", password: "icenet-test", timeoutMs: 600_000 };
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const UKI = "slot-a/vmlinuz";
 /**
@@ -42,14 +55,7 @@ const REFUSED = /Error loading \\slot-a\\vmlinuz: (Access Denied|Security Violat
 
 /** The test image (fixtures/test-image.yaml: a console password for root). */
 async function testImage(): Promise<string> {
-  const before = Deno.env.get("ICENET_IMAGE");
-  Deno.env.set("ICENET_IMAGE", join(FIXTURES, "test-image.yaml"));
-  try {
-    return await buildImage(ROOT, await loadBoard(ROOT, "zima"), true);
-  } finally {
-    if (before === undefined) Deno.env.delete("ICENET_IMAGE");
-    else Deno.env.set("ICENET_IMAGE", before);
-  }
+  return await withTestImage(async () => buildImage(ROOT, await loadBoard(ROOT, "zima"), true));
 }
 
 Deno.test({
@@ -79,10 +85,11 @@ Deno.test({
       name: string,
       bootFiles?: Record<string, Uint8Array>,
       setupMode = false,
+      reboots = setupMode,
     ) => {
       const dir = join(work, name);
       await Deno.mkdir(dir);
-      const spec = await boardVm(board, image, dir, { noReboot: !setupMode, bootFiles });
+      const spec = await boardVm(board, image, dir, { noReboot: !reboots, bootFiles });
       spec.firmware = await prepareSecureBootOvmf(dir, setupMode ? undefined : esl, enrolledAt);
       const log = await Deno.open(join(dir, "console.log"), { write: true, create: true });
       const enc = new TextEncoder();
@@ -196,6 +203,67 @@ Deno.test({
         } finally {
           await vm.stop();
           log.close();
+        }
+      },
+    );
+    await t.step(
+      "A/B update under Secure Boot: v2 commits in slot b, a failing v3 falls back",
+      async () => {
+        const kernel = await buildStage(ROOT, board, "kernel", true);
+        const rootfs = await withTestImage(() => buildStage(ROOT, board, "rootfs", true));
+        const built = { kernel, image: dirname(image) };
+        const web = join(work, "web");
+        await Deno.mkdir(web);
+        const osRelease = (v: string) =>
+          `NAME="IceNet-OS"\nID=icenet\nVERSION_ID=${v}\nPRETTY_NAME="IceNet-OS ${v}"\n`;
+        const v2 = await variantRoot(rootfs, join(work, "v2"), {
+          "etc/os-release": osRelease("2"),
+        });
+        const v3 = await variantRoot(rootfs, join(work, "v3"), {
+          "etc/os-release": osRelease("3"),
+          "etc/icenet/services/never-ready": "command = /bin/sleep 100000\nready = notify-fd\n",
+          "etc/icenet/boot.conf": "timeout = 40s\n",
+        });
+        await makeBundle(board, built, join(web, "v2"), { root: v2, version: "2", serial: 2 });
+        await makeBundle(board, built, join(web, "v3"), { root: v3, version: "3", serial: 3 });
+        const server = serveDir(web);
+        const url = (f: string) => `http://10.0.2.2:${server.addr.port}/${f}`;
+        const { vm, log } = await boot("update", undefined, false, true);
+        try {
+          let sh = await loginUp(vm);
+          await sh.check(`icenet-update install ${url("v2")}`, 300_000);
+          assert.equal((await status(sh)).other_state, "trial-armed");
+          let mark = vm.console.transcript.length;
+          sh = await rebootAndLogin(vm, sh);
+          assert.match(vm.console.transcript.slice(mark), /secureboot: Secure boot enabled/);
+          const cmdline = await sh.check("cat /proc/cmdline");
+          assert.match(cmdline, / icenet\.slot=b( |$)/m);
+          assert.doesNotMatch(cmdline, /icenet\.trial/, "the entry's options reached the kernel");
+          let s = await status(sh);
+          assert.deepEqual([s.slot, s.state, s.version], ["b", "committed", "2"]);
+
+          await sh.check(`icenet-update install ${url("v3")}`, 300_000);
+          mark = vm.console.transcript.length;
+          await sh.send("icenetctl reboot");
+          await vm.console.expect(/icenet\.slot=a/, 300_000, "the trial boot of slot a");
+          await vm.console.expect(/boot gate: bad/, 300_000, "the trial's gate to fail");
+          await vm.console.expect(/icenet-preinit/, 300_000, "the boot after the failed trial");
+          sh = await loginUp(vm);
+          assert.match(await sh.check("cat /proc/cmdline"), / icenet\.slot=b( |$)/m);
+          s = await status(sh);
+          assert.deepEqual([s.slot, s.state, s.version, s.other_state], [
+            "b",
+            "committed",
+            "2",
+            "failed-trial",
+          ]);
+          const refusals = vm.console.transcript.slice(mark).match(REFUSED);
+          assert.equal(refusals, null, "a signed UKI was refused");
+          console.log("secureboot: v2 committed in slot b; v3's failed trial fell back to v2");
+        } finally {
+          await vm.stop();
+          log.close();
+          await server.shutdown();
         }
       },
     );
