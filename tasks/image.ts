@@ -30,7 +30,7 @@ import { makeFat } from "../lib/image/fat.ts";
 import { bootKind } from "../lib/boot/registry.ts";
 import { type Slot, slotDir, SLOTS } from "../lib/image/layout.ts";
 import { buildUki } from "../lib/boot/uki.ts";
-import { type KeyPair, secureBootKeys } from "../lib/secureboot/keys.ts";
+import { dbKey, type KeyPair } from "../lib/secureboot/keys.ts";
 import { signEfi } from "../lib/secureboot/sign.ts";
 import { type ImagePlan, planImage, SETUP_EXAMPLE, withOverrides } from "../lib/image/plan.ts";
 import { defineStage, type Stage, type StageContext } from "../lib/stage.ts";
@@ -285,9 +285,9 @@ export default async function stages(root: string, board: Board): Promise<Stage[
   withOverrides(board, def.partitions, where); // fail early, naming the file
   const serial = Deno.env.get("ICENET_SERIAL") ?? "0";
   if (!/^\d+$/.test(serial)) throw new Error(`ICENET_SERIAL=${serial}: not a whole number`);
-  const db = needsSigning(planImage(board, def.partitions).files)
-    ? (await secureBootKeys()).db
-    : undefined;
+  // Only db signs: the set's PK and KEK may be kept offline (and a sandboxed stage sees
+  // only its declared inputs, db's key and certificate).
+  const db = needsSigning(planImage(board, def.partitions).files) ? await dbKey() : undefined;
   return [imageStage(board, def.partitions, Number(serial), db)];
 }
 

@@ -159,25 +159,33 @@ async function exists(p: string): Promise<boolean> {
   }
 }
 
+/** `name`'s key and certificate in `dir`; errors name the missing file and how to make it. */
+async function loadPair(dir: string, name: KeyName): Promise<KeyPair> {
+  const pair = { key: join(dir, `${name}.key`), cert: join(dir, `${name}.crt`) };
+  for (const f of [pair.key, pair.cert]) {
+    if (!await exists(f)) {
+      throw new Error(
+        `${f}: missing from the Secure Boot key set ${dir} ` +
+          `(\`deno task keys secureboot ${dir}\` makes what is missing)`,
+      );
+    }
+  }
+  return pair;
+}
+
+/** A certificate's fingerprint: sha256 of its DER form, 16 hex digits. */
+async function certId(cert: string): Promise<string> {
+  const der = await $`openssl x509 -in ${cert} -outform DER`.stdout("piped").stderr("piped")
+    .noThrow();
+  if (der.code !== 0) throw new Error(`${cert}: not a certificate: ${der.stderr.trim()}`);
+  return sha256(der.stdoutBytes).slice(0, 16);
+}
+
 /** Load the key set of `dir`; errors name the missing file and how to make it. */
 export async function loadKeySet(dir: string, development = false): Promise<SecureBootKeys> {
   const pairs = {} as Record<KeyName, KeyPair>;
-  for (const name of KEY_NAMES) {
-    const pair = { key: join(dir, `${name}.key`), cert: join(dir, `${name}.crt`) };
-    for (const f of [pair.key, pair.cert]) {
-      if (!await exists(f)) {
-        throw new Error(
-          `${f}: missing from the Secure Boot key set ${dir} ` +
-            `(\`deno task keys secureboot ${dir}\` makes what is missing)`,
-        );
-      }
-    }
-    pairs[name] = pair;
-  }
-  const der = await $`openssl x509 -in ${pairs.db.cert} -outform DER`.stdout("piped")
-    .stderr("piped").noThrow();
-  if (der.code !== 0) throw new Error(`${pairs.db.cert}: not a certificate: ${der.stderr.trim()}`);
-  return { ...pairs, dir, development, id: sha256(der.stdoutBytes).slice(0, 16) };
+  for (const name of KEY_NAMES) pairs[name] = await loadPair(dir, name);
+  return { ...pairs, dir, development, id: await certId(pairs.db.cert) };
 }
 
 /** The Secure Boot key set of builds (see the module doc). */
@@ -186,4 +194,20 @@ export async function secureBootKeys(storeDir = defaultStoreDir()): Promise<Secu
   const keys = await loadKeySet(path, development);
   if (development) announceDevelopmentKey(SPEC, keys.id, path);
   return keys;
+}
+
+/** The db key and certificate of the build's set: all that signing needs (PK, KEK may be offline). */
+export interface DbKey extends KeyPair {
+  /** Fingerprint of the certificate, as SecureBootKeys' id. */
+  id: string;
+  development: boolean;
+}
+
+/** The db key of the build's key set (see the module doc); PK and KEK need not be there. */
+export async function dbKey(storeDir = defaultStoreDir()): Promise<DbKey> {
+  const { path, development } = await keySource(SPEC, makeKeySet, storeDir);
+  const pair = await loadPair(path, "db");
+  const id = await certId(pair.cert);
+  if (development) announceDevelopmentKey(SPEC, id, path);
+  return { ...pair, id, development };
 }

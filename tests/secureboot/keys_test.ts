@@ -5,7 +5,13 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import $ from "dax";
 import { OWNER_GUID, writeEnrolFiles } from "../../lib/secureboot/enrol.ts";
-import { KEY_NAMES, loadKeySet, makeKeySet, secureBootKeys } from "../../lib/secureboot/keys.ts";
+import {
+  dbKey,
+  KEY_NAMES,
+  loadKeySet,
+  makeKeySet,
+  secureBootKeys,
+} from "../../lib/secureboot/keys.ts";
 
 async function withEnv<T>(name: string, value: string | undefined, f: () => Promise<T>) {
   const before = Deno.env.get(name);
@@ -73,6 +79,14 @@ Deno.test("secureBootKeys(): the store's development set, made once and said out
     await assert.rejects(
       withEnv("ICENET_SECUREBOOT_KEYS", join(store, "nope"), () => secureBootKeys(store)),
       /ICENET_SECUREBOOT_KEYS=.*nope: cannot read/,
+    );
+    // Building needs db only: PK and KEK may be kept offline.
+    for (const n of ["PK", "KEK"]) await Deno.remove(join(given, `${n}.key`));
+    const db = await withEnv("ICENET_SECUREBOOT_KEYS", given, () => dbKey(store));
+    assert.deepEqual([db.key, db.cert, db.id], [rel.db.key, rel.db.cert, rel.id]);
+    await assert.rejects(
+      withEnv("ICENET_SECUREBOOT_KEYS", given, () => secureBootKeys(store)),
+      /PK\.key: missing/,
     );
   } finally {
     console.error = error;
