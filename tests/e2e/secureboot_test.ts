@@ -60,7 +60,7 @@ async function testImage(): Promise<string> {
 
 Deno.test({
   name: "zima Secure Boot under OVMF with the project's keys: signed boots, changed or " +
-    "foreign-signed UKI refused",
+    "foreign-signed UKI refused, keys enrolled from Linux, A/B updates",
   ignore: !e2eBoards().includes("zima"),
   ...opts,
   fn: async (t) => {
