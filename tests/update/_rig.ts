@@ -76,6 +76,8 @@ export interface BundleOptions {
   /** Root payload size (a real squashfs padded with random bytes). */
   rootBytes?: number;
   seed?: number;
+  /** One kernel per slot (`slot-a/vmlinuz`, `slot-b/vmlinuz`), as zima's signed UKIs. */
+  perSlotKernel?: boolean;
 }
 
 /** A device disk and its icenet-update config. */
@@ -309,6 +311,12 @@ export class Rig implements AsyncDisposable {
       }
     }
     await Deno.writeTextFile(join(d, "vmlinuz"), `kernel ${o.version}\n`.repeat(1000));
+    for (const slot of ["a", "b"]) {
+      await Deno.writeTextFile(
+        join(d, `vmlinuz-${slot}`),
+        `uki ${o.version} ${slot}\n`.repeat(1000),
+      );
+    }
     await Deno.writeTextFile(join(d, "a.txt"), "root=/dev/p2 icenet.slot=a\n");
     await Deno.writeTextFile(join(d, "b.txt"), "root=/dev/p3 icenet.slot=b\n");
     const b = await writeBundle(join(d, "update.icenet-bundle"), {
@@ -318,7 +326,12 @@ export class Rig implements AsyncDisposable {
       kernel: "vmlinuz",
       payloads: [
         { name: "root", path: root },
-        { name: "slot/vmlinuz", path: join(d, "vmlinuz") },
+        ...(o.perSlotKernel
+          ? [
+            { name: "slot-a/vmlinuz", path: join(d, "vmlinuz-a") },
+            { name: "slot-b/vmlinuz", path: join(d, "vmlinuz-b") },
+          ]
+          : [{ name: "slot/vmlinuz", path: join(d, "vmlinuz") }]),
         { name: "slot-a/cmdline.txt", path: join(d, "a.txt") },
         { name: "slot-b/cmdline.txt", path: join(d, "b.txt") },
       ],
