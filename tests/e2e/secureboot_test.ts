@@ -6,7 +6,8 @@
 //   1. The built image boots to the login prompt; the kernel says Secure Boot is on.
 //   2. Slot a's UKI with one byte of its kernel section changed: the firmware refuses it
 //      (systemd-boot reports the security violation), and no kernel starts.
-//   3. Slot a's UKI signed with another key set's db: refused the same way.
+//   3. Slot a's UKI signed with another key set's db: refused the same way; systemd-boot
+//      (BOOTX64.EFI) signed with another key: the firmware itself refuses to start it.
 //   4. Enrolment as the README tells it, from Linux: OVMF in setup mode (an empty store,
 //      Secure Boot off) boots the image; db.auth, KEK.auth, PK.auth of
 //      `deno task keys secureboot` (put on the ESP) are written through efivarfs; after a
@@ -99,16 +100,21 @@ Deno.test({
     };
 
     /** A refused boot: the refusal is on the console and no kernel started. */
-    const refused = async (name: string, ukiBytes: Uint8Array) => {
-      const { vm, started, log } = await boot(name, { [UKI]: ukiBytes });
+    const refused = async (
+      name: string,
+      ukiBytes: Uint8Array,
+      file = UKI,
+      refusal = REFUSED,
+    ) => {
+      const { vm, started, log } = await boot(name, { [file]: ukiBytes });
       try {
-        await vm.console.expect(REFUSED, 600_000, "the firmware refusing the UKI");
+        await vm.console.expect(refusal, 600_000, `the firmware refusing ${file}`);
         const secs = (performance.now() - started) / 1000;
         // Give a wrongly started kernel time to say so.
         await new Promise((r) => setTimeout(r, 5000));
         const seen = vm.console.transcript;
         assert.doesNotMatch(seen, /EFI stub:|Linux version/, "a kernel started");
-        const line = seen.split(/\r?\n/).find((l) => REFUSED.test(l))?.trim();
+        const line = seen.split(/\r?\n/).find((l) => refusal.test(l))?.trim();
         console.log(`secureboot: ${name}: refused after ${secs.toFixed(1)} s: ${line}`);
       } finally {
         await vm.stop();
@@ -157,6 +163,20 @@ Deno.test({
       await signEfi(foreign.db, bare, resigned);
       assert.notEqual(foreign.id, keys.id);
       await refused("foreign-key", await Deno.readFile(resigned));
+    });
+
+    await t.step("systemd-boot signed with another key is refused by the firmware", async () => {
+      const other = await loadKeySet(join(work, "other-keys"));
+      const loader = join(work, "BOOTX64.EFI");
+      await fatCopyOut(image, (await partitionOffsets(image))[0], "EFI/BOOT/BOOTX64.EFI", loader);
+      await $`sbattach --remove ${loader}`.quiet();
+      await signEfi(other.db, loader, `${loader}.foreign`);
+      await refused(
+        "foreign-loader",
+        await Deno.readFile(`${loader}.foreign`),
+        "EFI/BOOT/BOOTX64.EFI",
+        /BdsDxe: failed to load .*: (Access Denied|Security Violation)/,
+      );
     });
     await t.step(
       "keys enrolled from Linux through efivarfs (README) turn Secure Boot on",
