@@ -3,7 +3,8 @@
  *
  * Writes the signed update bundle of a board's current build,
  * `DIR/icenet-<board>-<version>.icenet-bundle` (default DIR out/bundle/<board>), from
- * the kernel and rootfs stages (built through the store as the image is), signed with
+ * the kernel, rootfs and image stages (built through the store; the image stage makes
+ * the signed UKIs of systemd-boot boards), signed with
  * the update key (ICENET_UPDATE_KEY, else a development key: lib/update/key.ts).
  * Format: lib/update/bundle.ts. The version defaults to the root's VERSION_ID
  * (/etc/os-release, what `icenetctl boot` shows); the serial is what the device's
@@ -36,11 +37,18 @@ export async function main(args: string[]): Promise<number> {
   const board = await loadBoard(ROOT, boardName);
   const kernel = await buildStage(ROOT, board, "kernel");
   const rootfs = await buildStage(ROOT, board, "rootfs");
+  // Signed UKIs (systemd-boot) are made by the image stage: a bundle carries its copies.
+  const image = await buildStage(ROOT, board, "image");
   const version = v.version ?? await rootVersion(join(rootfs, "root.squashfs")) ?? "dev";
   const key = await updateKey();
   const tmp = await Deno.makeTempDir({ prefix: "icenet-bundle-" });
   try {
-    const payloads = await slotPayloads(board, planImage(board).disk, { kernel, rootfs }, tmp);
+    const payloads = await slotPayloads(
+      board,
+      planImage(board).disk,
+      { kernel, rootfs, image },
+      tmp,
+    );
     const out = v.out ?? join(ROOT, "out", "bundle", board.name);
     await Deno.mkdir(out, { recursive: true });
     const b = await writeBundle(

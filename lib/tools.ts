@@ -26,6 +26,15 @@ export const HOST_TOOLS: Record<string, { pkg: string; versionArgs?: string[] }>
   "patchelf": { pkg: "patchelf" },
   "readelf": { pkg: "binutils" },
   "strip": { pkg: "binutils" },
+  "objcopy": { pkg: "binutils" },
+  "objdump": { pkg: "binutils" },
+  // Secure Boot (lib/secureboot/): signing EFI programs and variable updates.
+  "sbsign": { pkg: "sbsigntool" },
+  "sbverify": { pkg: "sbsigntool" },
+  "sbsiglist": { pkg: "sbsigntool" },
+  "sbvarsign": { pkg: "sbsigntool" },
+  // sbsign's signature carries the time: it runs with the clock stopped (libfaketime).
+  "faketime": { pkg: "faketime" },
   "aarch64-linux-gnu-gcc": { pkg: "gcc-aarch64-linux-gnu" },
   "arm-linux-gnueabihf-gcc": { pkg: "gcc-arm-linux-gnueabihf" },
   "aarch64-linux-gnu-strip": { pkg: "binutils-aarch64-linux-gnu" },

@@ -9,6 +9,11 @@
  * board's boot kind decides (lib/boot/: the Pi firmware's config.txt and cmdline.txt,
  * systemd-boot's loader and entry). This stage only writes the plan out.
  *
+ * Where the plan asks for Secure Boot (systemd-boot: the loader signed, each slot's kernel
+ * a signed UKI), the files are signed with the db key of lib/secureboot/keys.ts, whose key
+ * and certificate are inputs of the stage. Each slot's signed UKI is also kept in the
+ * output, `slots/slot-<x>/<kernel>`: what an update bundle of this build carries.
+ *
  * Written without root, loop devices or mounts, and byte-reproducible: sfdisk on a
  * file, mkfs.fat + mtools, mkfs.ext4 -d (lib/image/). genimage would do the same job
  * but is not packaged in Debian 12, and these tools are small enough to drive directly.
@@ -24,6 +29,9 @@ import { makeExt4 } from "../lib/image/ext4.ts";
 import { makeFat } from "../lib/image/fat.ts";
 import { bootKind } from "../lib/boot/registry.ts";
 import { slotDir, SLOTS } from "../lib/image/layout.ts";
+import { dbKey, type KeyPair } from "../lib/secureboot/keys.ts";
+import { signEfi } from "../lib/secureboot/sign.ts";
+import { writeSlotUkis } from "../lib/secureboot/slot_ukis.ts";
 import { type ImagePlan, planImage, SETUP_EXAMPLE, withOverrides } from "../lib/image/plan.ts";
 import { defineStage, type Stage, type StageContext } from "../lib/stage.ts";
 import { effectiveImageDef } from "../lib/rootfs/stage.ts";
@@ -50,7 +58,13 @@ async function copyInto(src: string, dest: string): Promise<void> {
 async function unpackSources(ctx: StageContext, files: BootFile[]): Promise<Map<string, string>> {
   const local = new Map<string, string>();
   for (const name of Object.keys(ctx.sources)) {
-    const members = files.flatMap((f) => "source" in f && f.source === name ? [f.member] : []);
+    const members = files.flatMap((f) =>
+      "source" in f && f.source === name
+        ? [f.member]
+        : "uki" in f && f.uki.source === name
+        ? [f.uki.stub]
+        : []
+    );
     if (!members.length) continue;
     const dir = join(ctx.tmp, `deb-${name}`);
     await extractDeb(ctx.sources[name], dir, members.map((m) => `./${m}`));
@@ -67,7 +81,7 @@ async function slotManifest(ctx: StageContext, plan: ImagePlan): Promise<string>
   const { board, deps } = ctx;
   const tmp = join(ctx.tmp, "slot-payloads");
   await Deno.mkdir(tmp, { recursive: true });
-  const src = { kernel: deps.kernel, rootfs: deps.rootfs };
+  const src = { kernel: deps.kernel, rootfs: deps.rootfs, image: ctx.out };
   return await manifestFor({
     board: board.name,
     version: await rootVersion(join(deps.rootfs, "root.squashfs")) ?? "dev",
@@ -77,14 +91,59 @@ async function slotManifest(ctx: StageContext, plan: ImagePlan): Promise<string>
   });
 }
 
+/** Whether a plan asks for Secure Boot signatures (a signed file or a UKI). */
+export function needsSigning(files: BootFile[]): boolean {
+  return files.some((f) => "uki" in f || ("source" in f && f.signed));
+}
+
+/**
+ * Each slot's signed UKI, with that slot's command line, into the output's `slots/`
+ * (the boot partition takes slot a's; a bundle takes both).
+ */
+async function buildSlotUkis(
+  ctx: StageContext,
+  plan: ImagePlan,
+  unpacked: Map<string, string>,
+  db: KeyPair,
+): Promise<void> {
+  const uki = plan.files.find((f) => "uki" in f);
+  if (!uki || !("uki" in uki)) return;
+  const made = await writeSlotUkis({
+    board: ctx.board,
+    disk: plan.disk,
+    kernel: ctx.deps.kernel,
+    rootfs: ctx.deps.rootfs,
+    stub: unpacked.get(`${uki.uki.source}:${uki.uki.stub}`)!,
+    db,
+    out: ctx.out,
+    tmp: ctx.tmp,
+  });
+  for (const [slot, m] of Object.entries(made)) {
+    ctx.record(`uki-${slot}`, {
+      bytes: m.bytes,
+      sections: m.sections.map((s) => `${s.name}@0x${s.vma.toString(16)}+${s.size}`),
+    });
+  }
+}
+
 /** Fill the boot partition's staging directory with the plan's files. */
-async function stageBoot(ctx: StageContext, plan: ImagePlan, dir: string): Promise<void> {
+async function stageBoot(
+  ctx: StageContext,
+  plan: ImagePlan,
+  dir: string,
+  db?: KeyPair,
+): Promise<void> {
   const { board, deps } = ctx;
+  const unpacked = await unpackSources(ctx, plan.files);
+  const signer = () => {
+    if (!db) throw new Error("image: the plan has Secure Boot files, but no db key was given");
+    return db;
+  };
+  if (needsSigning(plan.files)) await buildSlotUkis(ctx, plan, unpacked, signer());
   if (bootKind(board).update) {
     await Deno.mkdir(join(dir, slotDir("a")), { recursive: true });
     await Deno.writeTextFile(join(dir, slotDir("a"), "manifest"), await slotManifest(ctx, plan));
   }
-  const unpacked = await unpackSources(ctx, plan.files);
   for (const f of plan.files) {
     const dest = join(dir, f.path);
     if ("text" in f) {
@@ -96,12 +155,16 @@ async function stageBoot(ctx: StageContext, plan: ImagePlan, dir: string): Promi
     } else if ("kernel" in f) await copyInto(join(deps.kernel, board.boot.kernelName), dest);
     else if ("dtb" in f) await copyInto(join(deps.kernel, "dtbs", f.dtb), dest);
     else if ("input" in f) await copyInto(ctx.inputs[f.input], dest);
-    else await copyInto(unpacked.get(`${f.source}:${f.member}`)!, dest);
+    else if ("uki" in f) await copyInto(join(ctx.out, "slots", f.path), dest);
+    else if (f.signed) {
+      await Deno.mkdir(dirname(dest), { recursive: true });
+      await signEfi(signer(), unpacked.get(`${f.source}:${f.member}`)!, dest);
+    } else await copyInto(unpacked.get(`${f.source}:${f.member}`)!, dest);
   }
 }
 
 /** Each partition's file system image, by partition name. */
-async function partitionImages(ctx: StageContext, plan: ImagePlan) {
+async function partitionImages(ctx: StageContext, plan: ImagePlan, db?: KeyPair) {
   const { deps, tmp } = ctx;
   const epoch = Number(ctx.env.SOURCE_DATE_EPOCH);
   const images: Record<string, string> = {};
@@ -109,7 +172,7 @@ async function partitionImages(ctx: StageContext, plan: ImagePlan) {
     const file = join(tmp, `${p.name}.${p.fs}`);
     if (p.name === "boot") {
       const dir = join(tmp, "boot");
-      await stageBoot(ctx, plan, dir);
+      await stageBoot(ctx, plan, dir, db);
       await makeFat(file, {
         bytes: p.bytes,
         label: plan.label,
@@ -136,13 +199,13 @@ async function partitionImages(ctx: StageContext, plan: ImagePlan) {
   return images;
 }
 
-async function run(ctx: StageContext): Promise<void> {
+async function run(ctx: StageContext, db?: KeyPair): Promise<void> {
   const { board, out, log } = ctx;
   const verity = await readVerity(ctx.deps.rootfs);
   const plan = planImage(board, ctx.params.partitionSizes as Record<string, string>, verity);
   if (verity) ctx.record("rootHash", verity.rootHash);
   const img = join(out, imageName(board.name));
-  await writeDisk(img, plan.disk, await partitionImages(ctx, plan));
+  await writeDisk(img, plan.disk, await partitionImages(ctx, plan, db));
   const size = (await Deno.stat(img)).size;
   const sha256 = await sha256File(img);
   log(`${img}: ${size} bytes, sha256 ${sha256}`);
@@ -161,12 +224,17 @@ async function run(ctx: StageContext): Promise<void> {
   );
 }
 
-/** The image stage of one board (its firmware sources come from its boot kind). */
+/**
+ * The image stage of one board (its firmware sources come from its boot kind); `db`:
+ * the Secure Boot key that signs, where the board's plan asks for signatures.
+ */
 export function imageStage(
   board: Board,
   partitionSizes: Record<string, string> = {},
   serial = 0,
+  db?: KeyPair,
 ): Stage {
+  const signing = needsSigning(planImage(board, partitionSizes).files);
   return defineStage({
     name: "image",
     description: "bootable disk image: partitions, boot loader, kernel, root, data",
@@ -181,13 +249,15 @@ export function imageStage(
       "dpkg-deb",
       "tar",
       "unsquashfs",
+      ...(signing ? ["objcopy", "sbsign", "sbverify", "faketime"] : []),
     ],
     sources: planImage(board, partitionSizes).sources,
     // The release serial of the factory slot (ICENET_SERIAL, as `deno task bundle` takes it).
     params: { partitionSizes, serial },
     // Read by lib/image/ext4.ts beside its code: not a module, so declared.
-    inputs: ["lib/image/mke2fs.conf", SETUP_EXAMPLE],
-    run,
+    // The db key and certificate, by content: a build with other keys is another image.
+    inputs: ["lib/image/mke2fs.conf", SETUP_EXAMPLE, ...(signing && db ? [db.key, db.cert] : [])],
+    run: (ctx) => run(ctx, db),
   });
 }
 
@@ -197,7 +267,10 @@ export default async function stages(root: string, board: Board): Promise<Stage[
   withOverrides(board, def.partitions, where); // fail early, naming the file
   const serial = Deno.env.get("ICENET_SERIAL") ?? "0";
   if (!/^\d+$/.test(serial)) throw new Error(`ICENET_SERIAL=${serial}: not a whole number`);
-  return [imageStage(board, def.partitions, Number(serial))];
+  // Only db signs: the set's PK and KEK may be kept offline (and a sandboxed stage sees
+  // only its declared inputs, db's key and certificate).
+  const db = needsSigning(planImage(board, def.partitions).files) ? await dbKey() : undefined;
+  return [imageStage(board, def.partitions, Number(serial), db)];
 }
 
 if (import.meta.main) {

@@ -26,8 +26,17 @@ export type BootFile =
   | { path: string; kernel: true }
   /** A device tree the kernel stage built, by file name. */
   | { path: string; dtb: string }
-  /** A file of a Debian package the image stage fetches (`member` without "./"). */
-  | { path: string; source: string; member: string }
+  /**
+   * A file of a Debian package the image stage fetches (`member` without "./"); `signed`:
+   * an EFI program signed for Secure Boot with the db key (lib/secureboot/).
+   */
+  | { path: string; source: string; member: string; signed?: boolean }
+  /**
+   * A unified kernel image (lib/boot/uki.ts), signed for Secure Boot with the db key: the
+   * kernel stage's kernel with `cmdline` and the root's os-release, on the EFI stub
+   * `stub` (a member of package `source`).
+   */
+  | { path: string; uki: { cmdline: string; source: string; stub: string } }
   /** A declared input file of the image stage (project-relative path). */
   | { path: string; input: string };
 

@@ -1,15 +1,37 @@
 /**
  * Boot kind "systemd-boot": UEFI firmware starts systemd-boot from the EFI system
- * partition's removable-media path, which boots the one loader entry (the Boot Loader
- * Specification's type #1). On the ESP: the loader, loader/loader.conf, the entry and
- * the kernel (an EFI-stub kernel).
+ * partition's removable-media path, which boots the newest slot's loader entry (the Boot
+ * Loader Specification's type #1). On the ESP: the loader, loader/loader.conf, the
+ * entries, and in each slot's directory the slot's kernel and command line.
+ *
+ * Secure Boot: the loader is signed with the db key (lib/secureboot/), and each slot's
+ * kernel is a signed unified kernel image (lib/boot/uki.ts) holding the kernel and that
+ * slot's command line, so firmware with the project's keys enrolled runs nothing else:
+ * systemd-boot loads the entry's `linux` file through the firmware, which checks its
+ * signature against db, and a changed or foreign-signed file is refused. Without Secure
+ * Boot the same files boot as before.
+ *
+ * The entries and trial boots stay as they were (icenet-update, update/src/bootstate.c):
+ * one entry per slot, `loader/entries/icenet-<slot>.conf`, whose `linux` is the slot's
+ * UKI; a new slot is armed as `icenet-<slot>+<tries>.conf`, and systemd-boot's boot
+ * counting lowers the tries on each boot and sorts an entry without tries last, so the
+ * good slot boots again. The entry's `options` line still carries the slot's command line
+ * (from `slot-<x>/cmdline.txt`) plus `icenet.trial=1` on a trial entry, but systemd 252's
+ * stub ignores it under Secure Boot, where a UKI's own `.cmdline` must win — else anyone
+ * who can write the ESP could change `root=` or `init=`. So a trial is never known from
+ * the command line alone: icenet-update reads the boot state (a counting entry of the
+ * running slot, `+N` in its file name, is a trial), as it already did after a mark-good.
+ * Two UKIs per slot (one with `icenet.trial=1`) would double the ESP's kernels for one
+ * flag; the entry names already say it. With Secure Boot off the stub takes the entry's
+ * options instead of its own, which are the same line plus the trial flag.
  *
  * Board fields (`boot:` in boards/<board>.yaml):
- *   efi   the Debian systemd-boot-efi package of the board's architecture, pinned
+ *   efi   the Debian systemd-boot-efi package of the board's architecture, pinned (the
+ *         loader and the UKI stub come from it)
  *
  * ```ts
  * loaderConf(); // "timeout 0\neditor no\n"
- * loaderEntry({ title: "IceNet-OS", linux: "/vmlinuz", options: "root=..." });
+ * loaderEntry({ title: "IceNet-OS", linux: "/slot-a/vmlinuz", options: "root=..." });
  * ```
  */
 import { z } from "zod";
@@ -57,6 +79,9 @@ export function loaderEntry(e: LoaderEntry): string {
   return lines.join("\n") + "\n";
 }
 
+/** Where systemd-boot-efi installs the loader and the stub. */
+const EFI_DIR = "usr/lib/systemd/boot/efi";
+
 /** UEFI's name of each architecture: the loader's file name and the removable-media path. */
 const EFI_ARCH: Partial<Record<Board["arch"], string>> = { x86_64: "x64", aarch64: "aa64" };
 
@@ -87,7 +112,8 @@ function files(board: Board, cmdline: string): BootFile[] {
     {
       path: efiFallback(board.arch),
       source: "systemd-boot-efi",
-      member: `usr/lib/systemd/boot/efi/systemd-boot${EFI_ARCH[board.arch]}.efi`,
+      member: `${EFI_DIR}/systemd-boot${EFI_ARCH[board.arch]}.efi`,
+      signed: true,
     },
     { path: "loader/loader.conf", text: loaderConf() },
     {
@@ -104,12 +130,22 @@ function files(board: Board, cmdline: string): BootFile[] {
   ];
 }
 
-/** A slot: the kernel, and its command line, which icenet-update puts in the entry it writes. */
+/**
+ * A slot: its signed UKI (the kernel with the slot's command line), and the command line
+ * again, which icenet-update puts in the options of the entry it writes.
+ */
 function slotFiles(board: Board, cmdline: string): BootFile[] {
-  return [{ path: board.boot.kernelName, kernel: true }, {
-    path: "cmdline.txt",
-    text: cmdline + "\n",
-  }];
+  return [
+    {
+      path: board.boot.kernelName,
+      uki: {
+        cmdline,
+        source: "systemd-boot-efi",
+        stub: `${EFI_DIR}/linux${EFI_ARCH[board.arch]}.efi.stub`,
+      },
+    },
+    { path: "cmdline.txt", text: cmdline + "\n" },
+  ];
 }
 
 /** The systemd-boot (UEFI) boot path. */

@@ -54,7 +54,10 @@ export interface QemuSpec {
 /** The argument vector (without the program name) for a spec. */
 export function qemuArgv(spec: QemuSpec): string[] {
   const a = [...spec.options ?? []];
-  a.push("-M", spec.machine, "-m", spec.memory, "-accel", spec.accel, "-display", "none");
+  // OVMF's secure-boot build runs its variable services in SMM, on a flash only SMM may write.
+  const machine = spec.firmware?.secureBoot ? `${spec.machine},smm=on` : spec.machine;
+  a.push("-M", machine, "-m", spec.memory, "-accel", spec.accel, "-display", "none");
+  if (spec.firmware?.secureBoot) a.push("-global", "driver=cfi.pflash01,property=secure,value=on");
   // PC machines get only the devices we add (else OVMF first tries a CD-ROM and the
   // network); the Pi machines have fixed on-board devices.
   if (spec.disk?.bus !== "sd") a.push("-nodefaults");

@@ -8,8 +8,8 @@
  * const { keyId, privateFile, publicLine } = await repoKey();
  * ```
  */
-import { join } from "node:path";
 import { generateKeyFiles } from "../ice-pkg/keys.ts";
+import { announceDevelopmentKey, keySource, type KeySpec } from "../key_source.ts";
 import { defaultStoreDir } from "../store.ts";
 
 /** A loaded signing key. */
@@ -38,57 +38,28 @@ export function parseKeyFile(path: string, text: string): Omit<RepoKey, "path" |
   return { keyId: j.keyId, privateFile: text, publicLine: `ed25519 ${j.public}\n` };
 }
 
-/** Where a kind of signing key comes from and what it signs (for its message). */
-export interface KeySpec {
-  /** The environment variable naming a key file, e.g. ICENET_REPO_KEY. */
-  env: string;
-  /** The store directory of the development key, e.g. `repo-key`. */
-  dir: string;
-  /** What it signs, for the development-key warning: `packages`. */
-  signs: string;
-}
-
-const warned = new Set<string>();
+export type { KeySpec };
 
 /**
  * A signing key: the file `spec.env` names, else a development key made once under
- * `<store>/<spec.dir>/development.key`, said out loud once per process.
+ * `<store>/<spec.dir>/development.key`, said out loud once per process
+ * (lib/key_source.ts, shared with the Secure Boot keys).
  */
 export async function signingKey(spec: KeySpec, storeDir = defaultStoreDir()): Promise<RepoKey> {
-  const given = Deno.env.get(spec.env);
-  if (given) {
-    let text: string;
-    try {
-      text = await Deno.readTextFile(given);
-    } catch (e) {
-      throw new Error(`${spec.env}=${given}: cannot read: ${(e as Error).message}`);
-    }
-    return { ...parseKeyFile(given, text), path: given, development: false };
-  }
-  const dir = join(storeDir, spec.dir);
-  const path = join(dir, "development.key");
-  await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
-  try {
-    await Deno.stat(path);
-  } catch {
-    // Made once: write aside, then link into place (fails if a concurrent build won).
+  const file = { ...spec, suffix: ".key" };
+  const { path, development } = await keySource(file, async (tmp) => {
     const { privateFile } = await generateKeyFiles();
-    const tmp = `${path}.${Deno.pid}.tmp`;
     await Deno.writeTextFile(tmp, privateFile, { mode: 0o600 });
-    await Deno.link(tmp, path).catch((e) => {
-      if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
-    });
-    await Deno.remove(tmp);
+  }, storeDir);
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    throw new Error(`${spec.env}=${path}: cannot read: ${(e as Error).message}`);
   }
-  const key = parseKeyFile(path, await Deno.readTextFile(path));
-  if (!warned.has(spec.env)) {
-    warned.add(spec.env);
-    console.error(
-      `icenet: signing ${spec.signs} with the development key ${key.keyId} (${path}); ` +
-        `set ${spec.env} to a key file for release builds`,
-    );
-  }
-  return { ...key, path, development: true };
+  const key = parseKeyFile(path, text);
+  if (development) announceDevelopmentKey(file, key.keyId, path);
+  return { ...key, path, development };
 }
 
 /** The signing key for repositories (see the module doc). */

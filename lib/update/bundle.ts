@@ -8,7 +8,7 @@
  *   kernel kernel8.img                   the slot's kernel file (systemd-boot entries)
  *   payload root <size> <sha256>         the slot's root squashfs, written raw to p2/p3
  *   payload slot/<file> <size> <sha256>  a boot file of the slot, into p1's slot-<x>/
- *   payload slot-a/<file> ...            a file only slot a gets (its cmdline.txt), ...
+ *   payload slot-a/<file> ...            a file only slot a gets (its cmdline.txt, its UKI), ...
  *   end
  *   signature ed25519 <key id> <base64>  Ed25519 over the manifest bytes above
  *   <payload bytes, in manifest order, back to back>
@@ -23,6 +23,7 @@
  */
 import { sha256File } from "../hash.ts";
 import { signBytes } from "../ice-pkg/keys.ts";
+import { SLOTS } from "../image/layout.ts";
 
 /** One payload: its name in the bundle and the file its bytes come from. */
 export interface Payload {
@@ -90,8 +91,13 @@ export function manifestText(
     seen.add(p.name);
     lines.push(`payload ${p.name} ${p.size} ${p.sha256}`);
   }
-  if (!seen.has(`slot/${spec.kernel}`)) {
-    throw new Error(`bundle: kernel ${spec.kernel} is not among the slot/ payloads`);
+  // One kernel for both slots, or one per slot (a UKI holds its slot's command line).
+  if (
+    !seen.has(`slot/${spec.kernel}`) && !SLOTS.every((s) => seen.has(`slot-${s}/${spec.kernel}`))
+  ) {
+    throw new Error(
+      `bundle: kernel ${spec.kernel} is not among the slot/ (or every slot-<x>/) payloads`,
+    );
   }
   const text = lines.join("\n") + "\nend\n";
   if (text.length >= MANIFEST_MAX) {

@@ -66,7 +66,13 @@ export default async function bench(): Promise<void> {
       const board = await loadBoard(ROOT, name);
       const dir = join(tmp, name);
       await Deno.mkdir(dir);
-      const payloads = await slotPayloads(board, planImage(board).disk, { kernel, rootfs }, dir);
+      // The latest image's signed UKIs, where the board has them (systemd-boot).
+      const image = await stored("image", name);
+      const payloads = await slotPayloads(board, planImage(board).disk, {
+        kernel,
+        rootfs,
+        image,
+      }, dir);
       const b = await writeBundle(join(dir, "bundle"), {
         board: name,
         version: "2",

@@ -6,144 +6,32 @@
 // nothing written. The user's package and /etc edit survive v1 -> v2.
 // Slow (builds, many TCG boots): e2e tier only.
 import assert from "node:assert/strict";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import $ from "dax";
 import { type Board, qemuMachine } from "../../lib/board.ts";
 import { bootKind } from "../../lib/boot/registry.ts";
-import { planImage } from "../../lib/image/plan.ts";
 import { buildImage, buildStage } from "../../lib/qemu/build_image.ts";
 import { boardVm, partitionOffsets } from "../../lib/qemu/board_vm.ts";
-import { type Qemu, startGuest } from "../../lib/qemu/machine.ts";
+import { startGuest } from "../../lib/qemu/machine.ts";
 import { GuestShell } from "../../lib/qemu/shell.ts";
-import { squashfsArgs } from "../../lib/rootfs/stage.ts";
-import { addVerity } from "../../lib/rootfs/verity.ts";
-import { writeBundle } from "../../lib/update/bundle.ts";
-import { updateKey } from "../../lib/update/key.ts";
-import { slotPayloads } from "../../lib/update/slot.ts";
 import { e2eBoardList } from "./_boards.ts";
+import {
+  LOGIN,
+  loginUp,
+  makeBundle,
+  rebootAndLogin,
+  serveDir,
+  status,
+  variantRoot,
+  withTestImage,
+} from "./_update.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
-const FIXTURES = new URL("./fixtures/", import.meta.url).pathname;
-const LOGIN = { user: "root", password: "icenet-test", timeoutMs: 600_000 };
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
 /** A board whose boots take minutes under TCG: the Pi boards (U-Boot, ARM on x86). */
 function slowBoot(board: Board): boolean {
   return bootKind(board).qemu !== "uefi";
-}
-
-/** Build a stage of the test image (fixtures/test-image.yaml). */
-async function withTestImage<T>(f: () => Promise<T>): Promise<T> {
-  const before = Deno.env.get("ICENET_IMAGE");
-  Deno.env.set("ICENET_IMAGE", join(FIXTURES, "test-image.yaml"));
-  try {
-    return await f();
-  } finally {
-    if (before === undefined) Deno.env.delete("ICENET_IMAGE");
-    else Deno.env.set("ICENET_IMAGE", before);
-  }
-}
-
-/** A root like `base`'s with `files` (path -> text) added: `<dir>/root.squashfs`, `verity.json`. */
-async function variantRoot(base: string, dir: string, files: Record<string, string>) {
-  const tree = join(dir, "tree");
-  await Deno.mkdir(dir, { recursive: true });
-  await $`unsquashfs -q -no-xattrs -d ${tree} ${join(base, "root.squashfs")}`;
-  for (const [path, text] of Object.entries(files)) {
-    await Deno.writeTextFile(join(tree, path), text);
-  }
-  await $`mksquashfs ${squashfsArgs(tree, join(dir, "root.squashfs"))}`;
-  await Deno.remove(tree, { recursive: true });
-  await addVerity($, dir); // verified, as the rootfs stage's roots are
-  return dir;
-}
-
-interface BundleOpts {
-  root: string;
-  version: string;
-  serial: number;
-  board?: string;
-  /** Appended to each slot's kernel command line. */
-  cmdlineExtra?: string;
-}
-
-/** A signed bundle of the board's kernel and the given root. */
-async function makeBundle(board: Board, kernel: string, out: string, o: BundleOpts) {
-  const tmp = await Deno.makeTempDir();
-  try {
-    const payloads = await slotPayloads(board, planImage(board).disk, {
-      kernel,
-      rootfs: o.root,
-    }, tmp);
-    if (o.cmdlineExtra) {
-      for (const p of payloads.filter((p) => /^slot-[ab]\/cmdline\.txt$/.test(p.name))) {
-        const line = (await Deno.readTextFile(p.path)).trim();
-        await Deno.writeTextFile(p.path, `${line} ${o.cmdlineExtra}\n`);
-      }
-    }
-    const key = await updateKey();
-    await writeBundle(out, {
-      board: o.board ?? board.name,
-      version: o.version,
-      serial: o.serial,
-      kernel: board.boot.kernelName,
-      payloads,
-    }, key.privateFile);
-  } finally {
-    await Deno.remove(tmp, { recursive: true });
-  }
-}
-
-/**
- * Serve the files of `dir` on the host's loopback (the guest reaches it as 10.0.2.2);
- * `slow-<name>` is `<name>` at 1 MiB/s, so that a power cut lands in the middle.
- */
-function serveDir(dir: string) {
-  return Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
-    let name = new URL(req.url).pathname.slice(1);
-    if (!/^[A-Za-z0-9._+-]+$/.test(name)) return new Response("no", { status: 404 });
-    const slow = name.startsWith("slow-");
-    if (slow) name = name.slice(5);
-    try {
-      const file = await Deno.open(join(dir, name));
-      if (!slow) return new Response(file.readable);
-      const chunks = file.readable.pipeThrough(
-        new TransformStream<Uint8Array, Uint8Array>({
-          async transform(chunk, out) {
-            for (let i = 0; i < chunk.length; i += 64 * 1024) {
-              out.enqueue(chunk.slice(i, i + 64 * 1024));
-              await new Promise((r) => setTimeout(r, 62)); // 64 KiB / 62 ms: about 1 MiB/s
-            }
-          },
-        }),
-      );
-      return new Response(chunks);
-    } catch {
-      return new Response("not found", { status: 404 });
-    }
-  });
-}
-
-/** `icenet-update status` as key -> value. */
-async function status(sh: GuestShell): Promise<Record<string, string>> {
-  const out = await sh.check("icenet-update status");
-  return Object.fromEntries(
-    out.trim().split("\n").map((l) => l.split("=")).map(([k, ...v]) => [k.trim(), v.join("=")]),
-  );
-}
-
-/** Wait until icenet-init's boot gate has a verdict and acted on it; returns its line. */
-async function gateVerdict(sh: GuestShell, timeoutMs = 180_000): Promise<string> {
-  const end = performance.now() + timeoutMs;
-  while (performance.now() < end) {
-    const line = (await sh.check("icenetctl boot")).split("\n").find((l) => l.startsWith("gate "));
-    // A verdict, and its command (icenet-update mark-good/mark-bad) done.
-    if (line && /^gate (good|bad)/.test(line) && !/ on_(good|bad)=running/.test(line)) {
-      return line;
-    }
-    await new Promise((r) => setTimeout(r, 2000));
-  }
-  throw new Error("the boot gate gave no verdict");
 }
 
 /** The guest console goes to a log file. */
@@ -156,25 +44,6 @@ function consoleLog(work: string, name: string) {
 async function bootVm(board: Board, image: string, work: string, reuseDisk: boolean) {
   const spec = await boardVm(board, image, work, { reuseDisk });
   return startGuest(spec, consoleLog(work, "console.log"));
-}
-
-/**
- * Log in once the guest is up: its boot gate passed and was acted on, and DHCP gave it a
- * route (the network service is up when udhcpc runs, before its lease).
- */
-async function loginUp(vm: Qemu, net = true): Promise<GuestShell> {
-  const sh = await GuestShell.login(vm.console, LOGIN);
-  assert.match(await gateVerdict(sh), /^gate good/);
-  if (!net) return sh;
-  await sh.check("for i in $(seq 60); do ip -4 route | grep -q ^default && break; sleep 1; done");
-  assert.match(await sh.check("ip -4 route"), /^default/m);
-  return sh;
-}
-
-/** Reboot from the shell; the next login (after whatever boots in between). */
-async function rebootAndLogin(vm: Qemu, sh: GuestShell, net = true): Promise<GuestShell> {
-  await sh.send("icenetctl reboot");
-  return await loginUp(vm, net);
 }
 
 /**
@@ -212,6 +81,7 @@ for (const { name, board, skip } of await e2eBoardList()) {
       const work = await Deno.makeTempDir({ prefix: `icenet-e2e-update-${name}-` });
       const image = await withTestImage(() => buildImage(ROOT, board, true));
       const kernel = await buildStage(ROOT, board, "kernel", true);
+      const built = { kernel, image: dirname(image) };
       const rootfs = await withTestImage(() => buildStage(ROOT, board, "rootfs", true));
       const repo = join(await buildStage(ROOT, board, "repo", true), "repo");
       const web = join(work, "web");
@@ -230,17 +100,17 @@ for (const { name, board, skip } of await e2eBoardList()) {
         "etc/icenet/services/never-ready": "command = /bin/sleep 100000\nready = notify-fd\n",
         "etc/icenet/boot.conf": "timeout = 40s\n",
       });
-      await makeBundle(board, kernel, join(web, "v2"), { root: v2, version: "2", serial: 2 });
-      await makeBundle(board, kernel, join(web, "v3"), { root: v3, version: "3", serial: 3 });
-      await makeBundle(board, kernel, join(web, "v4"), {
+      await makeBundle(board, built, join(web, "v2"), { root: v2, version: "2", serial: 2 });
+      await makeBundle(board, built, join(web, "v3"), { root: v3, version: "3", serial: 3 });
+      await makeBundle(board, built, join(web, "v4"), {
         root: v2,
         version: "4",
         serial: 4,
         cmdlineExtra: "init=/no/such/init",
       });
-      await makeBundle(board, kernel, join(web, "v5"), { root: v2, version: "5", serial: 5 });
-      await makeBundle(board, kernel, join(web, "old"), { root: v2, version: "1.9", serial: 1 });
-      await makeBundle(board, kernel, join(web, "foreign"), {
+      await makeBundle(board, built, join(web, "v5"), { root: v2, version: "5", serial: 5 });
+      await makeBundle(board, built, join(web, "old"), { root: v2, version: "1.9", serial: 1 });
+      await makeBundle(board, built, join(web, "foreign"), {
         root: v2,
         version: "9",
         serial: 9,

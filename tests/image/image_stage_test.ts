@@ -14,7 +14,8 @@ import { stageEnv } from "../../lib/runner.ts";
 import { stageShell } from "../../lib/shell.ts";
 import type { StageContext } from "../../lib/stage.ts";
 import { defaultStoreDir } from "../../lib/store.ts";
-import { imageName, imageStage } from "../../tasks/image.ts";
+import { secureBootKeys } from "../../lib/secureboot/keys.ts";
+import { imageName, imageStage, needsSigning } from "../../tasks/image.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 
@@ -28,6 +29,7 @@ async function fakeDeps(tmp: string, board: Awaited<ReturnType<typeof loadBoard>
   const rootfs = join(tmp, "rootfs");
   await Deno.mkdir(join(rootfs, "tree/etc"), { recursive: true });
   await Deno.writeTextFile(join(rootfs, "tree/etc/hostname"), "icenet\n");
+  await Deno.writeTextFile(join(rootfs, "tree/etc/os-release"), 'NAME="IceNet-OS"\nID=icenet\n');
   // mksquashfs refuses -mkfs-time beside a SOURCE_DATE_EPOCH that the caller may export.
   await $`env -u SOURCE_DATE_EPOCH mksquashfs ${join(rootfs, "tree")} ${
     join(rootfs, "root.squashfs")
@@ -38,7 +40,14 @@ async function fakeDeps(tmp: string, board: Awaited<ReturnType<typeof loadBoard>
 
 async function runImage(boardName: string, tmp: string, deps: Record<string, string>) {
   const board = await loadBoard(ROOT, boardName);
-  const stage = imageStage(board);
+  // The store's Secure Boot keys sign zima's loader and UKIs (as the registry's stage does).
+  const plan = planImage(board);
+  const stage = imageStage(
+    board,
+    {},
+    0,
+    needsSigning(plan.files) ? (await secureBootKeys()).db : undefined,
+  );
   const store = defaultStoreDir();
   const sources: Record<string, string> = {};
   for (const [name, src] of Object.entries(stage.sources)) {
@@ -58,7 +67,7 @@ async function runImage(boardName: string, tmp: string, deps: Record<string, str
     deps,
     sources,
     // The stage's declared inputs, as the runner hands them over.
-    inputs: Object.fromEntries(stage.inputs.map((i) => [i, join(ROOT, i)])),
+    inputs: Object.fromEntries(stage.inputs.map((i) => [i, i.startsWith("/") ? i : join(ROOT, i)])),
     params: stage.params,
     out,
     tmp: work,
@@ -76,7 +85,7 @@ async function runImage(boardName: string, tmp: string, deps: Record<string, str
     env,
   };
   await stage.run(ctx);
-  return { board, img: join(out, imageName(boardName)), info };
+  return { board, out, img: join(out, imageName(boardName)), info };
 }
 
 // Every board of boards/: the image holds its plan (lib/image/plan.ts), file for file.
@@ -119,6 +128,32 @@ for (const boardName of boardNames(ROOT)) {
       assert.equal(
         new TextDecoder().decode((await Deno.readFile(join(tmp, "efi"))).slice(0, 2)),
         "MZ",
+      );
+      // Secure Boot: the loader and slot a's UKI are signed by the db key; the UKI holds
+      // slot a's command line; the output keeps both slots' UKIs for bundles.
+      const { db } = await secureBootKeys();
+      await fatCopyOut(a.img, boot, "slot-a/vmlinuz", join(tmp, "uki"));
+      for (const f of [join(tmp, "efi"), join(tmp, "uki")]) {
+        await $`sbverify --cert ${db.cert} ${f}`.quiet();
+      }
+      const sections = await $`objdump -h ${join(tmp, "uki")}`.text();
+      for (const name of [".osrel", ".cmdline", ".linux"]) {
+        assert.match(sections, new RegExp(` ${name} `));
+      }
+      const cmdline = await $`objcopy -O binary --only-section=.cmdline ${
+        join(tmp, "uki")
+      } /dev/stdout`
+        .text();
+      assert.equal(cmdline, planned.cmdline);
+      assert.deepEqual(
+        await Deno.readFile(join(tmp, "uki")),
+        await Deno.readFile(join(a.out, "slots", "slot-a", "vmlinuz")),
+      );
+      assert.match(
+        await $`objcopy -O binary --only-section=.cmdline ${
+          join(a.out, "slots/slot-b/vmlinuz")
+        } /dev/stdout`.text(),
+        / icenet\.slot=b$/,
       );
     } else if (boardName === "rpi") {
       for (const f of ["bootcode.bin", "start.elf", "fixup.dat", "start4.elf"]) {

@@ -82,6 +82,8 @@ export interface BundleOptions {
    * as an image's does (lib/rootfs/verity.ts); `other` pins another root's hash.
    */
   verity?: "own" | "other";
+  /** One kernel per slot (`slot-a/vmlinuz`, `slot-b/vmlinuz`), as zima's signed UKIs. */
+  perSlotKernel?: boolean;
 }
 
 /** A device disk and its icenet-update config. */
@@ -315,6 +317,12 @@ export class Rig implements AsyncDisposable {
       }
     }
     await Deno.writeTextFile(join(d, "vmlinuz"), `kernel ${o.version}\n`.repeat(1000));
+    for (const slot of ["a", "b"]) {
+      await Deno.writeTextFile(
+        join(d, `vmlinuz-${slot}`),
+        `uki ${o.version} ${slot}\n`.repeat(1000),
+      );
+    }
     let dm = (_dev: string) => "";
     if (o.verity) {
       const v = await appendHashTree($, root);
@@ -330,7 +338,12 @@ export class Rig implements AsyncDisposable {
       kernel: "vmlinuz",
       payloads: [
         { name: "root", path: root },
-        { name: "slot/vmlinuz", path: join(d, "vmlinuz") },
+        ...(o.perSlotKernel
+          ? [
+            { name: "slot-a/vmlinuz", path: join(d, "vmlinuz-a") },
+            { name: "slot-b/vmlinuz", path: join(d, "vmlinuz-b") },
+          ]
+          : [{ name: "slot/vmlinuz", path: join(d, "vmlinuz") }]),
         { name: "slot-a/cmdline.txt", path: join(d, "a.txt") },
         { name: "slot-b/cmdline.txt", path: join(d, "b.txt") },
       ],

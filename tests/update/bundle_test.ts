@@ -98,11 +98,24 @@ Deno.test("slotPayloads(): each board's slot files once, the command line per sl
       const disk = planImage(board).disk;
       const tmp = await Deno.makeTempDir();
       try {
-        const payloads = await slotPayloads(board, disk, { kernel: "/k", rootfs: "/r" }, tmp);
+        const src = { kernel: "/k", rootfs: "/r", image: "/i" };
+        const payloads = await slotPayloads(board, disk, src, tmp);
         const names = payloads.map((p) => p.name);
-        assert.deepEqual(names.slice(0, 2), ["root", `slot/${board.boot.kernelName}`]);
+        const k = board.boot.kernelName;
+        if (name === "zima") {
+          // Signed UKIs, one per slot (each holds its command line), from the image stage.
+          assert.deepEqual(names.slice(0, 3), ["root", `slot-a/${k}`, `slot-b/${k}`]);
+          assert.equal(payloads[1].path, `/i/slots/slot-a/${k}`);
+          assert.equal(payloads[2].path, `/i/slots/slot-b/${k}`);
+          await assert.rejects(
+            slotPayloads(board, disk, { kernel: "/k", rootfs: "/r" }, tmp),
+            /slot file vmlinuz is a signed UKI: the image stage's output holds it/,
+          );
+        } else {
+          assert.deepEqual(names.slice(0, 2), ["root", `slot/${k}`]);
+          assert.equal(payloads[1].path, `/k/${k}`);
+        }
         assert.equal(payloads[0].path, "/r/root.squashfs");
-        assert.equal(payloads[1].path, `/k/${board.boot.kernelName}`);
         const lines = [];
         for (const [slot, n] of [["a", 2], ["b", 3]] as const) {
           // cmdline.txt (systemd-boot's entries), cmdline.env (U-Boot's bootargs=).

@@ -187,6 +187,17 @@ Deno.test("install - (a short pipe): the bundle ends early, says so, and arms no
   assert.match((await rig.status()).last_install, /^result=failed /);
 });
 
+Deno.test("install (systemd-boot): a kernel per slot (signed UKIs): the target's goes in, the other's is skipped", async () => {
+  await using rig = await Rig.create("systemd-boot");
+  const b = await rig.bundle({ version: "2.0", serial: 2, perSlotKernel: true });
+  const r = await rig.run(["install", b.path]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(await rig.get("slot-b/vmlinuz"), "uki 2.0 b\n".repeat(1000));
+  assert.equal(await rig.get("slot-a/vmlinuz"), "kernel a\n", "slot a's kernel changed");
+  assert.deepEqual(await rig.ls("loader/entries"), ["icenet-a.conf", "icenet-b+1.conf"]);
+  assert.match((await rig.get("loader/entries/icenet-b+1.conf"))!, /^linux \/slot-b\/vmlinuz$/m);
+});
+
 Deno.test("install http://: the bundle streams through wget from a local server", async () => {
   await using rig = await Rig.create("systemd-boot");
   const b = await rig.bundle({ version: "2.0", serial: 2, rootBytes: 2 << 20 });

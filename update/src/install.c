@@ -425,14 +425,16 @@ static int check_bundle(const struct conf *c, const struct manifest *m, const ch
 		}
 	}
 	if (c->loader == LOADER_SDBOOT) {
-		char want[256];
+		/* One kernel for both slots, or the target's own (a UKI holds its command line). */
+		char want[256], own[256];
 		snprintf(want, sizeof want, "slot/%s", m->kernel);
+		snprintf(own, sizeof own, "slot-%c/%s", SLOT[target], m->kernel);
 		int has = 0;
 		for (int i = 0; i < m->n; i++)
-			has |= !strcmp(m->p[i].name, want);
+			has |= !strcmp(m->p[i].name, want) || !strcmp(m->p[i].name, own);
 		if (!m->kernel[0] || !has) {
-			msg("bundle names no kernel payload (kernel line, slot/<kernel>): systemd-boot "
-			    "needs one");
+			msg("bundle names no kernel payload (kernel line, slot/<kernel> or "
+			    "slot-%c/<kernel>): systemd-boot needs one", SLOT[target]);
 			return -1;
 		}
 		int cmdline = 0;
