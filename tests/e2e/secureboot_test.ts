@@ -131,8 +131,15 @@ Deno.test({
         const seen = vm.console.transcript;
         assert.match(seen, /EFI stub: UEFI Secure Boot is enabled/);
         assert.match(seen, /secureboot: Secure boot enabled/);
-        // The UKI's own command line ran (slot a's).
-        assert.match(await sh.check("cat /proc/cmdline"), / icenet\.slot=a( |$)/m);
+        // The UKI's own command line ran (slot a's), and with it the root hash it pins:
+        // the root is the dm-verity target, so the chain goes on to every root block.
+        const cmdline = await sh.check("cat /proc/cmdline");
+        assert.match(cmdline, / icenet\.slot=a( |$)/m);
+        assert.match(
+          cmdline,
+          / root=\/dev\/dm-0 .*dm-mod\.create="icenet-root,,0,ro,0 \d+ verity 1 /,
+        );
+        assert.equal((await sh.check("cat /sys/block/dm-0/dm/name")).trim(), "icenet-root");
         console.log(
           `bench: secureboot_boot_to_login ${wall.toFixed(1)} s (wall, TCG; guest uptime ` +
             `${uptime.toFixed(2)} s)`,
