@@ -54,12 +54,15 @@ Deno.test({
     try {
       const k = await keyFiles(work, "ci");
       const storeA = defaultStoreDir();
-      // The same repository and update keys in both builds (the development keys are per
-      // store, and made by the first build if need be; the root trusts both).
+      // The same repository, update and Secure Boot keys in both builds (the development
+      // keys are per store, and made by the first build if need be; the root trusts both).
       const repoKey = Deno.env.get("ICENET_REPO_KEY") ??
         join(storeA, "repo-key", "development.key");
       const updateKey = Deno.env.get("ICENET_UPDATE_KEY") ??
         join(storeA, "update-key", "development.key");
+      // And the Secure Boot key set that signs zima's boot files.
+      const secureBootKeys = Deno.env.get("ICENET_SECUREBOOT_KEYS") ??
+        join(storeA, "secureboot-keys", "development");
       const a = await cli(
         ["build", "image", "--board", "zima", "--cache", server.url, "--cache-push"],
         { ICENET_CACHE_SIGNING_KEY: k.priv },
@@ -81,6 +84,7 @@ Deno.test({
         ICENET_CACHE_KEYS: k.pub,
         ICENET_REPO_KEY: repoKey,
         ICENET_UPDATE_KEY: updateKey,
+        ICENET_SECUREBOOT_KEYS: secureBootKeys,
       });
       assert.equal(b.code, 0, b.err);
       const stagesB = table(b.err);
