@@ -15,6 +15,7 @@ import { bootKind } from "../boot/registry.ts";
 import { buildUki, type UkiSection } from "../boot/uki.ts";
 import { type DiskPlan, type Slot, SLOTS } from "../image/layout.ts";
 import { readVerity } from "../rootfs/verity.ts";
+import { rootOsRelease } from "../update/bundle.ts";
 import { ukiOutput } from "../update/slot.ts";
 import type { KeyPair } from "./keys.ts";
 import { signEfi } from "./sign.ts";
@@ -35,25 +36,14 @@ export interface SlotUkiInputs {
   tmp: string;
 }
 
-/** The os-release text of a root squashfs (a UKI's `.osrel`). */
-async function osRelease(squashfs: string): Promise<string> {
-  const r = await new Deno.Command("unsquashfs", {
-    args: ["-cat", squashfs, "etc/os-release"],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  if (!r.success) {
-    throw new Error(`${squashfs}: no etc/os-release: ${new TextDecoder().decode(r.stderr).trim()}`);
-  }
-  return new TextDecoder().decode(r.stdout);
-}
-
 /** Write every slot's signed UKI; returns each one's size and sections, by slot. */
 export async function writeSlotUkis(
   o: SlotUkiInputs,
 ): Promise<Partial<Record<Slot, { bytes: number; sections: UkiSection[] }>>> {
   const kind = bootKind(o.board);
-  const osrel = await osRelease(join(o.rootfs, "root.squashfs"));
+  const squashfs = join(o.rootfs, "root.squashfs");
+  const osrel = await rootOsRelease(squashfs);
+  if (osrel === undefined) throw new Error(`${squashfs}: no etc/os-release for the UKIs`);
   // The command line a UKI carries pins the root hash: signed, so it cannot be swapped.
   const verity = await readVerity(o.rootfs);
   const made: Partial<Record<Slot, { bytes: number; sections: UkiSection[] }>> = {};

@@ -157,13 +157,17 @@ export async function writeBundle(
   };
 }
 
-/** VERSION_ID of a root squashfs's /etc/os-release (what the slot's version is). */
-export async function rootVersion(squashfs: string): Promise<string | undefined> {
+/** The text of a root squashfs's /etc/os-release, if it has one. */
+export async function rootOsRelease(squashfs: string): Promise<string | undefined> {
   const r = await new Deno.Command("unsquashfs", {
     args: ["-cat", squashfs, "etc/os-release"],
     stdout: "piped",
     stderr: "null",
   }).output();
-  const m = new TextDecoder().decode(r.stdout).match(/^VERSION_ID="?([^"\n]+)"?$/m);
-  return r.success && m ? m[1] : undefined;
+  return r.success ? new TextDecoder().decode(r.stdout) : undefined;
+}
+
+/** VERSION_ID of a root squashfs's /etc/os-release (what the slot's version is). */
+export async function rootVersion(squashfs: string): Promise<string | undefined> {
+  return (await rootOsRelease(squashfs))?.match(/^VERSION_ID="?([^"\n]+)"?$/m)?.[1];
 }
