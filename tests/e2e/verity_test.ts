@@ -19,6 +19,7 @@ import { GuestShell } from "../../lib/qemu/shell.ts";
 import { readVerity, VERITY_BLOCK } from "../../lib/rootfs/verity.ts";
 import { e2eBoardList, withSkipReason } from "./_boards.ts";
 import { fileExtent } from "./_squashfs.ts";
+import { flipByte } from "../_flip.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 const FIXTURES = new URL("./fixtures/", import.meta.url).pathname;
@@ -46,14 +47,7 @@ async function testBuild(board: Board): Promise<{ rootfs: string; image: string 
 async function flipped(image: string, work: string, at: number): Promise<string> {
   const copy = join(work, `flipped-${at}.img`);
   await Deno.copyFile(image, copy);
-  const where = (await partitionOffsets(copy))[1] + at;
-  const f = await Deno.open(copy, { read: true, write: true });
-  const b = new Uint8Array(1);
-  await f.seek(where, Deno.SeekMode.Start);
-  await f.read(b);
-  await f.seek(where, Deno.SeekMode.Start);
-  await f.write(new Uint8Array([b[0] ^ 0x80]));
-  f.close();
+  await flipByte(copy, (await partitionOffsets(copy))[1] + at);
   return copy;
 }
 
