@@ -29,6 +29,11 @@ export interface GuestResult {
   status: number;
 }
 
+// A prompt is the last thing printed, or is followed at once by a line that
+// icenet-init or the kernel wrote to the console meanwhile: on a slow boot
+// "host:~# icenet-init: info: setup: done" arrives as one chunk.
+const PROMPT_END = String.raw`(?=$|icenet-init: |\[ *\d+\.\d+\] )`;
+
 /** A logged-in shell on a guest console. */
 export class GuestShell {
   #seq = 0;
@@ -36,16 +41,19 @@ export class GuestShell {
 
   /** Wait for the login prompt, log in, and prepare the shell for run(). */
   static async login(con: SerialConsole, opts: LoginOptions): Promise<GuestShell> {
-    await con.expect(opts.prompt ?? /login: $/, opts.timeoutMs, "the login prompt");
+    const loginPrompt = opts.prompt ?? new RegExp(`login: ${PROMPT_END}`);
+    await con.expect(loginPrompt, opts.timeoutMs, "the login prompt");
     const seenAt = performance.now();
     await con.write(`${opts.user}\n`);
-    const next = await con.expect(/Password: $|[#$] $|Login incorrect/, 30_000, "a shell prompt");
+    const shellPrompt = new RegExp(`[#$] ${PROMPT_END}|Login incorrect`);
+    const passwordOrShell = new RegExp(`Password: ${PROMPT_END}|${shellPrompt.source}`);
+    const next = await con.expect(passwordOrShell, 30_000, "a shell prompt");
     if (next[0] === "Password: ") {
       if (opts.password === undefined) {
         throw new Error(`login as ${opts.user}: the guest asks for a password and none was given`);
       }
       await con.write(`${opts.password}\n`);
-      const after = await con.expect(/[#$] $|Login incorrect/, 30_000, "a shell prompt");
+      const after = await con.expect(shellPrompt, 30_000, "a shell prompt");
       if (after[0] === "Login incorrect") throw new Error(`login as ${opts.user}: Login incorrect`);
     } else if (next[0] === "Login incorrect") {
       throw new Error(`login as ${opts.user}: Login incorrect`);

@@ -55,6 +55,27 @@ Deno.test("GuestShell.login() logs in and run() returns output and exit status",
   await child.status;
 });
 
+Deno.test("GuestShell.login() sees a prompt that a console message follows at once", async () => {
+  // As on a slow Pi boot: no bare prompt ever ends the output (a non-interactive sh).
+  const script = String.raw`printf 'icenet login: [    3.1] mmc0: new card\n'; read u
+printf 'Password: icenet-init: info: clock: started\n'; read p
+printf 'icenet:~# icenet-init: info: setup: done\n'
+exec sh 2>&1`;
+  const child = new Deno.Command("sh", { args: ["-c", script], stdin: "piped", stdout: "piped" })
+    .spawn();
+  const con = new SerialConsole(child.stdout, child.stdin);
+  const sh = await GuestShell.login(con, {
+    user: "root",
+    password: "secret",
+    timeoutMs: 10_000,
+    quietKernel: false,
+  });
+  assert.deepEqual(await sh.run("echo up"), { out: "up\n", status: 0 });
+  await sh.send("exit");
+  await con.done;
+  await child.status;
+});
+
 Deno.test("SerialConsole.expect() names what it waited for on timeout and on close", async () => {
   const { child, con } = fakeGuest();
   await assert.rejects(
