@@ -1,5 +1,5 @@
 /**
- * `deno task boot <board> [--machine NAME] [--report] [--image FILE] [--user U] [--password P]`
+ * `deno task boot <board> [--machine NAME] [--report | --chart [--out DIR]] [--image FILE] [--user U] [--password P]`
  *
  * Builds the board's image (reusing the store) and runs it in QEMU with the serial
  * console on this terminal (Ctrl-A X quits), on the board's first QEMU machine or the
@@ -7,6 +7,10 @@
  * stage's QEMU). With --report it logs in on the console
  * instead, prints a JSON report (boot-to-login time on the guest clock, idle memory,
  * image and root sizes, services and their states) and powers the guest off.
+ * With --chart it builds the image with `initcall_debug` (lib/qemu/chart_run.ts), boots
+ * and logs in the same way, and writes boot-chart-<board>.svg and .json (the kernel's
+ * initcalls, the early-boot steps, each service's start and readiness) into --out
+ * (default: the current directory), printing the ten longest stretches of the boot.
  * The login defaults to root; ICENET_BOOT_USER / ICENET_BOOT_PASSWORD override it.
  */
 import { parseArgs } from "node:util";
@@ -15,10 +19,11 @@ import { buildImage } from "../lib/qemu/build_image.ts";
 import { boardVm } from "../lib/qemu/board_vm.ts";
 import { qemuArgv, type QemuSpec } from "../lib/qemu/machine.ts";
 import { bootReport } from "../lib/qemu/report.ts";
+import { chartBoot, topTen, writeChart } from "../lib/qemu/chart_run.ts";
 import { ROOT } from "../lib/registry.ts";
 
-const USAGE =
-  "usage: deno task boot <board> [--machine NAME] [--report] [--image FILE] [--user U] [--password P]";
+const USAGE = "usage: deno task boot <board> [--machine NAME] [--report | --chart [--out DIR]] " +
+  "[--image FILE] [--user U] [--password P]";
 
 async function main(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -26,6 +31,8 @@ async function main(args: string[]): Promise<number> {
     allowPositionals: true,
     options: {
       report: { type: "boolean" },
+      chart: { type: "boolean" },
+      out: { type: "string" },
       machine: { type: "string" },
       image: { type: "string" },
       user: { type: "string" },
@@ -33,22 +40,37 @@ async function main(args: string[]): Promise<number> {
       verbose: { type: "boolean", short: "v" },
     },
   });
-  if (positionals.length !== 1) {
+  if (positionals.length !== 1 || (values.chart && (values.report || values.image))) {
     console.error(USAGE);
     return 2;
   }
   const board = await loadBoard(ROOT, positionals[0]);
   qemuMachine(board, values.machine); // an unknown machine fails before any build
+  const login = {
+    user: values.user ?? Deno.env.get("ICENET_BOOT_USER") ?? "root",
+    password: values.password ?? Deno.env.get("ICENET_BOOT_PASSWORD") ??
+      (values.chart && !Deno.env.get("ICENET_IMAGE") ? "icenet-test" : undefined),
+  };
+  const enc = new TextEncoder();
+  const tee = values.verbose ? (s: string) => Deno.stderr.writeSync(enc.encode(s)) : undefined;
+  if (values.chart) {
+    const work = await Deno.makeTempDir({ prefix: `icenet-chart-${board.name}-` });
+    try {
+      const c = await chartBoot(ROOT, board, work, login, values.machine, tee);
+      const label = values.machine ?? board.name;
+      const files = await writeChart(c, values.out ?? ".", label);
+      console.log(`boot chart of ${label}: ${files.join(", ")}`);
+      console.log(`login prompt at ${c.report.bootToLoginSeconds} s; the longest stretches:`);
+      console.log(topTen(c));
+      return 0;
+    } finally {
+      await Deno.remove(work, { recursive: true });
+    }
+  }
   const image = values.image ?? await buildImage(ROOT, board, Boolean(values.report));
   const work = await Deno.makeTempDir({ prefix: `icenet-boot-${board.name}-` });
   try {
     if (values.report) {
-      const login = {
-        user: values.user ?? Deno.env.get("ICENET_BOOT_USER") ?? "root",
-        password: values.password ?? Deno.env.get("ICENET_BOOT_PASSWORD"),
-      };
-      const enc = new TextEncoder();
-      const tee = values.verbose ? (s: string) => Deno.stderr.writeSync(enc.encode(s)) : undefined;
       const report = await bootReport(board, image, work, login, tee, values.machine);
       console.log(JSON.stringify(report, null, 2));
       return 0;

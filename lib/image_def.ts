@@ -12,6 +12,7 @@
 import { z } from "zod";
 import { NAME_RE } from "./ice-pkg/dep.ts";
 import { loadYamlFile, parseYaml } from "./yaml_file.ts";
+import { kernelArgIssues } from "./rootfs/kernel_args.ts";
 
 const PkgName = z.string().regex(NAME_RE, "a package name (lowercase letters, digits, ._+-)");
 
@@ -106,6 +107,11 @@ export const ImageDefSchema = z.strictObject({
    * development only (a root changed in place then still boots).
    */
   verity: z.boolean().default(true),
+  /**
+   * Kernel arguments added to every slot's command line (e.g. `quiet`, `initcall_debug`);
+   * the ones IceNet sets itself (root, init, the slot) are refused (lib/rootfs/kernel_args.ts).
+   */
+  cmdline: z.array(z.string()).default([]),
 });
 
 /** A validated image definition. */
@@ -126,6 +132,8 @@ export function check(file: string, def: ImageDef): ImageDef {
   if (def.network.ipv4 === "dhcp" && (def.network.gateway || def.network.dns.length)) {
     throw new Error(`${file}: network: gateway and dns go with a static ipv4 address, not dhcp`);
   }
+  const argIssues = kernelArgIssues(def.cmdline);
+  if (argIssues.length) throw new Error(`${file}: ${argIssues.join("; ")}`);
   const seen = new Set<string>();
   for (const u of def.users) {
     if (seen.has(u.name)) throw new Error(`${file}: users: "${u.name}" is listed twice`);

@@ -99,6 +99,8 @@ export function testPackages(): string[] {
     "docker.io",
     // tests/update: p1 mounted in user space where the kernel has no vfat; wget streams bundles.
     "fusefat",
+    // xmllint: the boot chart and build timeline SVGs are well-formed XML.
+    "libxml2-utils",
     "musl-tools",
     "netpbm",
     "nginx",

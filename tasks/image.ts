@@ -36,6 +36,7 @@ import { type ImagePlan, planImage, SETUP_EXAMPLE, withOverrides } from "../lib/
 import { defineStage, type Stage, type StageContext } from "../lib/stage.ts";
 import { effectiveImageDef } from "../lib/rootfs/stage.ts";
 import { readVerity } from "../lib/rootfs/verity.ts";
+import { readKernelArgs } from "../lib/rootfs/kernel_args.ts";
 import { manifestFor, rootVersion } from "../lib/update/bundle.ts";
 import { slotPayloads } from "../lib/update/slot.ts";
 
@@ -202,7 +203,12 @@ async function partitionImages(ctx: StageContext, plan: ImagePlan, db?: KeyPair)
 async function run(ctx: StageContext, db?: KeyPair): Promise<void> {
   const { board, out, log } = ctx;
   const verity = await readVerity(ctx.deps.rootfs);
-  const plan = planImage(board, ctx.params.partitionSizes as Record<string, string>, verity);
+  const plan = planImage(
+    board,
+    ctx.params.partitionSizes as Record<string, string>,
+    verity,
+    await readKernelArgs(ctx.deps.rootfs),
+  );
   if (verity) ctx.record("rootHash", verity.rootHash);
   const img = join(out, imageName(board.name));
   await writeDisk(img, plan.disk, await partitionImages(ctx, plan, db));

@@ -110,6 +110,13 @@ int main(int argc, char **argv)
 	struct sup sup = {.dir = 0, .logdir = "/var/log", .rundir = "/run/icenet", .gate = &gate};
 	const char *ctlpath = 0, *bootconf = 0;
 	for (int i = 1; i < argc; i++) {
+		/* The kernel hands init every command-line word it does not know ("single",
+		 * "nokaslr" on a kernel without KASLR): as PID 1 they are no reason to exit,
+		 * which would panic the kernel. */
+		if (argv[i][0] != '-' && getpid() == 1) {
+			infox("ignoring argument \"%s\" from the kernel command line", argv[i]);
+			continue;
+		}
 		const char **opt = !strcmp(argv[i], "--supervise") ? &sup.dir
 				 : !strcmp(argv[i], "--control") ? &ctlpath
 				 : !strcmp(argv[i], "--log-dir") ? &sup.logdir

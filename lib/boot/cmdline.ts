@@ -61,6 +61,7 @@ export function imageCmdline(
   disk: DiskPlan,
   slot: Slot = "a",
   verity?: Verity,
+  extra: string[] = [],
 ): string {
   const root = slotRoot(disk, slot);
   const rootDev = partuuid(disk.table, disk.labelId, root.number, root.uuid);
@@ -72,7 +73,7 @@ export function imageCmdline(
     root: verity ? VERITY_ROOT : rootDev,
     data: data && partuuid(disk.table, disk.labelId, data.number, data.uuid),
     // Which slot runs: icenet-update writes the other one.
-    extra: [...(verity ? verityArgs(verity, rootDev) : []), `icenet.slot=${slot}`],
+    extra: [...(verity ? verityArgs(verity, rootDev) : []), `icenet.slot=${slot}`, ...extra],
     rootwait: !verity,
   });
 }

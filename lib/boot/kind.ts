@@ -70,9 +70,10 @@ export interface BootKind {
   label: string;
   /**
    * The kernel command line of `slot` of the board's image laid out as `disk`, whose
-   * root is verified with `verity` when given (lib/rootfs/verity.ts).
+   * root is verified with `verity` when given (lib/rootfs/verity.ts), with the image's
+   * own arguments `extra` last (lib/rootfs/kernel_args.ts).
    */
-  cmdline(board: Board, disk: DiskPlan, slot?: Slot, verity?: Verity): string;
+  cmdline(board: Board, disk: DiskPlan, slot?: Slot, verity?: Verity, extra?: string[]): string;
   /** Packages the image stage fetches for the boot partition, by source name. */
   sources(board: Board): Record<string, Source>;
   /**

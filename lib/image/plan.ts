@@ -36,16 +36,18 @@ export interface ImagePlan {
 
 /**
  * The plan of `board`'s image, with partition sizes overridden by `sizes`, its root
- * verified with `verity` (the rootfs stage's verity.json) when given.
+ * verified with `verity` (the rootfs stage's verity.json) when given, and the image
+ * definition's `kernelArgs` (the rootfs stage's cmdline.txt).
  */
 export function planImage(
   board: Board,
   sizes: Record<string, string> = {},
   verity?: Verity,
+  kernelArgs: string[] = [],
 ): ImagePlan {
   const kind = bootKind(board);
   const disk = planDisk(withOverrides(board, sizes, "image"), board.name);
-  const cmdline = kind.cmdline(board, disk, "a", verity);
+  const cmdline = kind.cmdline(board, disk, "a", verity, kernelArgs);
   const files = [
     { path: "icenet-setup.example.txt", input: SETUP_EXAMPLE },
     ...kind.files(board, cmdline),

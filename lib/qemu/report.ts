@@ -6,6 +6,7 @@
  * kernel) read right after login, minus the host time that passed since the login
  * prompt appeared. Firmware time (OVMF, systemd-boot) is not counted.
  */
+import { Buffer } from "node:buffer";
 import type { Board } from "../board.ts";
 import { boardVm, partitionOffsets } from "./board_vm.ts";
 import { type Qemu, startGuest } from "./machine.ts";
@@ -35,6 +36,8 @@ export interface BootReport {
   /** Bytes used by the root squashfs (from its superblock). */
   rootBytes: number;
   services: ServiceStatus[];
+  /** The kernel log (`dmesg`) 10 s after login, when asked for (the boot chart's input). */
+  kernelLog?: string;
 }
 
 /** Parse `icenetctl status`: `name state key=value ... reason="..."` per line. */
@@ -100,6 +103,16 @@ async function exitsWithin(vm: Qemu, ms: number): Promise<boolean> {
   return done;
 }
 
+/**
+ * The guest's kernel log, whole. busybox dmesg reads 16 KiB unless told (initcall_debug
+ * logs far more); base64 on the way, because GuestShell drops icenet-init's console
+ * messages from command output, and its messages in the log are wanted here.
+ */
+export async function readKernelLog(sh: GuestShell): Promise<string> {
+  const b64 = await sh.check("dmesg -s 4194304 | base64", 120_000);
+  return Buffer.from(b64.replace(/\s+/g, ""), "base64").toString("utf8");
+}
+
 /** How to log in for the report. */
 export interface ReportLogin {
   user: string;
@@ -114,6 +127,7 @@ export async function bootReport(
   login: ReportLogin,
   tee?: (s: string) => void,
   machine?: string,
+  withKernelLog = false,
 ): Promise<BootReport> {
   const spec = await boardVm(board, image, work, { noReboot: true, machine });
   const t0 = performance.now();
@@ -125,6 +139,7 @@ export async function bootReport(
     await sh.check("sleep 10", 60_000);
     const used = memUsedKiB(await sh.check("cat /proc/meminfo"));
     const status = await sh.run("icenetctl status");
+    const kernelLog = withKernelLog ? await readKernelLog(sh) : undefined;
     const rootOffset = (await partitionOffsets(image))[1];
     const report: BootReport = {
       board: board.name,
@@ -136,6 +151,7 @@ export async function bootReport(
       imageBytes: (await Deno.stat(image)).size,
       rootBytes: await squashfsBytesAt(image, rootOffset),
       services: status.status === 0 ? parseStatus(status.out) : [],
+      ...(kernelLog === undefined ? {} : { kernelLog }),
     };
     await powerOff(sh, vm);
     return report;

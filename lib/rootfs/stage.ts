@@ -17,6 +17,7 @@ import { sha256File } from "../hash.ts";
 import { UPDATE_CONF, updateConf } from "../update/conf.ts";
 import { UPDATE_PUB, updateKey } from "../update/key.ts";
 import { addVerity } from "./verity.ts";
+import { writeKernelArgs } from "./kernel_args.ts";
 import { type ImageDef, loadImageDef } from "../image_def.ts";
 import { openEnv } from "../ice-pkg/env.ts";
 import { parseIndex } from "../ice-pkg/metadata.ts";
@@ -184,6 +185,7 @@ export function rootfsStage(
         );
         ctx.record("verity_hash_bytes", v.hashBytes);
       }
+      await writeKernelArgs(ctx.out, def.cmdline);
       ctx.record("packages", pkgs);
     },
   });

@@ -15,6 +15,7 @@ import { bootKind } from "../boot/registry.ts";
 import { buildUki, type UkiSection } from "../boot/uki.ts";
 import { type DiskPlan, type Slot, SLOTS } from "../image/layout.ts";
 import { readVerity } from "../rootfs/verity.ts";
+import { readKernelArgs } from "../rootfs/kernel_args.ts";
 import { rootOsRelease } from "../update/bundle.ts";
 import { ukiOutput } from "../update/slot.ts";
 import type { KeyPair } from "./keys.ts";
@@ -46,9 +47,10 @@ export async function writeSlotUkis(
   if (osrel === undefined) throw new Error(`${squashfs}: no etc/os-release for the UKIs`);
   // The command line a UKI carries pins the root hash: signed, so it cannot be swapped.
   const verity = await readVerity(o.rootfs);
+  const args = await readKernelArgs(o.rootfs);
   const made: Partial<Record<Slot, { bytes: number; sections: UkiSection[] }>> = {};
   for (const slot of SLOTS as readonly Slot[]) {
-    for (const f of kind.slotFiles(o.board, kind.cmdline(o.board, o.disk, slot, verity))) {
+    for (const f of kind.slotFiles(o.board, kind.cmdline(o.board, o.disk, slot, verity, args))) {
       if (!("uki" in f)) continue;
       const unsigned = join(o.tmp, `uki-${slot}.efi`);
       const sections = await buildUki(

@@ -19,6 +19,7 @@ import { bootKind } from "../boot/registry.ts";
 import { type DiskPlan, type Slot, slotDir, SLOTS } from "../image/layout.ts";
 import type { Payload } from "./bundle.ts";
 import { readVerity } from "../rootfs/verity.ts";
+import { readKernelArgs } from "../rootfs/kernel_args.ts";
 
 /** The build outputs a bundle is made from. */
 export interface SlotSources {
@@ -64,8 +65,11 @@ export async function slotPayloads(
   // The root with its dm-verity tree; each slot's command line pins its root hash.
   const payloads: Payload[] = [{ name: "root", path: join(src.rootfs, "root.squashfs") }];
   const verity = await readVerity(src.rootfs);
+  const args = await readKernelArgs(src.rootfs);
   const bySlot = SLOTS.map((s) =>
-    new Map(kind.slotFiles(board, kind.cmdline(board, disk, s, verity)).map((f) => [f.path, f]))
+    new Map(
+      kind.slotFiles(board, kind.cmdline(board, disk, s, verity, args)).map((f) => [f.path, f]),
+    )
   );
   const add = async (name: string, c: { path: string } | { text: string }) => {
     if ("path" in c) return payloads.push({ name, path: c.path });

@@ -1,0 +1,92 @@
+/**
+ * `deno task boot <board> --chart`: build the image with `initcall_debug` on its kernel
+ * command line (an image definition beside the chosen one, adding only that), boot it,
+ * log in, read the kernel log and draw the chart (lib/qemu/boot_chart.ts). The image
+ * is the test image (tests/e2e/fixtures/test-image.yaml: the default image with a
+ * console password) unless ICENET_IMAGE names another one that allows a console login.
+ *
+ * initcall_debug logs at debug level (kept out of the console), so a charted boot
+ * costs about one log line per initcall over a plain one.
+ */
+import { join } from "node:path";
+import { stringify } from "yaml";
+import type { Board } from "../board.ts";
+import { loadImageDef } from "../image_def.ts";
+import { imageFile } from "../rootfs/stage.ts";
+import { type BootChart, bootChart, formatSinks, symbolizer, timeSinks } from "./boot_chart.ts";
+import { bootChartSvg } from "./boot_chart_svg.ts";
+import { buildImage, buildStage } from "./build_image.ts";
+import { type BootReport, bootReport, type ReportLogin } from "./report.ts";
+
+/**
+ * The arguments a charted boot adds: the initcall log, room for it in the kernel's buffer,
+ * and the kernel at its linked address (System.map names the initcalls).
+ */
+export const CHART_ARGS = ["initcall_debug", "log_buf_len=4M", "nokaslr"];
+
+/** Write an image definition = `base` plus CHART_ARGS; returns its path (under `dir`). */
+export async function chartImageDef(base: string, dir: string): Promise<string> {
+  const def = await loadImageDef(base);
+  const file = join(dir, "chart-image.yaml");
+  const cmdline = [...def.cmdline, ...CHART_ARGS.filter((a) => !def.cmdline.includes(a))];
+  await Deno.writeTextFile(file, stringify({ ...def, cmdline }));
+  return file;
+}
+
+/** What a charted boot gives. */
+export interface ChartedBoot {
+  chart: BootChart;
+  report: BootReport;
+  svg: string;
+  json: string;
+}
+
+/** Build the charted image of `board`, boot it under `work`, and chart the boot. */
+export async function chartBoot(
+  root: string,
+  board: Board,
+  work: string,
+  login: ReportLogin,
+  machine?: string,
+  tee?: (s: string) => void,
+): Promise<ChartedBoot> {
+  const before = Deno.env.get("ICENET_IMAGE");
+  const base = before ? imageFile(root) : join(root, "tests/e2e/fixtures/test-image.yaml");
+  Deno.env.set("ICENET_IMAGE", await chartImageDef(base, work));
+  let image: string, kernel: string;
+  try {
+    image = await buildImage(root, board, true);
+    kernel = await buildStage(root, board, "kernel", true);
+  } finally {
+    if (before === undefined) Deno.env.delete("ICENET_IMAGE");
+    else Deno.env.set("ICENET_IMAGE", before);
+  }
+  const report = await bootReport(board, image, work, login, tee, machine, true);
+  const log = report.kernelLog ?? "";
+  if (!/^\[\s*\d+\.\d+\] initcall /m.test(log)) {
+    throw new Error(
+      `boot chart: the kernel log of ${board.name} has no initcall lines (initcall_debug ` +
+        `on the command line, CONFIG_PRINTK_TIME in the kernel?)`,
+    );
+  }
+  const map = await Deno.readTextFile(join(kernel, "System.map")).catch(() => "");
+  const chart = bootChart(log, report.bootToLoginSeconds, symbolizer(map));
+  const svg = bootChartSvg(chart, `IceNet-OS ${board.name} on ${report.machine} (${report.accel})`);
+  const { kernelLog: _, ...figures } = report;
+  const json = JSON.stringify({ report: figures, sinks: timeSinks(chart), chart }, null, 1) + "\n";
+  return { chart, report, svg, json };
+}
+
+/** The chart's files in `dir` (boot-chart-<label>.svg and .json); returns their paths. */
+export async function writeChart(c: ChartedBoot, dir: string, label: string): Promise<string[]> {
+  await Deno.mkdir(dir, { recursive: true });
+  const svg = join(dir, `boot-chart-${label}.svg`), json = join(dir, `boot-chart-${label}.json`);
+  await Deno.writeTextFile(svg, c.svg);
+  await Deno.writeTextFile(json, c.json);
+  return [svg, json];
+}
+
+/** The ten longest stretches of the boot, one per line. */
+export function topTen(c: ChartedBoot): string {
+  return formatSinks(timeSinks(c.chart), 10);
+}
