@@ -3,7 +3,8 @@
  * every `tasks/<name>.ts` run on its own.
  *
  *   deno task build [targets] --board B [--jobs N] [--dry-run] [--graph[=dot]] [--keep-going]
- *                   [--cache URL[,URL...]] [--cache-push]
+ *                   [--cache URL[,URL...]] [--cache-push] [--timeline OUT.svg]
+ *   deno task timeline [OUT.svg] [--board B]
  *   deno task stage <name> --board B [--force]
  *   deno task explain <stage> --board B
  *   deno task gc [--keep N]      deno task verify      deno task doctor
@@ -21,6 +22,8 @@ import type { Stage } from "./stage.ts";
 import { defaultStoreDir, Store } from "./store.ts";
 import { HOST_TOOLS, which } from "./tools.ts";
 import { loadSite, mergeSites, SITE_ENV, type SiteFlags, siteFromFlags } from "./site.ts";
+import { lastTimeline, summarize, type Timeline } from "./timeline.ts";
+import { timelineSvg } from "./timeline_svg.ts";
 
 /** Exit codes: 0 ok, 1 a stage failed, 2 usage or configuration error, 130 interrupted. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const;
@@ -33,6 +36,7 @@ const USAGE = `usage:
         [--sandbox] [--container docker|podman]   (or ICENET_SANDBOX=1, ICENET_CONTAINER=...)
         [--cache URL[,URL...]] [--cache-push]     (or ICENET_CACHE=..., ICENET_CACHE_PUSH=1;
                                                    README "Shared build cache")
+        [--timeline OUT.svg]   draw this build's timeline and print where the time went
         [site settings]
   stage <name> --board B [--force] [site settings]
 site settings (laid over the image definition; see README "Your settings"):
@@ -42,6 +46,8 @@ site settings (laid over the image definition; see README "Your settings"):
   --ipv4 dhcp|ADDR/LEN   --gateway ADDR   --dns ADDR[,ADDR]
   --wifi-country CC      --wifi-ssid SSID   --wifi-psk PASS (or ICENET_WIFI_PSK)
   explain <stage> --board B
+  timeline [OUT.svg] [--board B]   the last build's timeline (of board B): summary, and
+                                   drawn to OUT.svg; every build keeps one in <store>/timelines
   gc [--keep N]
   verify
   doctor`;
@@ -69,6 +75,7 @@ export async function main(args: string[], root: string, loader: StageLoader): P
         container: { type: "string" },
         cache: { type: "string" },
         "cache-push": { type: "boolean" },
+        timeline: { type: "string" },
         config: { type: "string" },
         hostname: { type: "string" },
         "ssh-key": { type: "string", multiple: true },
@@ -97,6 +104,12 @@ export async function main(args: string[], root: string, loader: StageLoader): P
       case "explain":
         await useSiteSettings(parsed.values);
         return await explainCmd(positionals, v, root, store, loader);
+      case "timeline": {
+        if (positionals.length > 1) throw new Error("timeline: give at most one output file");
+        const t = await lastTimeline(store.dir, v.board);
+        await showTimeline(t, positionals[0]);
+        return EXIT.ok;
+      }
       case "gc": {
         const keep = Number(v.keep ?? 3);
         const r = await store.gc(keep);
@@ -159,6 +172,9 @@ async function buildCmd(
   Deno.addSignalListener("SIGTERM", onSignal);
   try {
     const boards = await boardsOf(v as { board?: string }, root);
+    if (v.timeline !== undefined && (boards.length > 1 || v["dry-run"] || v.graph !== undefined)) {
+      throw new Error("--timeline draws one build: one board, and not with --dry-run or --graph");
+    }
     // One remote cache for the whole command: its warnings and figures are per build.
     const cache = v.graph !== undefined || v["dry-run"] ? undefined : await cacheFromConfig(
       { cache: v.cache as string | undefined, "cache-push": Boolean(v["cache-push"]) },
@@ -196,6 +212,9 @@ async function buildCmd(
         cache,
       });
       progress.summary(cache && formatStats(cache.stats));
+      if (v.timeline !== undefined && result.timeline) {
+        await showTimeline(result.timeline, v.timeline as string);
+      }
       if (abort.signal.aborted) return EXIT.interrupted;
       if (!result.ok) return EXIT.failed;
       for (const t of targets) await printOutput(t, board.name, result.results.get(t)?.out);
@@ -205,6 +224,14 @@ async function buildCmd(
     Deno.removeSignalListener("SIGINT", onSignal);
     Deno.removeSignalListener("SIGTERM", onSignal);
   }
+}
+
+/** Print a timeline's summary and, given a file, draw it there. */
+async function showTimeline(t: Timeline, svg?: string): Promise<void> {
+  console.log(summarize(t));
+  if (!svg) return;
+  await Deno.writeTextFile(svg, timelineSvg(t));
+  console.log(`timeline: drawn to ${svg}`);
 }
 
 /** Stages nothing else needs: what `build` makes with no targets. */

@@ -15,6 +15,7 @@ import { makeProgress, type Outcome, type Progress } from "./progress.ts";
 import type { Stage } from "./stage.ts";
 import { type BuildState, runStage, stageId } from "./stage_run.ts";
 import type { Store } from "./store.ts";
+import { saveTimeline, type Timeline, TimelineRecorder } from "./timeline.ts";
 import { MissingToolError, which } from "./tools.ts";
 
 export { SOURCE_DATE_EPOCH, stageEnv } from "./stage_env.ts";
@@ -61,6 +62,10 @@ export interface StageResult {
 export interface BuildResult {
   ok: boolean;
   results: Map<string, StageResult>;
+  /** When each stage ran (lib/timeline.ts); not kept for a dry run. */
+  timeline?: Timeline;
+  /** Where the timeline is stored, if it could be written. */
+  timelinePath?: string;
 }
 
 /**
@@ -125,13 +130,33 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     signal: abort.signal,
     cleanups: [],
   };
-  await schedule(plan, state);
-  await closeBuild(state);
-  opts.signal?.removeEventListener("abort", onAbort);
-  const ok = [...state.results.values()].every((r) =>
-    r.outcome !== "failed" && r.outcome !== "skipped"
-  );
-  return { ok, results: state.results };
+  const jobs = Math.max(1, opts.jobs ?? navigator.hardwareConcurrency);
+  const recorder = new TimelineRecorder(opts.board.name, opts.targets, jobs);
+  const ok = () =>
+    [...state.results.values()].every((r) => r.outcome !== "failed" && r.outcome !== "skipped");
+  let timeline: Timeline | undefined, timelinePath: string | undefined;
+  try {
+    await schedule(plan, state, recorder);
+    await closeBuild(state);
+  } finally {
+    opts.signal?.removeEventListener("abort", onAbort);
+    // Kept even when the build failed or threw: that is when it is wanted most.
+    if (!opts.dryRun) {
+      timeline = recorder.timeline(ok());
+      timelinePath = await keepTimeline(timeline, state);
+    }
+  }
+  return { ok: ok(), results: state.results, timeline, timelinePath };
+}
+
+/** Store the timeline; a build is not failed for want of its picture. */
+async function keepTimeline(t: Timeline, b: BuildState): Promise<string | undefined> {
+  try {
+    return await saveTimeline(b.opts.store.dir, t);
+  } catch (e) {
+    b.progress.message(`timeline: not saved: ${(e as Error).message}`);
+    return undefined;
+  }
 }
 
 /** Drop what an earlier crash left half-written, and say so. */
@@ -146,9 +171,9 @@ async function recoverStore(store: Store, progress: Progress): Promise<void> {
  * Run the planned stages, each once its dependencies have results, up to `jobs` at a
  * time. After a failure (without --keep-going) or an abort the rest are skipped.
  */
-async function schedule(plan: Stage[], b: BuildState): Promise<void> {
+async function schedule(plan: Stage[], b: BuildState, timeline: TimelineRecorder): Promise<void> {
   const { opts, results } = b;
-  const jobs = Math.max(1, opts.jobs ?? navigator.hardwareConcurrency);
+  const jobs = timeline.jobs;
   const pending = new Set(plan.map((s) => s.name));
   const running = new Map<string, Promise<void>>();
   let failed = false;
@@ -165,6 +190,7 @@ async function schedule(plan: Stage[], b: BuildState): Promise<void> {
       if (skipped) {
         pending.delete(name);
         results.set(name, { name, outcome: "skipped", seconds: 0, error: skipped.error });
+        timeline.skipped(name, stage.needs, skipped.error);
         if (skipped.report) {
           b.progress.finish(stageId(name, opts.board.name), "skipped", 0, skipped.error);
         }
@@ -172,9 +198,11 @@ async function schedule(plan: Stage[], b: BuildState): Promise<void> {
       }
       if (running.size >= jobs) break;
       pending.delete(name);
+      const ended = timeline.start(name, stage.needs);
       running.set(
         name,
         runStage(stage, b).then((r) => {
+          ended(r.outcome, r.error);
           results.set(name, r);
           if (r.outcome === "failed") failed = true;
           running.delete(name);
