@@ -94,6 +94,8 @@ async function buildKernel(
   const kernelName = String(ctx.params.kernelName);
   await Deno.writeFile(join(out, kernelName), image);
   await Deno.writeTextFile(join(out, "config"), config);
+  // Names for the addresses a kernel without kallsyms logs (the boot chart's initcalls).
+  await Deno.copyFile(join(tree, "System.map"), join(out, "System.map"));
   await Deno.mkdir(join(out, "bin"));
   await Deno.copyFile(join(tree, "usr/gen_init_cpio"), join(out, "bin/gen_init_cpio"));
   await Deno.mkdir(join(out, "dtbs"));
