@@ -12,7 +12,7 @@
 import { z } from "zod";
 import { NAME_RE } from "./ice-pkg/dep.ts";
 import { loadYamlFile, parseYaml } from "./yaml_file.ts";
-import { kernelArgIssues } from "./rootfs/kernel_args.ts";
+import { kernelArgProblem } from "./rootfs/kernel_args.ts";
 
 const PkgName = z.string().regex(NAME_RE, "a package name (lowercase letters, digits, ._+-)");
 
@@ -111,7 +111,12 @@ export const ImageDefSchema = z.strictObject({
    * Kernel arguments added to every slot's command line (e.g. `quiet`, `initcall_debug`);
    * the ones IceNet sets itself (root, init, the slot) are refused (lib/rootfs/kernel_args.ts).
    */
-  cmdline: z.array(z.string()).default([]),
+  cmdline: z.array(
+    z.string().superRefine((arg, ctx) => {
+      const problem = kernelArgProblem(arg);
+      if (problem) ctx.addIssue({ code: "custom", message: problem });
+    }),
+  ).default([]),
 });
 
 /** A validated image definition. */
@@ -132,8 +137,6 @@ export function check(file: string, def: ImageDef): ImageDef {
   if (def.network.ipv4 === "dhcp" && (def.network.gateway || def.network.dns.length)) {
     throw new Error(`${file}: network: gateway and dns go with a static ipv4 address, not dhcp`);
   }
-  const argIssues = kernelArgIssues(def.cmdline);
-  if (argIssues.length) throw new Error(`${file}: ${argIssues.join("; ")}`);
   const seen = new Set<string>();
   for (const u of def.users) {
     if (seen.has(u.name)) throw new Error(`${file}: users: "${u.name}" is listed twice`);

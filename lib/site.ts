@@ -43,6 +43,7 @@ export const SiteSchema = z.strictObject({
   }).optional(),
   wifi: Def.wifi,
   timezone: Def.timezone.unwrap().optional(),
+  cmdline: Def.cmdline.unwrap().optional(),
 });
 
 /** Validated site settings. */
@@ -131,11 +132,12 @@ function derivePsk(site: Site): Site {
   return { ...site, wifi: { ...w, psk } };
 }
 
-/** Lay `b` over `a`: later settings win; lists of packages, services and keys add up. */
+/** Lay `b` over `a`: later settings win; lists of packages, services, keys and kernel arguments add up. */
 export function mergeSites(a: Site, b: Site): Site {
   const out: Site = { ...a, ...dropUndefined(b) };
   if (a.packages && b.packages) out.packages = union(a.packages, b.packages);
   if (a.services && b.services) out.services = union(a.services, b.services);
+  if (a.cmdline && b.cmdline) out.cmdline = union(a.cmdline, b.cmdline);
   if (a.users && b.users) out.users = mergeUsers(a.users, b.users);
   if (a.partitions && b.partitions) out.partitions = { ...a.partitions, ...b.partitions };
   if (a.network && b.network) out.network = { ...a.network, ...dropUndefined(b.network) };
@@ -155,6 +157,7 @@ export function applySite(def: ImageDef, site: Site, where: string): ImageDef {
     }),
     packages: union(def.packages, site.packages ?? []),
     services: union(def.services, site.services ?? []),
+    cmdline: union(def.cmdline, site.cmdline ?? []),
     partitions: { ...def.partitions, ...site.partitions },
     network: { ...def.network, ...dropUndefined(site.network ?? {}) },
     users: mergeUsers(def.users, site.users ?? []) as ImageDef["users"],

@@ -15,17 +15,12 @@ export const KERNEL_ARGS_FILE = "cmdline.txt";
 const RESERVED =
   /^(root|rootfstype|rootwait|ro|rw|init|dm-mod\.[a-z]+|icenet\.(slot|trial|data))(=|$)/;
 
-/** Problems with an image's kernel arguments, one line each (empty when fine). */
-export function kernelArgIssues(args: string[]): string[] {
-  return args.flatMap((a, i) => {
-    if (!/^[^\s"'\\]+$/.test(a)) {
-      return [`cmdline[${i}]: "${a}": one argument, without spaces, quotes or backslashes`];
-    }
-    if (RESERVED.test(a)) {
-      return [`cmdline[${i}]: "${a}": IceNet sets ${a.split("=")[0]} itself (root, slot, verity)`];
-    }
-    return [];
-  });
+/** What is wrong with one kernel argument, or undefined. */
+export function kernelArgProblem(arg: string): string | undefined {
+  if (!/^[^\s"'\\]+$/.test(arg)) return "one argument, without spaces, quotes or backslashes";
+  if (RESERVED.test(arg)) {
+    return `IceNet sets ${arg.split("=")[0]} itself (the root, init, the A/B slot, dm-verity)`;
+  }
 }
 
 /** Write the arguments beside the root (nothing when there are none). */
@@ -46,7 +41,9 @@ export async function readKernelArgs(rootfsOut: string): Promise<string[]> {
     throw e;
   }
   const args = text.trim().split(/\s+/).filter(Boolean);
-  const issues = kernelArgIssues(args);
-  if (issues.length) throw new Error(`${file}: ${issues.join("; ")}`);
+  for (const a of args) {
+    const problem = kernelArgProblem(a);
+    if (problem) throw new Error(`${file}: "${a}": ${problem}`);
+  }
   return args;
 }

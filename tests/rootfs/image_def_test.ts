@@ -68,6 +68,23 @@ Deno.test("parseImageDef() names file, line and field of a bad definition", asyn
   for (const [name, text, re] of cases) {
     await t.step(name, () => assert.throws(() => parseImageDef("x.yaml", text), re));
   }
+  await t.step("kernel arguments: one word each, none that IceNet sets itself", () => {
+    const bad = (args: string) => GOOD + `cmdline: [${args}]\n`;
+    assert.throws(
+      () => parseImageDef("x.yaml", bad(`quiet, "a b"`)),
+      /x\.yaml:13: cmdline\.1: one argument, without spaces/,
+    );
+    assert.throws(
+      () => parseImageDef("x.yaml", bad("root=/dev/sda2")),
+      /x\.yaml:13: cmdline\.0: IceNet sets root itself/,
+    );
+    assert.throws(() => parseImageDef("x.yaml", bad("icenet.slot=b")), /sets icenet\.slot itself/);
+    assert.throws(() => parseImageDef("x.yaml", bad("dm-mod.create=x")), /sets dm-mod\.create/);
+    assert.deepEqual(parseImageDef("x.yaml", bad("quiet, rootdelay=2")).cmdline, [
+      "quiet",
+      "rootdelay=2",
+    ]);
+  });
   await t.step("user twice", () => {
     const twice = GOOD.replace("partitions:", "  - name: admin\n    uid: 1001\npartitions:");
     assert.throws(() => parseImageDef("x.yaml", twice), /x\.yaml: users: "admin" is listed twice/);

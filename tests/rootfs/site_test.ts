@@ -88,11 +88,17 @@ network:
   gateway: 192.168.1.1
   dns: [192.168.1.1]
 timezone: CET-1CEST,M3.5.0,M10.5.0/3
+cmdline: [quiet]
 `);
   const site = mergeSites(await loadSite(file), await siteFromFlags({ hostname: "shed" }));
   const def = applySite(BASE, site, "test");
   assert.equal(def.hostname, "shed");
   assert.deepEqual(def.services, ["getty", "dropbear"]);
+  assert.deepEqual(def.cmdline, ["quiet"]);
+  assert.throws(
+    () => applySite(BASE, { cmdline: ["init=/bin/sh"] }, "my.yaml"),
+    /my\.yaml: cmdline\.0: IceNet sets init itself/,
+  );
   assert.deepEqual(def.users.find((u) => u.name === "root")!.keys, [KEY_A, KEY_B]);
   assert.deepEqual(def.users.find((u) => u.name === "admin")!.uid, 1000);
   assert.deepEqual(def.network, {

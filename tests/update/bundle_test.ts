@@ -7,6 +7,7 @@ import { join } from "node:path";
 import $ from "dax";
 import { manifestText, writeBundle } from "../../lib/update/bundle.ts";
 import { slotPayloads } from "../../lib/update/slot.ts";
+import { writeKernelArgs } from "../../lib/rootfs/kernel_args.ts";
 import { loadBoard } from "../../lib/board.ts";
 import { planImage } from "../../lib/image/plan.ts";
 import { updateConf } from "../../lib/update/conf.ts";
@@ -98,7 +99,11 @@ Deno.test("slotPayloads(): each board's slot files once, the command line per sl
       const disk = planImage(board).disk;
       const tmp = await Deno.makeTempDir();
       try {
-        const src = { kernel: "/k", rootfs: "/r", image: "/i" };
+        // The image's own kernel arguments, kept beside its root (lib/rootfs/kernel_args.ts).
+        const rootfs = join(tmp, "r");
+        await Deno.mkdir(rootfs);
+        await writeKernelArgs(rootfs, ["quiet", "rootdelay=2"]);
+        const src = { kernel: "/k", rootfs, image: "/i" };
         const payloads = await slotPayloads(board, disk, src, tmp);
         const names = payloads.map((p) => p.name);
         const k = board.boot.kernelName;
@@ -108,14 +113,14 @@ Deno.test("slotPayloads(): each board's slot files once, the command line per sl
           assert.equal(payloads[1].path, `/i/slots/slot-a/${k}`);
           assert.equal(payloads[2].path, `/i/slots/slot-b/${k}`);
           await assert.rejects(
-            slotPayloads(board, disk, { kernel: "/k", rootfs: "/r" }, tmp),
+            slotPayloads(board, disk, { kernel: "/k", rootfs }, tmp),
             /slot file vmlinuz is a signed UKI: the image stage's output holds it/,
           );
         } else {
           assert.deepEqual(names.slice(0, 2), ["root", `slot/${k}`]);
           assert.equal(payloads[1].path, `/k/${k}`);
         }
-        assert.equal(payloads[0].path, "/r/root.squashfs");
+        assert.equal(payloads[0].path, `${rootfs}/root.squashfs`);
         const lines = [];
         for (const [slot, n] of [["a", 2], ["b", 3]] as const) {
           // cmdline.txt (systemd-boot's entries), cmdline.env (U-Boot's bootargs=).
@@ -130,7 +135,7 @@ Deno.test("slotPayloads(): each board's slot files once, the command line per sl
             line,
             new RegExp(`root=PARTUUID=${disk.table === "gpt" ? root.uuid : `[0-9a-f]{8}-0${n}`} `),
           );
-          assert.match(line, new RegExp(` icenet\\.slot=${slot}( |\n)`));
+          assert.match(line, new RegExp(` icenet\\.slot=${slot} quiet rootdelay=2\n`));
           lines.push(line);
         }
         assert.notEqual(lines[0], lines[1]);
