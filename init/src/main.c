@@ -200,9 +200,14 @@ int main(int argc, char **argv)
 			}
 		}
 	}
-	/* Drain what the services logged last. */
-	for (int i = 0; i < sup.n; i++)
-		if (sup.v[i]->log_rd >= 0) svc_log_readable(&sup, sup.v[i]);
+	/* Drain what the services logged last, and close the logs: files open for writing
+	 * would keep / (over the data partition) from going read-only at shutdown. */
+	for (int i = 0; i < sup.n; i++) {
+		struct svc *s = sup.v[i];
+		if (s->log_rd >= 0) svc_log_readable(&sup, s);
+		if (s->log_fd >= 0) close(s->log_fd);
+		s->log_fd = -1;
+	}
 	infox("all services stopped");
 	group_remove(&sup, 0);
 	if (ctl.fd >= 0 && unlink(ctlpath)) warnx("unable to remove %s: %s", ctlpath, strerror(errno));

@@ -162,13 +162,21 @@ static void unmount_all(void)
 		if (fields(line, m, 2) == 2 && strcmp(m[1], "/") && (dirs[n] = strdup(m[1]))) n++;
 	}
 	if (f) fclose(f);
-	while (n-- > 0) {
-		if (umount2(dirs[n], 0) && errno != EINVAL && errno != EBUSY)
-			warnx("unable to unmount %s: %s", dirs[n], strerror(errno));
-		free(dirs[n]);
+	int busy[256], nbusy = 0;
+	for (int i = n - 1; i >= 0; i--) {
+		if (!umount2(dirs[i], 0) || errno == EINVAL) continue;
+		if (errno == EBUSY) busy[nbusy++] = i;
+		else warnx("unable to unmount %s: %s", dirs[i], strerror(errno));
 	}
 	if (mount(0, "/", 0, MS_REMOUNT | MS_RDONLY, 0) && errno != EROFS)
 		warnx("unable to remount / read-only: %s", strerror(errno));
+	/* What / still stands on (the data partition under the overlay) can go read-only
+	 * once / has: its journal is then clean, and the next mount needs no recovery. */
+	for (int i = 0; i < nbusy; i++)
+		if (mount(0, dirs[busy[i]], 0, MS_REMOUNT | MS_RDONLY, 0) && errno != EROFS &&
+		    errno != EINVAL)
+			warnx("unable to remount %s read-only: %s", dirs[busy[i]], strerror(errno));
+	for (int i = 0; i < n; i++) free(dirs[i]);
 }
 
 void pid1_finish(int cmd, int unmount)

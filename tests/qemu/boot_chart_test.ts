@@ -86,8 +86,8 @@ Deno.test("bootChartSvg() is well-formed XML with a row per visible bar, names e
   await w.close();
   assert.equal((await lint.status).code, 0, "xmllint --noout");
   assert.match(svg, /proc &#38; &#60;dev&#62;/);
-  // 3 phase rows + every visible bar; the 0.9 ms initcall is below the cut.
+  // 4 phase rows + every visible bar; the 0.9 ms initcall is below the cut.
   const visible = visibleBars(c);
   assert.ok(!visible.some((b) => b.name === "loop_init"));
-  assert.equal((svg.match(/<rect [^>]*><title>/g) ?? []).length, 3 + visible.length);
+  assert.equal((svg.match(/<rect [^>]*><title>/g) ?? []).length, 4 + visible.length);
 });
