@@ -171,10 +171,11 @@ static void unmount_all(void)
 	if (mount(0, "/", 0, MS_REMOUNT | MS_RDONLY, 0) && errno != EROFS)
 		warnx("unable to remount / read-only: %s", strerror(errno));
 	/* What / still stands on (the data partition under the overlay) can go read-only
-	 * once / has: its journal is then clean, and the next mount needs no recovery. */
+	 * once / has: its journal is then clean, and the next mount needs no recovery.
+	 * Best effort: others still in use (/dev, /run: init's own files) stay as they are. */
 	for (int i = 0; i < nbusy; i++)
 		if (mount(0, dirs[busy[i]], 0, MS_REMOUNT | MS_RDONLY, 0) && errno != EROFS &&
-		    errno != EINVAL)
+		    errno != EINVAL && errno != EBUSY)
 			warnx("unable to remount %s read-only: %s", dirs[busy[i]], strerror(errno));
 	for (int i = 0; i < n; i++) free(dirs[i]);
 }

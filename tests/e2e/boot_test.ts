@@ -50,6 +50,15 @@ function freePort(): number {
 }
 
 /** Root is the squashfs, verified and read-only (under the overlay, it sits on /rom). */
+/**
+ * The last shutdown was clean: icenet-init got / read-only (no warning in `before`, the
+ * console up to this boot) and the data partition's journal needed no recovery.
+ */
+async function assertCleanShutdown(sh: GuestShell, before: string) {
+  assert.doesNotMatch(before, /unable to (remount|unmount)/);
+  assert.doesNotMatch(await sh.check("dmesg | grep EXT4-fs || true"), /recovery complete/);
+}
+
 async function assertReadOnlyRoot(sh: GuestShell) {
   const mounts = await sh.check("cat /proc/mounts");
   const sq = mounts.split("\n").find((l) => l.split(" ")[2] === "squashfs");
@@ -242,6 +251,7 @@ Deno.test(
         await sh.send("icenetctl reboot");
         sh = await GuestShell.login(vm.console, LOGIN);
         assert.equal(await sh.check("cat /etc/icenet-e2e"), "kept\n");
+        await assertCleanShutdown(sh, vm.console.transcript);
       });
       await t.step("the second boot applies nothing and keeps the settings", async () => {
         const since = vm.console.transcript.lastIndexOf("icenet-preinit");
@@ -337,6 +347,7 @@ for (const e of (await e2eBoardList()).filter((e) => bootKind(e.board).qemu !== 
             ahead,
             "the time saved at /overlay/clock",
           );
+          await assertCleanShutdown(sh, await Deno.readTextFile(join(work, "console.log")));
           await powerOff(sh, again);
         });
       });
