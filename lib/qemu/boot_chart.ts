@@ -51,8 +51,9 @@ export function symbolizer(systemMap: string): (name: string) => string {
   }
   syms.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   return (name) => {
-    if (!/^0x[0-9a-f]+$/.test(name)) return name;
-    const at = BigInt(name);
+    if (!/^0x[0-9a-f]+$/.test(name) || !syms.length) return name;
+    // A Thumb-2 kernel's (rpi32) function pointers have bit 0 set.
+    const at = BigInt(name) & ~1n;
     let lo = 0, hi = syms.length - 1, best = -1;
     while (lo <= hi) {
       const mid = (lo + hi) >> 1;
