@@ -151,33 +151,46 @@ static void drain(int ms)
 	}
 }
 
+/* The mount under `dirs` holding `path` (the longest prefix), or -1. */
+static int mount_of(char **dirs, int n, const char *path)
+{
+	int best = -1;
+	size_t blen = 0;
+	for (int i = 0; i < n; i++) {
+		size_t l = strlen(dirs[i]);
+		if (l > blen && !strncmp(path, dirs[i], l) && (path[l] == '/' || !path[l]))
+			best = i, blen = l;
+	}
+	return best;
+}
+
 static void unmount_all(void)
 {
 	/* Reverse order of /proc/mounts: children before their parents. */
-	char *dirs[256], line[1024];
+	char *dirs[256], line[1024], upper[512] = "";
 	int n = 0;
 	FILE *f = fopen("/proc/mounts", "re");
 	while (f && n < 256 && fgets(line, sizeof line, f)) {
-		char *m[2];
-		if (fields(line, m, 2) == 2 && strcmp(m[1], "/") && (dirs[n] = strdup(m[1]))) n++;
+		char *m[4];
+		if (fields(line, m, 4) != 4) continue;
+		const char *u = strcmp(m[1], "/") || strcmp(m[2], "overlay") ? 0 : strstr(m[3], "upperdir=");
+		if (u) snprintf(upper, sizeof upper, "%.*s", (int)strcspn(u + 9, ","), u + 9);
+		if (strcmp(m[1], "/") && (dirs[n] = strdup(m[1]))) n++;
 	}
 	if (f) fclose(f);
-	int busy[256], nbusy = 0;
-	for (int i = n - 1; i >= 0; i--) {
-		if (!umount2(dirs[i], 0) || errno == EINVAL) continue;
-		if (errno == EBUSY) busy[nbusy++] = i;
-		else warnx("unable to unmount %s: %s", dirs[i], strerror(errno));
+	/* The file system / writes to (the data partition under the overlay) cannot be
+	 * unmounted (unmounting /overlay only detaches it): read-only, its journal is clean
+	 * and the next boot needs no recovery. */
+	int u = *upper ? mount_of(dirs, n, upper) : -1;
+	if (u >= 0 && mount(0, dirs[u], 0, MS_REMOUNT | MS_RDONLY, 0) && errno != EROFS)
+		warnx("unable to remount %s read-only: %s", dirs[u], strerror(errno));
+	while (n-- > 0) {
+		if (umount2(dirs[n], 0) && errno != EINVAL && errno != EBUSY)
+			warnx("unable to unmount %s: %s", dirs[n], strerror(errno));
+		free(dirs[n]);
 	}
 	if (mount(0, "/", 0, MS_REMOUNT | MS_RDONLY, 0) && errno != EROFS)
 		warnx("unable to remount / read-only: %s", strerror(errno));
-	/* What / still stands on (the data partition under the overlay) can go read-only
-	 * once / has: its journal is then clean, and the next mount needs no recovery.
-	 * Best effort: others still in use (/dev, /run: init's own files) stay as they are. */
-	for (int i = 0; i < nbusy; i++)
-		if (mount(0, dirs[busy[i]], 0, MS_REMOUNT | MS_RDONLY, 0) && errno != EROFS &&
-		    errno != EINVAL && errno != EBUSY)
-			warnx("unable to remount %s read-only: %s", dirs[busy[i]], strerror(errno));
-	for (int i = 0; i < n; i++) free(dirs[i]);
 }
 
 void pid1_finish(int cmd, int unmount)

@@ -50,17 +50,21 @@ export function symbolizer(systemMap: string): (name: string) => string {
     if (name && /^[tT]$/.test(type)) syms.push([BigInt(`0x${addr}`), name]);
   }
   syms.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-  return (name) => {
-    if (!/^0x[0-9a-f]+$/.test(name) || !syms.length) return name;
-    // A Thumb-2 kernel's (rpi32) function pointers have bit 0 set.
-    const at = BigInt(name) & ~1n;
-    let lo = 0, hi = syms.length - 1, best = -1;
+  const exact = (at: bigint) => {
+    let lo = 0, hi = syms.length - 1;
     while (lo <= hi) {
       const mid = (lo + hi) >> 1;
-      if (syms[mid][0] <= at) [best, lo] = [mid, mid + 1];
+      if (syms[mid][0] === at) return syms[mid][1];
+      if (syms[mid][0] < at) lo = mid + 1;
       else hi = mid - 1;
     }
-    return best >= 0 && syms[best][0] === at ? syms[best][1] : name;
+  };
+  return (name) => {
+    if (!/^0x[0-9a-f]+$/.test(name)) return name;
+    const at = BigInt(name);
+    // x86 functions may start at odd addresses; a Thumb-2 kernel's (rpi32) function
+    // pointers are the address plus 1.
+    return exact(at) ?? ((at & 1n) ? exact(at - 1n) : undefined) ?? name;
   };
 }
 

@@ -20,9 +20,10 @@ import { type BootReport, bootReport, type ReportLogin } from "./report.ts";
 
 /**
  * The arguments a charted boot adds: the initcall log, room for it in the kernel's buffer,
- * and the kernel at its linked address (System.map names the initcalls).
+ * the kernel at its linked address (System.map names the initcalls), and every line
+ * icenet-init writes to /dev/kmsg (by default the kernel keeps 10 per 5 s of a writer).
  */
-export const CHART_ARGS = ["initcall_debug", "log_buf_len=4M", "nokaslr"];
+export const CHART_ARGS = ["initcall_debug", "log_buf_len=4M", "nokaslr", "printk.devkmsg=on"];
 
 /** Write an image definition = `base` plus CHART_ARGS; returns its path (under `dir`). */
 export async function chartImageDef(base: string, dir: string): Promise<string> {

@@ -2,8 +2,8 @@
  * Where a file's data lies in a squashfs image (byte range), for tests that damage one
  * file on purpose. The inode comes from squashfs-tools-ng's `rdsquashfs -s` (its data
  * blocks, or the fragment it is packed in); a fragment's place is read from the
- * image's fragment table (squashfs 4.0 layout, xz-compressed metadata as IceNet's
- * roots have).
+ * image's fragment table (squashfs 4.0 layout; zstd-compressed metadata as IceNet's
+ * roots have, or xz as they had).
  */
 import $ from "dax";
 
@@ -46,12 +46,15 @@ async function readAt(f: Deno.FsFile, at: number, n: number): Promise<Uint8Array
   return buf;
 }
 
-/** One metadata block at `at`: its content (decompressed). */
-async function metadataBlock(f: Deno.FsFile, at: number): Promise<Uint8Array> {
+/** Decompressors by squashfs compressor id (superblock offset 20). */
+const DECOMPRESS: Record<number, string> = { 4: "xz", 6: "zstd" };
+
+/** One metadata block at `at`: its content (decompressed with `tool`). */
+async function metadataBlock(f: Deno.FsFile, at: number, tool: string): Promise<Uint8Array> {
   const head = new DataView((await readAt(f, at, 2)).buffer).getUint16(0, true);
   const data = await readAt(f, at + 2, head & 0x7fff);
   if (head & 0x8000) return data; // stored uncompressed
-  return await $`xz -dc`.stdin(data).bytes();
+  return await $`${tool} -dc`.stdin(data).bytes();
 }
 
 /** The place of fragment block `index`, from the superblock's fragment table. */
@@ -60,13 +63,14 @@ async function fragmentExtent(img: string, index: number): Promise<Extent> {
   try {
     const sb = new DataView((await readAt(f, 0, 96)).buffer);
     if (sb.getUint32(0, true) !== 0x73717368) throw new Error(`${img}: not a squashfs`);
-    if (sb.getUint16(20, true) !== 4) throw new Error(`${img}: not xz-compressed`);
+    const tool = DECOMPRESS[sb.getUint16(20, true)];
+    if (!tool) throw new Error(`${img}: compressor ${sb.getUint16(20, true)}: not xz or zstd`);
     const count = sb.getUint32(16, true);
     if (index >= count) throw new Error(`${img}: fragment ${index} of ${count}`);
     const table = Number(sb.getBigUint64(80, true));
     // 512 entries of 16 bytes per 8 KiB metadata block; the table lists the blocks.
     const ptrs = new DataView((await readAt(f, table + Math.floor(index / 512) * 8, 8)).buffer);
-    const block = await metadataBlock(f, Number(ptrs.getBigUint64(0, true)));
+    const block = await metadataBlock(f, Number(ptrs.getBigUint64(0, true)), tool);
     const e = new DataView(block.buffer, block.byteOffset + (index % 512) * 16, 16);
     return { start: Number(e.getBigUint64(0, true)), bytes: e.getUint32(8, true) & 0xffffff };
   } finally {

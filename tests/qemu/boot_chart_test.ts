@@ -20,6 +20,7 @@ const DMESG = `[    0.000000] Linux version 6.1.192-icenet
 const MAP = `ffffffff81000000 T _text
 ffffffff81a00010 t ahci_pci_driver_init
 ffffffff81a00200 T loop_init
+ffffffff81a00213 t odd_start_init
 ffffffff81a00300 d some_data
 `;
 
@@ -53,6 +54,7 @@ Deno.test("symbolizer() names exact text addresses only, and leaves names alone"
   assert.equal(name("0xffffffff81a00300"), "0xffffffff81a00300"); // data, not code
   assert.equal(name("0xffffffff81a00202"), "0xffffffff81a00202"); // not a function start
   assert.equal(name("0xffffffff81a00201"), "loop_init"); // a Thumb-2 pointer (bit 0 set)
+  assert.equal(name("0xffffffff81a00213"), "odd_start_init"); // x86 -Os: any byte
   assert.equal(name("loop_init"), "loop_init");
   assert.equal(symbolizer("")("0x10"), "0x10");
 });
