@@ -89,7 +89,7 @@ async function buildCmd(dirArg: string, v: Flags): Promise<number> {
   const board = await loadBoard(ROOT, v.board);
   const repoDir = callerPath(v.repo ?? `repo-${board.name}`);
   // Everything that can be wrong with the recipe is found before anything builds.
-  const oot = await loadOutOfTree(callerPath(dirArg), repoDir);
+  const oot = await loadOutOfTree(callerPath(dirArg), { shown: dirArg, skip: repoDir });
   const stage = outOfTreeStage(oot, board);
   const stages = await loadStages(board, ROOT);
   const intree = stages.find((s) => s.name === stage.name);

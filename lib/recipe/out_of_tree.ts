@@ -32,12 +32,16 @@ export interface OutOfTree {
 
 /**
  * Load `<dir>/recipe.yaml`. The package name is the directory's name, as in pkgs/.
- * Errors name the file as given (`../hello/recipe.yaml:7: sources.main.sha256: ...`).
- * `skip` is a path under `dir` left out of the fingerprint (the output repository).
+ * Errors name the file as the user wrote it (`shown`, default `dir`), e.g.
+ * `../hello/recipe.yaml:7: sources.main.sha256: ...`. `skip` is a path under `dir`
+ * left out of the fingerprint (the output repository, when it is made there).
  */
-export async function loadOutOfTree(dir: string, skip?: string): Promise<OutOfTree> {
+export async function loadOutOfTree(
+  dir: string,
+  opts: { shown?: string; skip?: string } = {},
+): Promise<OutOfTree> {
   const abs = resolve(dir);
-  const file = join(dir, "recipe.yaml");
+  const file = join(opts.shown ?? dir, "recipe.yaml");
   let text: string;
   try {
     text = await Deno.readTextFile(join(abs, "recipe.yaml"));
@@ -46,7 +50,7 @@ export async function loadOutOfTree(dir: string, skip?: string): Promise<OutOfTr
   }
   const recipe = localMirrors(parseRecipe(file, text, basename(abs), abs));
   checkInside(recipe);
-  return { recipe, files: await fingerprint(abs, skip ? resolve(skip) : undefined) };
+  return { recipe, files: await fingerprint(abs, opts.skip && resolve(opts.skip)) };
 }
 
 /**
