@@ -110,6 +110,11 @@ Deno.test("icenet-init in boot mode mounts, names the host, runs services and po
       assert.match(out, /info: probe: stopped \(killed by signal 15\)/);
       assert.match(out, /info: powering off/);
       assert.doesNotMatch(out, /unable to (mount|remount|unmount)/);
+      // devtmpfs and sysfs have one superblock for every namespace: a shutdown that made
+      // them read-only in here would have done it to the host (it once did, to /dev).
+      const hostRo = (await Deno.readTextFile("/proc/self/mounts")).split("\n")
+        .filter((l) => / (\/dev|\/sys|\/sys\/fs\/cgroup) /.test(l) && / (ro,|ro )/.test(l));
+      assert.deepEqual(hostRo, []);
     });
   } catch (e) {
     console.error(`--- icenet-init output ---\n${ended ? await output : "(still running)"}`);

@@ -89,7 +89,12 @@ sourceFiles:
 /** `deno run bin/pkg.ts build ...` in `cwd`, as a user would; with its wall time. */
 async function pkgBuild(cwd: string, ...args: string[]) {
   const t0 = performance.now();
-  const r = await run([Deno.execPath(), "run", "-A", PKG, "build", ...args], { cwd });
+  // INIT_CWD is where `deno task pkg` was typed; under `deno task test` it would name the
+  // test runner's directory, so it says `cwd` here.
+  const r = await run([Deno.execPath(), "run", "-A", PKG, "build", ...args], {
+    cwd,
+    env: { INIT_CWD: cwd },
+  });
   return { ...r, seconds: (performance.now() - t0) / 1000 };
 }
 
