@@ -85,10 +85,14 @@ export class CodeGraphs {
     if (cached && Object.entries(cached.stats).every(([f, s]) => sameStat(f, s))) {
       return { files: cached.files, npm: cached.npm };
     }
+    // The config and lock decide how bare and npm specifiers resolve. Stat them before
+    // `deno info`: one rewritten while it ran (a git merge, deno adding to the lock) gave
+    // a graph without its npm packages, and that graph then stayed cached.
+    const config = Object.fromEntries(configFiles(root).map((f) => [f, statOf(f)!]));
     const graph = closureOf(root, await denoInfo(root));
-    const stats: Record<string, Stat> = {};
-    // The config and lock decide how bare and npm specifiers resolve.
-    for (const f of [...graph.files, ...configFiles(root)]) stats[f] = statOf(f)!;
+    if (Object.entries(config).some(([f, s]) => !sameStat(f, s))) return graph; // not cached
+    const stats: Record<string, Stat> = { ...config };
+    for (const f of graph.files) stats[f] = statOf(f)!;
     this.#cache[root] = { ...graph, stats };
     this.#dirty = true;
     return graph;
