@@ -37,7 +37,7 @@ const CALLING = new RegExp(String.raw`^calling {1,2}${FN} @ \d+`);
 const RETURNED = new RegExp(String.raw`^initcall ${FN} returned -?\d+ after (\d+) usecs`);
 const STEP = /^icenet-preinit: step (.+)$/;
 const STARTED = /^icenet-init: info: ([\w.@-]+): started, pid \d+/;
-const READY = /^icenet-init: info: ([\w.@-]+): ready after \d+ ms/;
+const READY = /^icenet-init: info: ([\w.@-]+): (?:ready after \d+ ms|done$)/; // done: a oneshot
 
 /**
  * Names for the kernel's code addresses from its System.map: a kernel without kallsyms
@@ -85,7 +85,9 @@ export function bootChart(
     if (!m) continue;
     const at = Number(m[1]), text = m[2];
     let r: RegExpExecArray | null;
+    let line = text;
     if ((r = RETURNED.exec(text))) {
+      line = `initcall ${name(r[1].replace(/\+0x.*$/, ""))} returned`;
       // The log line is written when the call returns: its start is that less its length.
       const start = Math.round(at * 1e6 - Number(r[2])) / 1e6; // µs, as the log has them
       chart.bars.push({ lane: "kernel", name: name(r[1].replace(/\+0x.*$/, "")), start, end: at });
@@ -107,7 +109,7 @@ export function bootChart(
     if (text.startsWith("icenet-init: ") && chart.icenetInitAt === undefined) {
       chart.icenetInitAt = at;
     }
-    chart.lines.push({ at, text });
+    chart.lines.push({ at, text: line });
   }
   // Services never ready by the time the log was read: up to the login.
   for (const [name, from] of started) {

@@ -16,6 +16,8 @@ const DMESG = `[    0.000000] Linux version 6.1.192-icenet
 [    1.260000] icenet-init: info: clock: started, pid 87
 [    1.290000] icenet-init: info: clock: ready after 30 ms
 [    1.300000] icenet-init: info: dropbear: started, pid 88
+[    1.310000] icenet-init: info: setup: started, pid 89
+[    1.320000] icenet-init: info: setup: done
 `;
 const MAP = `ffffffff81000000 T _text
 ffffffff81a00010 t ahci_pci_driver_init
@@ -44,6 +46,7 @@ Deno.test("bootChart() puts initcalls, early-boot steps and services on their la
   });
   assert.deepEqual(byName["data partition mounted"].start, 1);
   assert.deepEqual([byName["clock"].start, byName["clock"].end], [1.26, 1.29]);
+  assert.deepEqual([byName["setup"].start, byName["setup"].end], [1.31, 1.32]); // a oneshot
   // Started but never ready when the log was read: drawn up to the login.
   assert.deepEqual(byName["dropbear (not ready)"].end, 1.5);
 });
@@ -76,6 +79,9 @@ Deno.test("timeSinks() ranks bars and names each uncovered stretch by what ends 
     0,
   );
   assert.ok(Math.abs(gaps + 0.25 + 0.0009 + 0.1 + 0.2 + 0.03 + (1.5 - 1.3) - 1.5) < 1e-3);
+  // An initcall's log line is named like its bar (it can end a stretch).
+  const { lines } = bootChart(DMESG, 1.5, symbolizer(MAP));
+  assert.ok(lines.some((l) => l.text === "initcall loop_init returned"));
   for (let i = 1; i < sinks.length; i++) assert.ok(sinks[i - 1].seconds >= sinks[i].seconds);
 });
 
