@@ -33,6 +33,21 @@ export async function buildStage(
   return out;
 }
 
+/**
+ * Run `f` with the image definition `defFile` in effect (ICENET_IMAGE, which the rootfs
+ * and image stages read), restoring what was set before.
+ */
+export async function withImageDef<T>(defFile: string, f: () => Promise<T>): Promise<T> {
+  const before = Deno.env.get("ICENET_IMAGE");
+  Deno.env.set("ICENET_IMAGE", defFile);
+  try {
+    return await f();
+  } finally {
+    if (before === undefined) Deno.env.delete("ICENET_IMAGE");
+    else Deno.env.set("ICENET_IMAGE", before);
+  }
+}
+
 /** Path of `icenet-<board>.img`, built through the store. */
 export async function buildImage(root: string, board: Board, quiet = false): Promise<string> {
   return join(await buildStage(root, board, "image", quiet), `icenet-${board.name}.img`);

@@ -13,9 +13,16 @@ import { stringify } from "yaml";
 import type { Board } from "../board.ts";
 import { loadImageDef } from "../image_def.ts";
 import { imageFile } from "../rootfs/stage.ts";
-import { type BootChart, bootChart, formatSinks, symbolizer, timeSinks } from "./boot_chart.ts";
+import {
+  type BootChart,
+  bootChart,
+  formatSinks,
+  symbolizer,
+  type TimeSink,
+  timeSinks,
+} from "./boot_chart.ts";
 import { bootChartSvg } from "./boot_chart_svg.ts";
-import { buildImage, buildStage } from "./build_image.ts";
+import { buildImage, buildStage, withImageDef } from "./build_image.ts";
 import { type BootReport, bootReport, type ReportLogin } from "./report.ts";
 
 /**
@@ -38,6 +45,8 @@ export async function chartImageDef(base: string, dir: string): Promise<string> 
 export interface ChartedBoot {
   chart: BootChart;
   report: BootReport;
+  /** Where the time went, longest first (timeSinks()). */
+  sinks: TimeSink[];
   svg: string;
   json: string;
 }
@@ -51,17 +60,13 @@ export async function chartBoot(
   machine?: string,
   tee?: (s: string) => void,
 ): Promise<ChartedBoot> {
-  const before = Deno.env.get("ICENET_IMAGE");
-  const base = before ? imageFile(root) : join(root, "tests/e2e/fixtures/test-image.yaml");
-  Deno.env.set("ICENET_IMAGE", await chartImageDef(base, work));
-  let image: string, kernel: string;
-  try {
-    image = await buildImage(root, board, true);
-    kernel = await buildStage(root, board, "kernel", true);
-  } finally {
-    if (before === undefined) Deno.env.delete("ICENET_IMAGE");
-    else Deno.env.set("ICENET_IMAGE", before);
-  }
+  const base = Deno.env.get("ICENET_IMAGE")
+    ? imageFile(root)
+    : join(root, "tests/e2e/fixtures/test-image.yaml");
+  const [image, kernel] = await withImageDef(await chartImageDef(base, work), async () => [
+    await buildImage(root, board, true),
+    await buildStage(root, board, "kernel", true),
+  ]);
   const report = await bootReport(board, image, work, login, tee, machine, true);
   const log = report.kernelLog ?? "";
   if (!/^\[\s*\d+\.\d+\] initcall /m.test(log)) {
@@ -73,9 +78,10 @@ export async function chartBoot(
   const map = await Deno.readTextFile(join(kernel, "System.map")).catch(() => "");
   const chart = bootChart(log, report.bootToLoginSeconds, symbolizer(map));
   const svg = bootChartSvg(chart, `IceNet-OS ${board.name} on ${report.machine} (${report.accel})`);
+  const sinks = timeSinks(chart);
   const { kernelLog: _, ...figures } = report;
-  const json = JSON.stringify({ report: figures, sinks: timeSinks(chart), chart }, null, 1) + "\n";
-  return { chart, report, svg, json };
+  const json = JSON.stringify({ report: figures, sinks, chart }, null, 1) + "\n";
+  return { chart, report, sinks, svg, json };
 }
 
 /** The chart's files in `dir` (boot-chart-<label>.svg and .json); returns their paths. */
@@ -89,5 +95,5 @@ export async function writeChart(c: ChartedBoot, dir: string, label: string): Pr
 
 /** The ten longest stretches of the boot, one per line. */
 export function topTen(c: ChartedBoot): string {
-  return formatSinks(timeSinks(c.chart), 10);
+  return formatSinks(c.sinks, 10);
 }

@@ -22,7 +22,7 @@
  */
 import { join } from "node:path";
 import { type Board, boardNames, loadBoard, qemuMachines } from "../../lib/board.ts";
-import { buildImage, buildStage } from "../../lib/qemu/build_image.ts";
+import { buildImage, buildStage, withImageDef } from "../../lib/qemu/build_image.ts";
 import { readVerity } from "../../lib/rootfs/verity.ts";
 import { bootReport, squashfsBytesAt } from "../../lib/qemu/report.ts";
 import { partitionOffsets } from "../../lib/qemu/board_vm.ts";
@@ -115,12 +115,7 @@ async function imageWithoutVerity(board: Board): Promise<string> {
   const dir = await Deno.makeTempDir({ prefix: "icenet-bench-noverity-" });
   const def = join(dir, "test-image-noverity.yaml");
   await Deno.writeTextFile(def, (await Deno.readTextFile(fixture)) + "verity: false\n");
-  Deno.env.set("ICENET_IMAGE", def);
-  try {
-    return await buildImage(ROOT, board, true);
-  } finally {
-    Deno.env.set("ICENET_IMAGE", fixture);
-  }
+  return await withImageDef(def, () => buildImage(ROOT, board, true));
 }
 
 if (import.meta.main) await bench();

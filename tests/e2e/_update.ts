@@ -12,6 +12,7 @@ import { dbKey } from "../../lib/secureboot/keys.ts";
 import { writeSlotUkis } from "../../lib/secureboot/slot_ukis.ts";
 import { defaultStoreDir } from "../../lib/store.ts";
 import type { Qemu } from "../../lib/qemu/machine.ts";
+import { withImageDef } from "../../lib/qemu/build_image.ts";
 import { GuestShell } from "../../lib/qemu/shell.ts";
 import { squashfsArgs } from "../../lib/rootfs/stage.ts";
 import { addVerity } from "../../lib/rootfs/verity.ts";
@@ -23,15 +24,8 @@ const FIXTURES = new URL("./fixtures/", import.meta.url).pathname;
 /** The test image's console login (fixtures/test-image.yaml). */
 export const LOGIN = { user: "root", password: "icenet-test", timeoutMs: 600_000 };
 /** Build a stage of the test image (fixtures/test-image.yaml). */
-export async function withTestImage<T>(f: () => Promise<T>): Promise<T> {
-  const before = Deno.env.get("ICENET_IMAGE");
-  Deno.env.set("ICENET_IMAGE", join(FIXTURES, "test-image.yaml"));
-  try {
-    return await f();
-  } finally {
-    if (before === undefined) Deno.env.delete("ICENET_IMAGE");
-    else Deno.env.set("ICENET_IMAGE", before);
-  }
+export function withTestImage<T>(f: () => Promise<T>): Promise<T> {
+  return withImageDef(join(FIXTURES, "test-image.yaml"), f);
 }
 
 /** A root squashfs like `base`'s with `files` (path -> text) added: `<dir>/root.squashfs`. */
