@@ -24,7 +24,7 @@ import { join } from "node:path";
 import { type Board, boardNames, loadBoard, qemuMachines } from "../../lib/board.ts";
 import { buildImage, buildStage, withImageDef } from "../../lib/qemu/build_image.ts";
 import { readVerity } from "../../lib/rootfs/verity.ts";
-import { bootReport, squashfsBytesAt } from "../../lib/qemu/report.ts";
+import { bootReport, type MemoryBreakdown, squashfsBytesAt } from "../../lib/qemu/report.ts";
 import { partitionOffsets } from "../../lib/qemu/board_vm.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
@@ -89,13 +89,14 @@ async function bootMedian(
   runs: number,
 ): Promise<number> {
   const login = { user: "root", password: "icenet-test" };
-  const boots: number[] = [], mems: number[] = [];
+  const boots: number[] = [], mems: number[] = [], breakdowns: MemoryBreakdown[] = [];
   for (let i = 0; i < runs; i++) {
     const work = await Deno.makeTempDir({ prefix: `icenet-bench-${label || board.name}-` });
     try {
       const r = await bootReport(board, image, work, login, undefined, machine);
       boots.push(r.bootToLoginSeconds);
       mems.push(r.idleMemoryMiB);
+      breakdowns.push(r.memory);
     } finally {
       await Deno.remove(work, { recursive: true });
     }
@@ -105,6 +106,13 @@ async function bootMedian(
     console.log(`bench: boot_to_login_${label} ${median(boots)} s`);
     console.log(`bench: boot_to_login_${label}_spread ${spread.toFixed(3)} s`);
     console.log(`bench: idle_mem_${label} ${median(mems)} MB`);
+    // The boot whose idle figure is the median: what holds it, and the kernel's reserve.
+    const m = breakdowns[mems.indexOf(median(mems))] ?? breakdowns[0];
+    console.log(`bench: idle_mem_held_${label} ${m.held} MB`);
+    console.log(
+      `  held: slab ${m.slab}, kernel stacks ${m.kernelStacks}, page tables ${m.pageTables}, ` +
+        `vmalloc ${m.vmalloc}, processes ${m.anon} MB; watermark reserve ${m.reserve} MB`,
+    );
   }
   return median(boots);
 }
