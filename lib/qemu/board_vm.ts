@@ -136,23 +136,8 @@ export async function boardVm(
     noReboot: opts.noReboot,
     devices: m.devices,
     ...(opts.monitor ? { monitor: join(work, "monitor.sock") } : {}),
-    ...icount(),
   };
   return { ...base, ...await BOOTS[bootKind(board).qemu]({ board, m, image, work, disk, opts }) };
-}
-
-/**
- * ICENET_ICOUNT=<shift>: the guest clock counts instructions (QemuSpec.icountShift), for
- * A/B boot comparisons that a busy host would blur. Not for figures: instructions are
- * not time, and the guest's CPUs then take turns on one host thread.
- */
-function icount(): { icountShift?: number } {
-  const v = Deno.env.get("ICENET_ICOUNT");
-  if (!v) return {};
-  if (!/^\d+$/.test(v) || Number(v) > 10) {
-    throw new Error(`ICENET_ICOUNT=${v}: expected a shift from 0 to 10 (ns per instruction, log 2)`);
-  }
-  return { icountShift: Number(v) };
 }
 
 /** What a boot method needs to know. */

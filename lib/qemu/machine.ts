@@ -49,12 +49,6 @@ export interface QemuSpec {
   noReboot?: boolean;
   /** More devices (`-device`), e.g. the `i6300esb` watchdog. */
   devices?: string[];
-  /**
-   * TCG only: the guest clock counts instructions, 2^shift ns each (`-icount`), instead
-   * of following the host's. Boot times then do not depend on the host's load: an A/B
-   * comparison on a busy machine (ICENET_ICOUNT, lib/qemu/board_vm.ts).
-   */
-  icountShift?: number;
 }
 
 /** The argument vector (without the program name) for a spec. */
@@ -63,9 +57,6 @@ export function qemuArgv(spec: QemuSpec): string[] {
   // OVMF's secure-boot build runs its variable services in SMM, on a flash only SMM may write.
   const machine = spec.firmware?.secureBoot ? `${spec.machine},smm=on` : spec.machine;
   a.push("-M", machine, "-m", spec.memory, "-accel", spec.accel, "-display", "none");
-  if (spec.icountShift !== undefined && spec.accel === "tcg") {
-    a.push("-icount", `shift=${spec.icountShift}`);
-  }
   if (spec.firmware?.secureBoot) a.push("-global", "driver=cfi.pflash01,property=secure,value=on");
   // PC machines get only the devices we add (else OVMF first tries a CD-ROM and the
   // network); the Pi machines have fixed on-board devices.
