@@ -69,14 +69,17 @@ export function memUsedKiB(meminfo: string): number {
 
 /**
  * Where idle memory goes, MiB. MemTotal - MemAvailable (the idle figure) is `held` (pages
- * neither free nor page cache: kernel allocations, processes, pages parked on the
- * per-CPU free lists) plus what MemAvailable keeps back from the free pages: the zones'
- * high watermarks and up to the low watermark of the page cache. Those reserves scale
- * with RAM (about 6 MB on a 1 GiB Pi, 2 MB on a 256 MiB VM), not with what runs.
+ * neither free nor page cache) plus what MemAvailable keeps back from the free pages: the
+ * zones' high watermarks and up to the low watermark of the page cache. Of `held`, the
+ * pages parked on the per-CPU free lists are free too. The watermarks and the per-CPU
+ * lists scale with RAM and CPUs (about 10 MB on a 4-core 1 GiB Pi, 2 MB on a 1-CPU
+ * 256 MiB VM), not with what runs.
  */
 export interface MemoryBreakdown {
   /** MemTotal - MemFree - Buffers - Cached: what `free` calls used. */
   held: number;
+  /** Of held: free pages on the per-CPU lists (`count:` in /proc/zoneinfo). */
+  perCpuFree: number;
   /** Of held: unreclaimable slab, kernel stacks, page tables, vmalloc, process memory. */
   slab: number;
   kernelStacks: number;
@@ -92,10 +95,11 @@ export function memoryBreakdown(meminfo: string, zoneinfo: string): MemoryBreakd
   const kib = (key: string) => meminfoKiB(meminfo, key);
   const mib = (k: number) => Math.round(k / 1024 * 10) / 10;
   // A zone's watermarks are its first "high" line (the per-CPU lists' "high:" come later).
-  const highPages = [...zoneinfo.matchAll(/^\s+high\s+(\d+)$/gm)]
-    .reduce((a, m) => a + Number(m[1]), 0);
+  const pages = (re: RegExp) => [...zoneinfo.matchAll(re)].reduce((a, m) => a + Number(m[1]), 0);
+  const highPages = pages(/^\s+high\s+(\d+)$/gm);
   return {
     held: mib(kib("MemTotal") - kib("MemFree") - kib("Buffers") - kib("Cached")),
+    perCpuFree: mib(pages(/^\s+count:\s+(\d+)$/gm) * 4),
     slab: mib(kib("SUnreclaim")),
     kernelStacks: mib(kib("KernelStack")),
     pageTables: mib(kib("PageTables")),

@@ -111,7 +111,8 @@ async function bootMedian(
     console.log(`bench: idle_mem_held_${label} ${m.held} MB`);
     console.log(
       `  held: slab ${m.slab}, kernel stacks ${m.kernelStacks}, page tables ${m.pageTables}, ` +
-        `vmalloc ${m.vmalloc}, processes ${m.anon} MB; watermark reserve ${m.reserve} MB`,
+        `vmalloc ${m.vmalloc}, processes ${m.anon}, free on per-CPU lists ${m.perCpuFree} MB; ` +
+        `watermark reserve ${m.reserve} MB`,
     );
   }
   return median(boots);
