@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/reboot.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
@@ -40,6 +41,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cmdline.h"
 #include "findfs.h"
 #include "growfs.h"
 
@@ -48,20 +50,39 @@
 #define ETC_SUMS "/usr/lib/icenet/etc.sha256"
 #define ETC_STATE "/overlay/etc.sha256"
 
-static int kmsg = -1;
+static int kmsg = -1, quiet;
 
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void say(const char *fmt, ...)
+/* One line "icenet-preinit: <text>": on the console, or under `quiet` (kernel command
+ * line) the kernel log only when it is not a warning. */
+static void vsay(int warning, const char *fmt, va_list ap)
 {
-	char buf[512];
+	char out[3 + 512], *buf = out + 3; /* room for a kernel log level: one record */
+	int cap = 512, n = snprintf(buf, cap, "icenet-preinit: ");
+	n += vsnprintf(buf + n, cap - (size_t)n - 1, fmt, ap);
+	if (n > cap - 2) n = cap - 2;
+	buf[n++] = '\n';
+	if (quiet && !warning && kmsg >= 0) {
+		memcpy(out, "<6>", 3);
+		if (write(kmsg, out, (size_t)n + 3) < 0) { /* only the log misses it */ }
+	} else if (write(2, buf, (size_t)n) < 0) { /* no console: nothing to tell */ }
+}
+
+static void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void warn(const char *fmt, ...)
+{
 	va_list ap;
 	va_start(ap, fmt);
-	int n = snprintf(buf, sizeof buf, "icenet-preinit: ");
-	n += vsnprintf(buf + n, sizeof buf - (size_t)n - 1, fmt, ap);
+	vsay(1, fmt, ap);
 	va_end(ap);
-	if (n > (int)sizeof buf - 2) n = (int)sizeof buf - 2;
-	buf[n++] = '\n';
-	if (write(2, buf, (size_t)n) < 0) { /* no console: nothing to tell */ }
+}
+
+static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void note(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsay(0, fmt, ap);
+	va_end(ap);
 }
 
 /* A step done, into the kernel log at debug level (not on the console): its timestamp
@@ -77,21 +98,8 @@ static void mark(const char *step)
 static int mnt(const char *src, const char *dir, const char *type, unsigned long flags, const char *data)
 {
 	if (!mount(src, dir, type, flags, data)) return 0;
-	say("warning: unable to mount %s on %s: %s", src, dir, strerror(errno));
+	warn("warning: unable to mount %s on %s: %s", src, dir, strerror(errno));
 	return -1;
-}
-
-/* The value of `key` (like "icenet.data=") on the kernel command line, or "". */
-static void cmdline_arg(const char *cmdline, const char *key, char *out, size_t cap)
-{
-	size_t kl = strlen(key);
-	*out = 0;
-	for (const char *p = cmdline; *p;) {
-		size_t l = strcspn(p, " \t\n");
-		if (l > kl && !strncmp(p, key, kl)) snprintf(out, cap, "%.*s", (int)(l - kl), p + kl);
-		p += l;
-		p += strspn(p, " \t\n");
-	}
 }
 
 static void iso(time_t t, char out[32])
@@ -135,11 +143,11 @@ static int restore_clock(int dry_run)
 	}
 	struct timeval tv = {.tv_sec = t};
 	if (settimeofday(&tv, 0)) {
-		say("warning: could not restore the clock: icenet-clock: could not set the clock to %s: %s",
+		warn("warning: could not restore the clock: icenet-clock: could not set the clock to %s: %s",
 		    to, strerror(errno));
 		return 1;
 	}
-	say("icenet-clock: clock was %s, set to %s (%s); NTP will correct it", from, to, src);
+	note("icenet-clock: clock was %s, set to %s (%s); NTP will correct it", from, to, src);
 	return 0;
 }
 
@@ -147,7 +155,7 @@ static int rm_entry(const char *path, const struct stat *st, int type, struct FT
 {
 	(void)st, (void)ftw;
 	if ((type == FTW_DP ? rmdir(path) : unlink(path)) && errno != ENOENT)
-		say("warning: factory reset: unable to remove %s: %s", path, strerror(errno));
+		warn("warning: factory reset: unable to remove %s: %s", path, strerror(errno));
 	return 0;
 }
 
@@ -192,7 +200,7 @@ static void reconcile_etc(void)
 	if (!now) goto out;
 	if (!was) { /* the first boot with a layer: this root is the reference */
 		if (write_file(ETC_STATE, now, nl))
-			say("warning: could not record %s: /etc will not be reconciled after the next update", ETC_STATE);
+			warn("warning: could not record %s: /etc will not be reconciled after the next update", ETC_STATE);
 		goto out;
 	}
 	if (nl == sl && !memcmp(now, was, nl)) goto out;
@@ -203,7 +211,7 @@ static void reconcile_etc(void)
 	}
 	int status = 0;
 	if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status))
-		say("warning: %s failed", RECONCILE);
+		warn("warning: %s failed", RECONCILE);
 out:
 	free(now);
 	free(was);
@@ -217,7 +225,7 @@ static void boot(char **argv)
 	for (int i = 0; fd >= 0 && i < 3; i++) dup2(fd, i);
 	argv[0] = ICENET_INIT;
 	execv(ICENET_INIT, argv);
-	say("fatal: unable to exec %s: %s; starting a shell", ICENET_INIT, strerror(errno));
+	warn("fatal: unable to exec %s: %s; starting a shell", ICENET_INIT, strerror(errno));
 	execl("/bin/sh", "sh", (char *)0);
 	for (;;) pause();
 }
@@ -226,8 +234,7 @@ static void boot(char **argv)
 static void data_device(const char *cmdline, char *dev, size_t cap)
 {
 	char spec[256];
-	cmdline_arg(cmdline, "icenet.data=", spec, sizeof spec);
-	if (*spec && !findfs(spec, dev, cap)) return;
+	if (boot_cmdline_arg(cmdline, "icenet.data", spec, sizeof spec) && !findfs(spec, dev, cap)) return;
 	if (findfs("LABEL=data", dev, cap)) *dev = 0;
 }
 
@@ -242,16 +249,14 @@ static int preinit(char **argv)
 	kmsg = open("/dev/kmsg", O_WRONLY | O_CLOEXEC | O_NOCTTY);
 	mark("proc and dev");
 
-	char cmdline[4096] = "", overlay[16], dev[256] = "";
-	int fd = open("/proc/cmdline", O_RDONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		ssize_t r = read(fd, cmdline, sizeof cmdline - 1);
-		cmdline[r > 0 ? r : 0] = 0;
-		close(fd);
-	}
-	cmdline_arg(cmdline, "icenet.overlay=", overlay, sizeof overlay);
+	char cmdline[4096] = "", overlay[16] = "", dev[256] = "";
+	if (boot_cmdline_read(cmdline, sizeof cmdline)) warn("warning: unable to read /proc/cmdline: %s", strerror(errno));
+	/* In a PID namespace (a test) /proc/cmdline is the host's: its `quiet` is not ours.
+	 * reboot(2) tells (EINVAL there); icenet-init disables ctrl-alt-del anyway. */
+	quiet = boot_cmdline_flag(cmdline, "quiet") && !reboot(RB_DISABLE_CAD);
+	boot_cmdline_arg(cmdline, "icenet.overlay", overlay, sizeof overlay);
 	if (!strcmp(overlay, "off")) {
-		say("overlay disabled (icenet.overlay=off): root stays read-only");
+		note("overlay disabled (icenet.overlay=off): root stays read-only");
 		restore_clock(0); /* no data partition mounted: the build date is all there is */
 		umount("/sys");
 		umount("/proc");
@@ -265,10 +270,10 @@ static int preinit(char **argv)
 		mark("data partition mounted");
 		/* A card bigger than the image: the data partition (the last one) and its file
 		 * system grow to fill it, once; later boots find nothing to do. */
-		if (growfs_device(dev, "/overlay")) say("warning: could not grow %s", dev);
+		if (growfs_device(dev, "/overlay")) warn("warning: could not grow %s", dev);
 		mark("data partition grown");
 		if (!access("/overlay/.factory-reset", F_OK)) {
-			say("factory reset: wiping the writable layer on %s", dev);
+			note("factory reset: wiping the writable layer on %s", dev);
 			rm_rf("/overlay/upper");
 			rm_rf("/overlay/work");
 			unlink("/overlay/.factory-reset");
@@ -276,7 +281,7 @@ static int preinit(char **argv)
 		if (!stat("/overlay/upper", &st) && S_ISDIR(st.st_mode)) reconcile_etc();
 		mark("etc reconciled");
 	} else {
-		say("warning: no data partition%s%s%s: changes will not persist", *dev ? " (" : "", dev,
+		warn("warning: no data partition%s%s%s: changes will not persist", *dev ? " (" : "", dev,
 		    *dev ? " did not mount)" : "");
 		mnt("tmpfs", "/overlay", "tmpfs", 0, "mode=0755");
 	}
@@ -287,21 +292,21 @@ static int preinit(char **argv)
 	mkdir("/overlay/work", 0755);
 	/* The merged root is assembled on /mnt, then becomes / (the old root moves to /rom). */
 	if (mnt("overlay", "/mnt", "overlay", 0, "lowerdir=/,upperdir=/overlay/upper,workdir=/overlay/work")) {
-		say("warning: overlay mount failed: root stays read-only");
+		warn("warning: overlay mount failed: root stays read-only");
 		umount("/overlay");
 		umount("/proc");
 		boot(argv);
 	}
-	say("root: squashfs + writable layer on %s", upper);
+	note("root: squashfs + writable layer on %s", upper);
 	if (chdir("/mnt") || mount("/overlay", "/mnt/overlay", 0, MS_MOVE, 0) ||
 	    mount("/dev", "/mnt/dev", 0, MS_MOVE, 0)) {
-		say("fatal: unable to move the mounts into the new root: %s", strerror(errno));
+		warn("fatal: unable to move the mounts into the new root: %s", strerror(errno));
 		boot(argv);
 	}
 	umount("/proc");
 	/* pivot_root has no libc wrapper in musl. */
 	if (syscall(SYS_pivot_root, ".", "rom") || chroot(".") || chdir("/")) {
-		say("fatal: unable to switch to the overlay root: %s", strerror(errno));
+		warn("fatal: unable to switch to the overlay root: %s", strerror(errno));
 		boot(argv);
 	}
 	mark("overlay root");

@@ -1,8 +1,11 @@
 /**
  * `deno task bench boot`: boot figures of the test images (tests/e2e/fixtures/
- * test-image.yaml, which has a console login) under QEMU, printed, not asserted.
+ * test-image.yaml, which has a console login, with the default image's kernel arguments:
+ * `quiet`) under QEMU, printed, not asserted.
  *   bench: boot_to_login_zima <s> s   kernel start to login prompt, guest clock
  *   bench: idle_mem_zima <MB> MB      MemTotal - MemAvailable 10 s after login
+ *   bench: idle_mem_held_zima <MB> MB  of it, pages neither free nor cache, and what holds
+ *                                     them (lib/qemu/report.ts memoryBreakdown())
  *   bench: image_size_<board> <B> B   the image file (rpi, rpi32, zima)
  *   bench: image_xz_<board> <B> B     the image as published: xz -9 (the free space of
  *                                     its partitions is zeros, so this is what is downloaded)
@@ -26,6 +29,9 @@ import { buildImage, buildStage, withImageDef } from "../../lib/qemu/build_image
 import { readVerity } from "../../lib/rootfs/verity.ts";
 import { bootReport, type MemoryBreakdown, squashfsBytesAt } from "../../lib/qemu/report.ts";
 import { partitionOffsets } from "../../lib/qemu/board_vm.ts";
+import { imageDefWithArgs, productArgs } from "../../lib/qemu/chart_run.ts";
+import { loadImageDef } from "../../lib/image_def.ts";
+import { stringify } from "yaml";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 
@@ -51,7 +57,12 @@ function median(xs: number[]): number {
 
 export default async function bench(): Promise<void> {
   const runs = Number(Deno.env.get("ICENET_BENCH_RUNS") ?? 5);
-  Deno.env.set("ICENET_IMAGE", join(ROOT, "tests/e2e/fixtures/test-image.yaml"));
+  const defs = await Deno.makeTempDir({ prefix: "icenet-bench-image-" });
+  const fixture = join(ROOT, "tests/e2e/fixtures/test-image.yaml");
+  Deno.env.set(
+    "ICENET_IMAGE",
+    await imageDefWithArgs(fixture, await productArgs(ROOT), defs, "bench-image.yaml"),
+  );
   // ICENET_BENCH_BOARDS names the machines to boot by label (a board's default machine
   // has the board's name); the default is every machine of every board.
   const wanted = Deno.env.get("ICENET_BENCH_BOARDS")?.split(",");
@@ -120,10 +131,10 @@ async function bootMedian(
 
 /** The test image built with `verity: false` (an image definition beside it, in /tmp). */
 async function imageWithoutVerity(board: Board): Promise<string> {
-  const fixture = Deno.env.get("ICENET_IMAGE")!;
   const dir = await Deno.makeTempDir({ prefix: "icenet-bench-noverity-" });
-  const def = join(dir, "test-image-noverity.yaml");
-  await Deno.writeTextFile(def, (await Deno.readTextFile(fixture)) + "verity: false\n");
+  const def = join(dir, "bench-image-noverity.yaml");
+  const base = await loadImageDef(Deno.env.get("ICENET_IMAGE")!);
+  await Deno.writeTextFile(def, stringify({ ...base, verity: false }));
   return await withImageDef(def, () => buildImage(ROOT, board, true));
 }
 
