@@ -242,11 +242,15 @@ static int preinit(char **argv)
 {
 	struct stat st;
 	/* A kernel with CONFIG_DEVTMPFS_MOUNT has mounted /dev already. */
-	if (stat("/dev/null", &st) || !S_ISCHR(st.st_mode)) mnt("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755");
+	kmsg = open("/dev/kmsg", O_WRONLY | O_CLOEXEC | O_NOCTTY);
+	mark("started"); /* the kernel's exec of /sbin/init, on the chart */
+	if (stat("/dev/null", &st) || !S_ISCHR(st.st_mode)) {
+		mnt("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755");
+		if (kmsg < 0) kmsg = open("/dev/kmsg", O_WRONLY | O_CLOEXEC | O_NOCTTY);
+	}
 	mnt("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, 0);
 	/* findfs and growfs find the disks here; icenet-init mounts /sys for good later. */
 	mnt("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, 0);
-	kmsg = open("/dev/kmsg", O_WRONLY | O_CLOEXEC | O_NOCTTY);
 	mark("proc and dev");
 
 	char cmdline[4096] = "", overlay[16] = "", dev[256] = "";
@@ -264,6 +268,7 @@ static int preinit(char **argv)
 	}
 
 	data_device(cmdline, dev, sizeof dev);
+	mark("data partition found");
 	const char *upper = "tmpfs";
 	if (*dev && !mnt(dev, "/overlay", "ext4", MS_NOATIME, 0)) {
 		upper = dev;
