@@ -111,7 +111,7 @@ function partitionBytes(p: PartitionSpec, c: PartitionContent | undefined): numb
   if (p.size === AUTO) {
     if (!(AUTO_FS as readonly string[]).includes(p.fs)) {
       throw new Error(
-        `partition "${p.name}": size auto sizes a partition from its content, and a ${p.fs} ` +
+        `partition "${p.name}": size auto sizes a partition from its content, and its ${p.fs} ` +
           `partition is empty in the image: give a size (data grows at first boot)`,
       );
     }

@@ -61,7 +61,7 @@ Deno.test("planDisk() refuses content that does not fit a fixed size, and auto o
         planDisk({ table: "gpt", list: [{ ...LIST[3], size: "auto" }] }, "x", {
           data: { bytes: 0 },
         }),
-      /partition "data": size auto sizes a partition from its content, and a ext4 partition is empty in the image: give a size/,
+      /partition "data": size auto sizes a partition from its content, and its ext4 partition is empty in the image: give a size/,
     ],
   ];
   for (const [name, f, msg] of rows) await t.step(name, () => assert.throws(f, msg));
