@@ -36,7 +36,7 @@ import { stringify } from "yaml";
 const ROOT = new URL("../..", import.meta.url).pathname;
 
 /** The size of `file` compressed with xz -9 (streamed, not written anywhere). */
-async function xzBytes(file: string): Promise<number> {
+export async function xzBytes(file: string): Promise<number> {
   const xz = new Deno.Command("xz", {
     args: ["-9", "-T2", "-c", file],
     stdout: "piped",
