@@ -27,9 +27,10 @@ Deno.test("clock: restore never goes back, save keeps the last time, keep saves 
     const ref = join(dir, "os-release");
     Deno.writeTextFileSync(ref, "NAME=IceNet-OS\n");
     const env = { PATH: bin, ICENET_CLOCK_FILE: file, ICENET_CLOCK_REF: ref };
-    const clock = async (...args: string[]) => {
-      const p = await new Deno.Command(join(bin, "sh"), {
-        args: [SCRIPT, ...args],
+    // A program with only `env`: its exit code and its output, stdout then stderr.
+    const run = async (program: string, args: string[]) => {
+      const p = await new Deno.Command(program, {
+        args,
         env,
         clearEnv: true,
         stdout: "piped",
@@ -38,18 +39,11 @@ Deno.test("clock: restore never goes back, save keeps the last time, keep saves 
       const dec = new TextDecoder();
       return { code: p.code, out: dec.decode(p.stdout) + dec.decode(p.stderr) };
     };
+    const clock = (...args: string[]) => run(join(bin, "sh"), [SCRIPT, ...args]);
     await buildInit();
-    const restore = async () => {
-      const p = await new Deno.Command(join(ROOT, "init/build/icenet-preinit"), {
-        args: ["--clock-restore", "--dry-run"],
-        env: { ICENET_CLOCK_FILE: file, ICENET_CLOCK_REF: ref },
-        clearEnv: true,
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      const dec = new TextDecoder();
-      return { code: p.code, out: dec.decode(p.stdout) + dec.decode(p.stderr) };
-    };
+    // Early boot's restore (icenet-preinit), which the keeper's saved time feeds.
+    const restore = () =>
+      run(join(ROOT, "init/build/icenet-preinit"), ["--clock-restore", "--dry-run"]);
     const now = () => Math.floor(Date.now() / 1000);
     const setRef = (time: number) => Deno.utimeSync(ref, time, time);
     const saved = () => Number(Deno.readTextFileSync(file).trim());
