@@ -9,7 +9,9 @@
  *   (c) b committed but its kernel missing (a half-written update): a boots.
  * Slot b is slot a's kernel with its own cmdline.env (icenet.slot=b); the root stays
  * p2 until the layout has a root-b partition. Prints the time from the board's
- * start (QEMU's, or the reset) to U-Boot starting the kernel.
+ * start (QEMU's, or the reset) to U-Boot starting the kernel. It boots the test image:
+ * the kernel's command line is read from the console, which the default image's `quiet`
+ * keeps the kernel from printing.
  *
  *   deno test -A tests/e2e/uboot_ab_test.ts
  */
@@ -32,6 +34,7 @@ import { type Qemu, startGuest } from "../../lib/qemu/machine.ts";
 import { HumanMonitor } from "../../lib/qemu/monitor.ts";
 import { ROOT } from "../../lib/registry.ts";
 import { e2eBoardList, withSkipReason } from "./_boards.ts";
+import { withTestImage } from "./_update.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 /** TCG on a shared machine: U-Boot's USB scan and the kernel take their time. */
@@ -127,7 +130,7 @@ for (const e of (await e2eBoardList()).filter((e) => bootKind(e.board).name === 
     withSkipReason(`${name}: U-Boot boots slot a; a trial of b boots once, then a again`, e),
     { ...opts, ignore: e.skip !== undefined },
     async (t) => {
-      const image = await buildImage(ROOT, board, true);
+      const image = await withTestImage(() => buildImage(ROOT, board, true));
       const work = await Deno.makeTempDir({ prefix: `icenet-e2e-uboot-${name}-` });
 
       const a = await t.step("(a) no state: slot a, committed, to the login prompt", async () => {
