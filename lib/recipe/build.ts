@@ -166,7 +166,9 @@ async function compile(r: BuildRecipe, ctx: StageContext, tree: string): Promise
   }
   await $`make -j${ctx.jobs} ${r.make}`.cwd(dir).env(menv);
   await $`make DESTDIR=${tree} ${r.install}`.cwd(dir).env(menv);
-  await stageDevFiles(tree, sys, join(ctx.out, STAGING));
+  // The build directory becomes the path -ffile-prefix-map gives it in binaries.
+  const buildPath = { from: src, to: `/usr/src/${r.name}` };
+  await stageDevFiles(tree, sys, join(ctx.out, STAGING), buildPath);
 }
 
 /** What every kind shares: add, dirs, symlinks, remove, modes, strip. */

@@ -111,7 +111,12 @@ const LIB_DIRS = ["usr/lib", "lib"];
  * .pc files) leave the package tree. libtool's .la files are dropped: they name
  * /usr/lib, which a later cross build would read as the host's.
  */
-export async function stageDevFiles(tree: string, sys: string, staging: string): Promise<void> {
+export async function stageDevFiles(
+  tree: string,
+  sys: string,
+  staging: string,
+  buildPath?: { from: string; to: string },
+): Promise<void> {
   const own = join(dirname(tree), "staging-own");
   let any = false;
   for (const d of [...DEV_DIRS, ...LIB_DIRS]) {
@@ -121,6 +126,7 @@ export async function stageDevFiles(tree: string, sys: string, staging: string):
     any = true;
   }
   if (!any) return;
+  if (buildPath) { for (const d of DEV_DIRS) await unmapText(join(own, d), buildPath); }
   await mergeTree(sys, staging, "sysroot");
   await mergeTree(own, staging, "package");
   await Deno.remove(own, { recursive: true });
@@ -132,6 +138,27 @@ export async function stageDevFiles(tree: string, sys: string, staging: string):
       const dev = e.name.endsWith(".a") || e.name.endsWith(".la") ||
         (e.isSymlink && e.name.endsWith(".so"));
       if (dev) await Deno.remove(join(dir, e.name));
+    }
+  }
+}
+
+/**
+ * Replace the build directory in the text files under `dir` (headers, .pc files):
+ * generated headers may name it in a comment (ncurses' curses.h), and the staging
+ * tree is a stage output that must not depend on where the build ran.
+ */
+async function unmapText(dir: string, path: { from: string; to: string }): Promise<void> {
+  if (!(await Deno.lstat(dir).catch(() => undefined))?.isDirectory) return;
+  for await (const e of Deno.readDir(dir)) {
+    const p = join(dir, e.name);
+    if (e.isDirectory) await unmapText(p, path);
+    else if (e.isFile) {
+      const bytes = await Deno.readFile(p);
+      if (bytes.includes(0)) continue;
+      const text = new TextDecoder().decode(bytes);
+      if (text.includes(path.from)) {
+        await Deno.writeTextFile(p, text.replaceAll(path.from, path.to));
+      }
     }
   }
 }
