@@ -5,6 +5,11 @@
  *
  *   bench: rootfs_size_zima <bytes> B
  *   bench: rootfs_size_zima_no_icepkg <bytes> B
+ *
+ * and the size of each optional package (a recipe the default image leaves out; the
+ * root's repository holds it):
+ *
+ *   bench: pkg_size_zima_curl <bytes> B
  */
 import { join } from "node:path";
 import { loadBoard } from "../../lib/board.ts";
@@ -51,6 +56,15 @@ export default async function bench(): Promise<void> {
       }
       const size = (await Deno.stat(join(res.out, "root.squashfs"))).size;
       console.log(`bench: rootfs_size_${name}${suffix} ${size} B`);
+    }
+    for (const [stage, res] of [...r.results].sort(([a], [b]) => a < b ? -1 : 1)) {
+      const pkg = stage.replace(/^pkg:/, "");
+      if (pkg === stage || def.packages.includes(pkg) || !res.out) continue;
+      for (const e of Deno.readDirSync(res.out)) {
+        if (!e.name.endsWith(".ice")) continue;
+        const size = (await Deno.stat(join(res.out, e.name))).size;
+        console.log(`bench: pkg_size_${name}_${pkg} ${size} B`);
+      }
     }
   }
 }
