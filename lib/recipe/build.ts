@@ -120,7 +120,7 @@ export function buildEnv(
   const maps = `-ffile-prefix-map=${src}=/usr/src/${name}` +
     (opts.libs ? ` -ffile-prefix-map=${sys}=` : "");
   const cflags = `-Os -pipe ${maps} ${board.cflags}`.trim();
-  const sysEnv = sysrootEnv(sys, opts.libs);
+  const sysEnv = sysrootEnv(sys, opts.libs, opts.static ? "static" : "shared");
   const ldflags = [opts.static ? "-static" : "", sysEnv.LDFLAGS ?? ""].filter(Boolean).join(" ");
   return {
     ...ctx.env,

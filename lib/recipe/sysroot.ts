@@ -10,7 +10,7 @@
  *
  * ```ts
  * const sys = await assembleSysroot(ctx, recipe, join(ctx.tmp, "sysroot"));
- * const env = sysrootEnv(sys, recipe.libs.length > 0);
+ * const env = sysrootEnv(sys, recipe.libs.length > 0, recipe.link);
  * // after `make install DESTDIR=tree`:
  * await stageDevFiles(tree, sys, join(ctx.out, STAGING));
  * ```
@@ -80,9 +80,14 @@ export async function assembleSysroot(
  * only there (no host .pc file can leak in); with libraries, the compiler and
  * linker search it too, and `-rpath-link` finds the libraries' own dependencies.
  */
-export function sysrootEnv(sys: string, hasLibs: boolean): Record<string, string> {
+export function sysrootEnv(
+  sys: string,
+  hasLibs: boolean,
+  link: "shared" | "static" = "shared",
+): Record<string, string> {
   const env: Record<string, string> = {
-    PKG_CONFIG: "pkg-config",
+    // A static link needs the libraries' own dependencies too (Libs.private).
+    PKG_CONFIG: link === "static" ? "pkg-config --static" : "pkg-config",
     PKG_CONFIG_LIBDIR: `${sys}/usr/lib/pkgconfig:${sys}/usr/share/pkgconfig`,
     PKG_CONFIG_SYSROOT_DIR: sys,
   };

@@ -71,6 +71,7 @@ Deno.test("sysrootEnv() points pkg-config at the sysroot only, and the compiler 
   const env = sysrootEnv("/s", true);
   assert.equal(env.CPPFLAGS, "-I/s/usr/include");
   assert.equal(env.LDFLAGS, "-L/s/usr/lib -Wl,-rpath-link,/s/usr/lib");
+  assert.equal(sysrootEnv("/s", true, "static").PKG_CONFIG, "pkg-config --static");
 });
 
 Deno.test("stageDevFiles() stages headers, libraries and .pc files on top of the sysroot, and keeps only run-time files in the package", async () => {
