@@ -100,6 +100,19 @@ export async function copyTree(src: string, dst: string, normalise: boolean): Pr
 }
 
 /**
+ * Compiler flags a dynamically linked build needs per architecture. aarch64: gcc 12
+ * turns atomics into calls to libgcc.a's helpers, whose set-up calls glibc's name
+ * `__getauxval`; musl keeps that name hidden in libc.so (libc.a has it, so static
+ * programs link), so a shared libcurl failed to link its programs. Inline atomics
+ * need no helper.
+ */
+const SHARED_CFLAGS: Record<Board["arch"], string> = {
+  x86_64: "",
+  aarch64: "-mno-outline-atomics",
+  armv7: "",
+};
+
+/**
  * The toolchain environment of a compiling build: the musl wrapper, and the sysroot
  * `sys` of the recipe's libraries (lib/recipe/sysroot.ts). `static` links every
  * program with -static, as all packages did before libraries.
@@ -119,7 +132,8 @@ export function buildEnv(
   // sysroot's (its headers are /usr/include on the device).
   const maps = `-ffile-prefix-map=${src}=/usr/src/${name}` +
     (opts.libs ? ` -ffile-prefix-map=${sys}=` : "");
-  const cflags = `-Os -pipe ${maps} ${board.cflags}`.trim();
+  const arch = opts.static ? "" : SHARED_CFLAGS[board.arch];
+  const cflags = [`-Os -pipe ${maps}`, board.cflags, arch].filter(Boolean).join(" ");
   const sysEnv = sysrootEnv(sys, opts.libs, opts.static ? "static" : "shared");
   const ldflags = [opts.static ? "-static" : "", sysEnv.LDFLAGS ?? ""].filter(Boolean).join(" ");
   return {
