@@ -36,8 +36,8 @@ export async function makeRoot(
   dir: string,
 ): Promise<Root> {
   const tree = join(dir, "root"), work = join(dir, "work");
-  await Deno.mkdir(tree);
-  await Deno.mkdir(work);
+  await Deno.mkdir(tree, { recursive: true });
+  await Deno.mkdir(work, { recursive: true });
   await unpackPackages(files, tree);
   if (b.qemu) {
     const which = await new Deno.Command("sh", { args: ["-c", `command -v ${b.qemu}`] }).output();
