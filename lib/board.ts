@@ -18,7 +18,8 @@ import { BOOT_KINDS, findBootKind } from "./boot/registry.ts";
 import { SourceSchema } from "./fetch/source.ts";
 import { loadYamlFile } from "./yaml_file.ts";
 
-const Size = z.string().regex(/^\d+[KMG]$/, "size like 64M or 1G");
+/** A fixed size, or `auto`: from the content, with headroom (lib/image/sizing.ts). */
+const Size = z.string().regex(/^(\d+[KMG]|auto)$/, "size like 64M or 1G, or auto");
 
 const Partition = z.strictObject({
   /** Label and role: boot, root, data. */

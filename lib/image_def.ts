@@ -95,7 +95,10 @@ export const ImageDefSchema = z.strictObject({
   ).default("icenet"),
   users: z.array(User).default([]),
   /** Partition sizes overriding the board's, by partition name (e.g. data: 256M). */
-  partitions: z.record(z.string(), z.string().regex(/^\d+[KMG]$/, "size like 64M or 1G"))
+  partitions: z.record(
+    z.string(),
+    z.string().regex(/^(\d+[KMG]|auto)$/, "size like 64M or 1G, or auto"),
+  )
     .default({}),
   /** URL of the repository ice-pkg on the device updates from (optional). */
   repository: z.url().optional(),

@@ -98,7 +98,9 @@ class StageRun {
     if (force?.includes(this.stage.name)) return undefined;
     const rec = await store.lookup(key.key);
     if (!rec) return undefined;
-    await store.touchLatest(rec);
+    // A key shared by boards (a stage that reads no board field) was recorded by the
+    // board that built it first: this hit is this board's latest build.
+    await store.touchLatest({ ...rec, board: this.b.opts.board.name });
     this.#push(rec.key, rec.outputHash, false);
     return this.#finish({
       outcome: "cached",

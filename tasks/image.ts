@@ -7,7 +7,9 @@
  * second system slot, empty until an update), data (ext4, empty; init grows it to the
  * card at first boot) — and the boot partition's files, which the
  * board's boot kind decides (lib/boot/: the Pi firmware's config.txt and cmdline.txt,
- * systemd-boot's loader and entry). This stage only writes the plan out.
+ * systemd-boot's loader and entry). This stage only writes the plan out, once it has
+ * measured the boot files and the root: `size: auto` partitions are sized from them
+ * (lib/image/sizing.ts), fixed ones are checked against them.
  *
  * Where the plan asks for Secure Boot (systemd-boot: the loader signed, each slot's kernel
  * a signed UKI), the files are signed with the db key of lib/secureboot/keys.ts, whose key
@@ -26,9 +28,10 @@ import { sha256File } from "../lib/hash.ts";
 import { extractDeb } from "../lib/image/deb.ts";
 import { writeDisk } from "../lib/image/disk.ts";
 import { makeExt4 } from "../lib/image/ext4.ts";
-import { makeFat } from "../lib/image/fat.ts";
+import { listTree, makeFat } from "../lib/image/fat.ts";
 import { bootKind } from "../lib/boot/registry.ts";
-import { slotDir, SLOTS } from "../lib/image/layout.ts";
+import { type DiskPlan, slotDir, SLOTS } from "../lib/image/layout.ts";
+import type { PartitionContent } from "../lib/image/sizing.ts";
 import { dbKey, type KeyPair } from "../lib/secureboot/keys.ts";
 import { signEfi } from "../lib/secureboot/sign.ts";
 import { writeSlotUkis } from "../lib/secureboot/slot_ukis.ts";
@@ -164,28 +167,50 @@ async function stageBoot(
   }
 }
 
-/** Each partition's file system image, by partition name. */
-async function partitionImages(ctx: StageContext, plan: ImagePlan, db?: KeyPair) {
+/**
+ * What the boot partition and the root slots hold, for `size: auto` and the fit check:
+ * the staged boot files (slot a's apart: an update needs room for more) and the root.
+ */
+async function measureContent(
+  plan: ImagePlan,
+  bootDir: string,
+  squashfs: string,
+): Promise<Record<string, PartitionContent>> {
+  const content: Record<string, PartitionContent> = {};
+  const boot = { bytes: 0, slot: 0 };
+  for (const [path, isDir] of await listTree(bootDir)) {
+    if (isDir) continue;
+    const size = (await Deno.stat(join(bootDir, path))).size;
+    boot.bytes += size;
+    if (path.startsWith(`${slotDir("a")}/`)) boot.slot += size;
+  }
+  const root = { bytes: (await Deno.stat(squashfs)).size };
+  for (const p of plan.disk.partitions) {
+    if (p.name === "boot") content[p.name] = boot;
+    // Slot b takes the roots of later releases: it is sized (and checked) as slot a.
+    else if (SLOTS.some((s) => p.name === `root-${s}`)) content[p.name] = root;
+  }
+  return content;
+}
+
+/** Each partition's file system image, by partition name (the boot files staged in `bootDir`). */
+async function partitionImages(ctx: StageContext, disk: DiskPlan, label: string, bootDir: string) {
   const { deps, tmp } = ctx;
   const epoch = Number(ctx.env.SOURCE_DATE_EPOCH);
   const images: Record<string, string> = {};
-  for (const p of plan.disk.partitions) {
+  for (const p of disk.partitions) {
     const file = join(tmp, `${p.name}.${p.fs}`);
     if (p.name === "boot") {
-      const dir = join(tmp, "boot");
-      await stageBoot(ctx, plan, dir, db);
       await makeFat(file, {
         bytes: p.bytes,
-        label: plan.label,
+        label,
         volumeId: p.fsUuid.slice(0, 8),
-        dir,
+        dir: bootDir,
         epoch,
       });
     } else if (p.name === `root-${SLOTS[0]}`) {
       if (p.fs !== "squashfs") throw new Error(`partition ${p.name}: fs must be squashfs`);
-      const squashfs = join(deps.rootfs, "root.squashfs");
-      images[p.name] = squashfs;
-      ctx.record("rootBytes", (await Deno.stat(squashfs)).size);
+      images[p.name] = join(deps.rootfs, "root.squashfs");
       continue;
     } else if (SLOTS.some((s) => p.name === `root-${s}`)) {
       // The other slot: empty until an update writes it (the boot state says so).
@@ -203,15 +228,24 @@ async function partitionImages(ctx: StageContext, plan: ImagePlan, db?: KeyPair)
 async function run(ctx: StageContext, db?: KeyPair): Promise<void> {
   const { board, out, log } = ctx;
   const verity = await readVerity(ctx.deps.rootfs);
-  const plan = planImage(
-    board,
-    ctx.params.partitionSizes as Record<string, string>,
-    verity,
-    await readKernelArgs(ctx.deps.rootfs),
-  );
+  const sizes = ctx.params.partitionSizes as Record<string, string>;
+  const args = await readKernelArgs(ctx.deps.rootfs);
+  // Sizes do not enter the boot files (command lines name partitions, not offsets): the
+  // files are staged from the plan, then measured, and the disk is laid out for them.
+  const plan = planImage(board, sizes, verity, args);
   if (verity) ctx.record("rootHash", verity.rootHash);
+  const bootDir = join(ctx.tmp, "boot");
+  await stageBoot(ctx, plan, bootDir, db);
+  const squashfs = join(ctx.deps.rootfs, "root.squashfs");
+  ctx.record("rootBytes", (await Deno.stat(squashfs)).size);
+  const content = await measureContent(plan, bootDir, squashfs);
+  const sized = planImage(board, sizes, verity, args, content);
+  if (sized.cmdline !== plan.cmdline) {
+    throw new Error(`image: board ${board.name}: the command line depends on partition sizes`);
+  }
+  const disk = sized.disk;
   const img = join(out, imageName(board.name));
-  await writeDisk(img, plan.disk, await partitionImages(ctx, plan, db));
+  await writeDisk(img, disk, await partitionImages(ctx, disk, plan.label, bootDir));
   const size = (await Deno.stat(img)).size;
   const sha256 = await sha256File(img);
   log(`${img}: ${size} bytes, sha256 ${sha256}`);
@@ -221,11 +255,13 @@ async function run(ctx: StageContext, db?: KeyPair): Promise<void> {
   ctx.record("cmdline", plan.cmdline);
   ctx.record(
     "partitions",
-    plan.disk.partitions.map((p) => ({
+    disk.partitions.map((p) => ({
       name: p.name,
+      size: p.size,
       start: p.start,
       bytes: p.bytes,
       uuid: p.uuid,
+      ...(content[p.name] ? { content: content[p.name] } : {}),
     })),
   );
 }

@@ -5,7 +5,9 @@
  * Output:
  *   sbin/icenet-init   the static binary
  *   sbin/icenetctl     symlink to icenet-init (it acts by the name it is run as)
- *   sbin/icenet-growfs grows the data partition to fill the disk (early boot)
+ *   sbin/icenet-growfs grows the data partition to fill the disk
+ *   sbin/icenet-preinit early boot (/sbin/init): the overlay root, then icenet-init
+ *   sbin/init          symlink to icenet-preinit
  *
  *   deno run -A tasks/init.ts --board rpi
  */
@@ -22,7 +24,7 @@ export const INIT_INPUTS = ["init/Makefile", "init/src"];
 export function initStage(board: Pick<Board, "cross">): Stage {
   return defineStage({
     name: "init",
-    description: "static icenet-init and icenetctl",
+    description: "static icenet-init, icenetctl and early boot",
     needs: ["musl"],
     inputs: INIT_INPUTS,
     // The musl wrapper runs Debian's gcc and binutils: their identity is part of the key.
@@ -53,10 +55,14 @@ async function buildInit(ctx: StageContext): Promise<void> {
   await Deno.copyFile(binary, join(out, "sbin", "icenet-init"));
   await Deno.chmod(join(out, "sbin", "icenet-init"), 0o755);
   await Deno.symlink("icenet-init", join(out, "sbin", "icenetctl"));
-  await Deno.copyFile(join(src, "build", "icenet-growfs"), join(out, "sbin", "icenet-growfs"));
-  await Deno.chmod(join(out, "sbin", "icenet-growfs"), 0o755);
+  for (const program of ["icenet-growfs", "icenet-preinit"]) {
+    await Deno.copyFile(join(src, "build", program), join(out, "sbin", program));
+    await Deno.chmod(join(out, "sbin", program), 0o755);
+  }
+  await Deno.symlink("icenet-preinit", join(out, "sbin", "init"));
   ctx.record("init_bytes", (await Deno.stat(binary)).size);
   ctx.record("growfs_bytes", (await Deno.stat(join(out, "sbin", "icenet-growfs"))).size);
+  ctx.record("preinit_bytes", (await Deno.stat(join(out, "sbin", "icenet-preinit"))).size);
 }
 
 /** One init stage per board: the registry calls this with the board being built. */

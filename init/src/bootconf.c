@@ -139,24 +139,6 @@ long boot_watchdog_value(const char *v)
 	return ms / 1000;
 }
 
-int boot_cmdline_arg(const char *cmdline, const char *name, char *out, size_t cap)
-{
-	size_t l = strlen(name);
-	int found = 0;
-	/* The last one counts, as for the kernel's own parameters. */
-	for (const char *p = cmdline; *p;) {
-		while (*p == ' ' || *p == '\t' || *p == '\n') p++;
-		size_t w = strcspn(p, " \t\n");
-		if (w > l && !strncmp(p, name, l) && p[l] == '=' && w - l - 1 < cap) {
-			memcpy(out, p + l + 1, w - l - 1);
-			out[w - l - 1] = 0;
-			found = 1;
-		}
-		p += w;
-	}
-	return found;
-}
-
 int boot_os_release(const char *text, const char *key, char *out, size_t cap)
 {
 	size_t l = strlen(key);

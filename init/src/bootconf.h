@@ -3,6 +3,7 @@
 #ifndef ICENET_BOOTCONF_H
 #define ICENET_BOOTCONF_H
 
+#include "cmdline.h"
 #include "conf.h"
 
 #define BOOTCONF_PATH "/etc/icenet/boot.conf"
@@ -32,8 +33,6 @@ void bootconf_free(struct boot_conf *b);
 
 /* A watchdog timeout ("15s", "15", "off") in seconds: 0 off, -1 not valid. */
 long boot_watchdog_value(const char *v);
-/* The value of `name=value` on a kernel command line into out: 1 found, 0 not. */
-int boot_cmdline_arg(const char *cmdline, const char *name, char *out, size_t cap);
 /* The value of KEY=value (quotes removed) in os-release text: 1 found, 0 not. */
 int boot_os_release(const char *text, const char *key, char *out, size_t cap);
 

@@ -31,6 +31,9 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "growfs.h"
+#include "le.h"
+
 /* The kernel ABI this needs beyond libc, spelled out so that the program builds with
  * any libc's headers (musl-gcc comes without linux/): <linux/blkpg.h>, ext4's ioctl. */
 #define BLKPG _IO(0x12, 105)
@@ -58,10 +61,6 @@ static int fail(int code, const char *what, const char *detail)
 	return code;
 }
 
-static uint32_t get32(const unsigned char *p) { return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24; }
-static uint64_t get64(const unsigned char *p) { return get32(p) | (uint64_t)get32(p + 4) << 32; }
-static void put32(unsigned char *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = v >> (8 * i); }
-static void put64(unsigned char *p, uint64_t v) { put32(p, (uint32_t)v); put32(p + 4, v >> 32); }
 
 /* CRC-32 (IEEE 802.3, reflected), as GPT uses. */
 static uint32_t crc32(const unsigned char *p, size_t n)
@@ -84,10 +83,6 @@ static int pwrite_all(int fd, const void *buf, size_t n, off_t off)
 	return pwrite(fd, buf, n, off) == (ssize_t)n ? 0 : -1;
 }
 
-/* The new table, as the caller needs it for BLKPG: start and length in bytes. */
-struct grown {
-	uint64_t start, length;
-};
 
 /* MBR: primary partition number `pno` (1-4). */
 static int grow_mbr(int fd, unsigned char *mbr, int pno, uint64_t disk_bytes, struct grown *g)
@@ -194,7 +189,7 @@ out:
 }
 
 /* Rewrite the partition table of `fd` so partition `pno` ends at the end of the disk. */
-static int grow_table(int fd, int pno, unsigned ss, uint64_t disk_bytes, struct grown *g)
+int growfs_table(int fd, int pno, unsigned ss, uint64_t disk_bytes, struct grown *g)
 {
 	unsigned char mbr[512];
 	if (pread_all(fd, mbr, sizeof mbr, 0)) return fail(111, "read MBR", strerror(errno));
@@ -216,7 +211,7 @@ static int read_sysfs_u64(const char *dir, const char *file, uint64_t *v)
 	return 0;
 }
 
-static int grow_device(const char *part, const char *mnt)
+int growfs_device(const char *part, const char *mnt)
 {
 	struct stat st;
 	if (stat(part, &st) || !S_ISBLK(st.st_mode)) return fail(1, part, "not a block device");
@@ -240,7 +235,7 @@ static int grow_device(const char *part, const char *mnt)
 		return fail(111, disk, strerror(errno));
 	}
 	struct grown g = {0};
-	int rc = grow_table(fd, (int)pno, (unsigned)ss, disk_bytes, &g);
+	int rc = growfs_table(fd, (int)pno, (unsigned)ss, disk_bytes, &g);
 	if (rc) { close(fd); return rc; }
 	if (g.start != start512 * 512) {
 		close(fd);
@@ -274,23 +269,4 @@ static int grow_device(const char *part, const char *mnt)
 	}
 	close(mfd);
 	return 0;
-}
-
-int main(int argc, char **argv)
-{
-	if (argc == 4 && !strcmp(argv[1], "--table")) {
-		int fd = open(argv[2], O_RDWR | O_CLOEXEC);
-		struct stat st;
-		if (fd < 0 || fstat(fd, &st)) return fail(111, argv[2], strerror(errno));
-		struct grown g;
-		int rc = grow_table(fd, atoi(argv[3]), 512, (uint64_t)st.st_size, &g);
-		if (!rc) printf("%" PRIu64 " %" PRIu64 "\n", g.start, g.length);
-		if (close(fd)) return fail(111, argv[2], strerror(errno));
-		return rc;
-	}
-	if (argc != 3) {
-		fprintf(stderr, "usage: %s PARTITION MOUNTPOINT\n       %s --table IMAGE N\n", prog, prog);
-		return 100;
-	}
-	return grow_device(argv[1], argv[2]);
 }

@@ -10,25 +10,35 @@
 #include <time.h>
 #include <unistd.h>
 
-static int kmsg_fd = -1;
+static int kmsg_fd = -1, quiet;
 
 void msg_kmsg(void)
 {
 	kmsg_fd = open("/dev/kmsg", O_WRONLY | O_CLOEXEC | O_NOCTTY);
 }
 
+void msg_quiet(void)
+{
+	quiet = kmsg_fd >= 0;
+}
+
 static void vmsg(const char *level, const char *fmt, va_list ap, const char *tail)
 {
-	char buf[512];
-	int n = snprintf(buf, sizeof buf, PROG ": %s: ", level);
-	n += vsnprintf(buf + n, sizeof buf - (size_t)n, fmt, ap);
-	if (n > (int)sizeof buf - 2) n = (int)sizeof buf - 2;
-	if (tail) n += snprintf(buf + n, sizeof buf - (size_t)n, ": %s", tail);
-	if (n > (int)sizeof buf - 2) n = (int)sizeof buf - 2;
+	/* Three bytes ahead of the line for a kernel log level: one write, one record. */
+	char out[3 + 512], *buf = out + 3;
+	int cap = 512;
+	int n = snprintf(buf, cap, PROG ": %s: ", level);
+	n += vsnprintf(buf + n, cap - (size_t)n, fmt, ap);
+	if (n > cap - 2) n = cap - 2;
+	if (tail) n += snprintf(buf + n, cap - (size_t)n, ": %s", tail);
+	if (n > cap - 2) n = cap - 2;
 	buf[n++] = '\n';
-	/* Best effort: a lost message must never stop init. */
-	if (write(2, buf, (size_t)n) < 0) { /* nothing to do */ }
-	if (kmsg_fd >= 0 && write(kmsg_fd, buf, (size_t)n) < 0) { /* idem */ }
+	/* Best effort: a lost message must never stop init. Quiet, information goes to the
+	 * kernel log only, at KERN_INFO (below the console's level under `quiet`). */
+	int hushed = quiet && !strcmp(level, "info");
+	if (!hushed && write(2, buf, (size_t)n) < 0) { /* nothing to do */ }
+	if (hushed) memcpy(out, "<6>", 3);
+	if (kmsg_fd >= 0 && write(kmsg_fd, hushed ? out : buf, (size_t)n + (hushed ? 3 : 0)) < 0) { /* idem */ }
 }
 
 void msg(const char *level, const char *fmt, ...)

@@ -11,6 +11,9 @@
 
 /* Also send messages to /dev/kmsg (PID 1 in boot mode). Failure is not fatal. */
 void msg_kmsg(void);
+/* `quiet` on the kernel command line: information only to /dev/kmsg (if open), not
+ * the console; warnings still go to both. */
+void msg_quiet(void);
 /* Print "icenet-init: <level>: <text>" on stderr (and kmsg). */
 void msg(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 #define warnx(...) msg("warning", __VA_ARGS__)

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cmdline.h"
 #include "msg.h"
 #include "wdog.h"
 
@@ -134,10 +135,15 @@ int pid1_setup(void)
 	mnt("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755");
 	mnt("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
 	msg_kmsg();
+	/* Fails (EINVAL) in a PID namespace: a container, whose ctrl-alt-del is not ours. */
+	int machine = !reboot(RB_DISABLE_CAD);
+	/* A container's /proc/cmdline is the host's: its `quiet` is not ours either. */
+	char cmdline[4096];
+	if (machine && !boot_cmdline_read(cmdline, sizeof cmdline) && boot_cmdline_flag(cmdline, "quiet"))
+		msg_quiet();
 	hostname();
 	fstab();
-	/* Fails (EINVAL) in a PID namespace: a container, whose ctrl-alt-del is not ours. */
-	return !reboot(RB_DISABLE_CAD);
+	return machine;
 }
 
 /* Reap until nothing is left or `ms` passed. */

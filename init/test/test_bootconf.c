@@ -110,6 +110,8 @@ static void test_cmdline(void)
 	CHECK(boot_cmdline_arg(cl, "icenet.slot", v, sizeof v) && !strcmp(v, "b"), "slot: %s", v);
 	CHECK(boot_cmdline_arg(cl, "icenet.trial", v, sizeof v) && !strcmp(v, "1"), "trial: %s", v);
 	CHECK(!boot_cmdline_arg(cl, "icenet.data", v, sizeof v), "absent");
+	CHECK(boot_cmdline_flag("ro quiet\n", "quiet") && boot_cmdline_flag("quiet", "quiet"), "quiet");
+	CHECK(!boot_cmdline_flag("quiet=1 unquiet loglevel=7", "quiet"), "no bare quiet");
 	CHECK(!boot_cmdline_arg("xicenet.slot=a", "icenet.slot", v, sizeof v), "whole words only");
 	CHECK(boot_cmdline_arg("icenet.slot=a icenet.slot=b", "icenet.slot", v, sizeof v) &&
 		      !strcmp(v, "b"),

@@ -36,7 +36,7 @@ export function kernelCmdline(opts: CmdlineOptions): string {
     "rootfstype=squashfs",
     "ro",
     ...(opts.rootwait === false ? [] : ["rootwait"]),
-    // /sbin/init (base-files) sets up the writable overlay, then execs icenet-init.
+    // /sbin/init (icenet-preinit) sets up the writable overlay, then execs icenet-init.
     "init=/sbin/init",
     // No Kconfig default exists for it (dmesg_restrict has one): hide kernel pointers.
     "sysctl.kernel.kptr_restrict=2",

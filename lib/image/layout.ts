@@ -9,6 +9,7 @@
  * ```
  */
 import { sha256 } from "../hash.ts";
+import { AUTO, AUTO_FLOOR, AUTO_FS, autoBytes, mib, type PartitionContent } from "./sizing.ts";
 
 /** 1 MiB: partition alignment and the head/tail reserved for the tables. */
 export const MiB = 1024 * 1024;
@@ -16,6 +17,7 @@ export const MiB = 1024 * 1024;
 /** A partition as declared in `boards/<board>.yaml`. */
 export interface PartitionSpec {
   name: string;
+  /** `64M`, `1G`, ... or `auto`: from its content, with headroom (lib/image/sizing.ts). */
   size: string;
   fs: "vfat" | "squashfs" | "ext4";
   type: string;
@@ -65,20 +67,24 @@ export function stableUuid(seed: string, what: string): string {
   return `${s.slice(0, 8)}-${s.slice(8, 12)}-${s.slice(12, 16)}-${s.slice(16, 20)}-${s.slice(20)}`;
 }
 
-/** Lay out `list` on a disk; `seed` (e.g. the board name) fixes every identifier. */
+/**
+ * Lay out `list` on a disk; `seed` (e.g. the board name) fixes every identifier.
+ * `content` (by partition name, what the image stage measured) sizes the `auto`
+ * partitions and is checked against the fixed ones. Without it an `auto` partition is
+ * planned at the rule's floor: names, numbers, identifiers and command lines are the
+ * image's, offsets and sizes are not (the image stage records those it wrote).
+ */
 export function planDisk(
   spec: { table: "mbr" | "gpt"; list: PartitionSpec[] },
   seed: string,
+  content: Record<string, PartitionContent> = {},
 ): DiskPlan {
   const names = new Set<string>();
   let offset = MiB;
   const partitions = spec.list.map((p, i): PartitionPlan => {
     if (names.has(p.name)) throw new Error(`partition "${p.name}" is declared twice`);
     names.add(p.name);
-    const bytes = parseSize(p.size);
-    if (bytes % MiB !== 0) {
-      throw new Error(`partition "${p.name}": size ${p.size} is not a whole number of MiB`);
-    }
+    const bytes = partitionBytes(p, content[p.name]);
     const plan = {
       ...p,
       number: i + 1,
@@ -98,6 +104,31 @@ export function planDisk(
     ? stableUuid(seed, "disk")
     : "0x" + sha256(`icenet:uuid:v1:${seed}:disk`).slice(0, 8);
   return { table: spec.table, size, labelId, partitions };
+}
+
+/** The bytes of partition `p`: its fixed size (checked against `c`), or auto from `c`. */
+function partitionBytes(p: PartitionSpec, c: PartitionContent | undefined): number {
+  if (p.size === AUTO) {
+    if (!(AUTO_FS as readonly string[]).includes(p.fs)) {
+      throw new Error(
+        `partition "${p.name}": size auto sizes a partition from its content, and its ${p.fs} ` +
+          `partition is empty in the image: give a size (data grows at first boot)`,
+      );
+    }
+    return c ? autoBytes(c) : AUTO_FLOOR;
+  }
+  const bytes = parseSize(p.size);
+  if (bytes % MiB !== 0) {
+    throw new Error(`partition "${p.name}": size ${p.size} is not a whole number of MiB`);
+  }
+  if (c && c.bytes > bytes) {
+    throw new Error(
+      `partition "${p.name}": its content (${mib(c.bytes)}, ${c.bytes} bytes) does not fit ` +
+        `its size ${p.size} (${bytes} bytes): raise the size, or make it auto, in the board's ` +
+        `partitions or the image definition's`,
+    );
+  }
+  return bytes;
 }
 
 /**

@@ -16,6 +16,7 @@ import type { BootFile } from "../boot/kind.ts";
 import { bootKind } from "../boot/registry.ts";
 import type { Source } from "../fetch/source.ts";
 import { type DiskPlan, planDisk, slotDir } from "./layout.ts";
+import type { PartitionContent } from "./sizing.ts";
 
 /** The example first-boot settings file put on every boot partition (base-files' setup). */
 export const SETUP_EXAMPLE = "lib/image/icenet-setup.example.txt";
@@ -37,16 +38,19 @@ export interface ImagePlan {
 /**
  * The plan of `board`'s image, with partition sizes overridden by `sizes`, its root
  * verified with `verity` (the rootfs stage's verity.json) when given, and the image
- * definition's `kernelArgs` (the rootfs stage's cmdline.txt).
+ * definition's `kernelArgs` (the rootfs stage's cmdline.txt). `content` (what the image
+ * stage measured) sizes the `auto` partitions; without it they are planned at the
+ * rule's floor (lib/image/layout.ts planDisk), which changes no file of the plan.
  */
 export function planImage(
   board: Board,
   sizes: Record<string, string> = {},
   verity?: Verity,
   kernelArgs: string[] = [],
+  content: Record<string, PartitionContent> = {},
 ): ImagePlan {
   const kind = bootKind(board);
-  const disk = planDisk(withOverrides(board, sizes, "image"), board.name);
+  const disk = planDisk(withOverrides(board, sizes, "image"), board.name, content);
   const cmdline = kind.cmdline(board, disk, "a", verity, kernelArgs);
   const files = [
     { path: "icenet-setup.example.txt", input: SETUP_EXAMPLE },

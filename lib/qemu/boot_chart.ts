@@ -1,7 +1,7 @@
 /**
  * A boot chart from the guest's kernel log, like bootchart's: the kernel's initcalls
  * (the kernel booted with `initcall_debug`), the early-boot steps /sbin/init marks
- * (base-files: "icenet-preinit: step ..."), and each service's start and readiness as
+ * (icenet-preinit: "icenet-preinit: step ..."), and each service's start and readiness as
  * icenet-init logs them, up to the login prompt. Every time is the guest clock's.
  *
  * ```ts

@@ -3,7 +3,8 @@
  * command line (an image definition beside the chosen one, adding only that), boot it,
  * log in, read the kernel log and draw the chart (lib/qemu/boot_chart.ts). The image
  * is the test image (tests/e2e/fixtures/test-image.yaml: the default image with a
- * console password) unless ICENET_IMAGE names another one that allows a console login.
+ * console password) with the default image's kernel arguments (`quiet`), unless
+ * ICENET_IMAGE names another one that allows a console login.
  *
  * initcall_debug logs at debug level (kept out of the console), so a charted boot
  * costs about one log line per initcall over a plain one.
@@ -32,13 +33,35 @@ import { type BootReport, bootReport, type ReportLogin } from "./report.ts";
  */
 export const CHART_ARGS = ["initcall_debug", "log_buf_len=4M", "nokaslr", "printk.devkmsg=on"];
 
-/** Write an image definition = `base` plus CHART_ARGS; returns its path (under `dir`). */
-export async function chartImageDef(base: string, dir: string): Promise<string> {
+/**
+ * Write an image definition = `base` plus `args` on the kernel command line; returns its
+ * path (under `dir`, as `name`).
+ */
+export async function imageDefWithArgs(
+  base: string,
+  args: string[],
+  dir: string,
+  name: string,
+): Promise<string> {
   const def = await loadImageDef(base);
-  const file = join(dir, "chart-image.yaml");
-  const cmdline = [...def.cmdline, ...CHART_ARGS.filter((a) => !def.cmdline.includes(a))];
+  const file = join(dir, name);
+  const cmdline = [...def.cmdline, ...args.filter((a) => !def.cmdline.includes(a))];
   await Deno.writeTextFile(file, stringify({ ...def, cmdline }));
   return file;
+}
+
+/**
+ * The kernel arguments of the product's image (images/default.yaml, e.g. `quiet`): the
+ * test image leaves them out (its tests read the boot on the console), the boot bench
+ * and the chart put them back so that they time the boot users get.
+ */
+export async function productArgs(root: string): Promise<string[]> {
+  return (await loadImageDef(join(root, "images/default.yaml"))).cmdline;
+}
+
+/** Write an image definition = `base` plus CHART_ARGS; returns its path (under `dir`). */
+export function chartImageDef(base: string, dir: string, args: string[] = []): Promise<string> {
+  return imageDefWithArgs(base, [...args, ...CHART_ARGS], dir, "chart-image.yaml");
 }
 
 /** What a charted boot gives. */
@@ -63,7 +86,8 @@ export async function chartBoot(
   const base = Deno.env.get("ICENET_IMAGE")
     ? imageFile(root)
     : join(root, "tests/e2e/fixtures/test-image.yaml");
-  const [image, kernel] = await withImageDef(await chartImageDef(base, work), async () => [
+  const args = Deno.env.get("ICENET_IMAGE") ? [] : await productArgs(root);
+  const [image, kernel] = await withImageDef(await chartImageDef(base, work, args), async () => [
     await buildImage(root, board, true),
     await buildStage(root, board, "kernel", true),
   ]);

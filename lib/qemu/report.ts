@@ -32,6 +32,8 @@ export interface BootReport {
   wallToLoginSeconds: number;
   /** MemTotal - MemAvailable, 10 s after login, MiB. */
   idleMemoryMiB: number;
+  /** What holds that memory, MiB (memoryBreakdown()). */
+  memory: MemoryBreakdown;
   imageBytes: number;
   /** Bytes used by the root squashfs (from its superblock). */
   rootBytes: number;
@@ -53,14 +55,58 @@ export function parseStatus(text: string): ServiceStatus[] {
   return out;
 }
 
+/** One field of /proc/meminfo, in KiB. */
+function meminfoKiB(meminfo: string, key: string): number {
+  const m = new RegExp(`^${key}:\\s+(\\d+) kB`, "m").exec(meminfo);
+  if (!m) throw new Error(`/proc/meminfo has no ${key}`);
+  return Number(m[1]);
+}
+
 /** MemTotal - MemAvailable from /proc/meminfo, in KiB. */
 export function memUsedKiB(meminfo: string): number {
-  const get = (k: string) => {
-    const m = new RegExp(`^${k}:\\s+(\\d+) kB`, "m").exec(meminfo);
-    if (!m) throw new Error(`/proc/meminfo has no ${k}`);
-    return Number(m[1]);
+  return meminfoKiB(meminfo, "MemTotal") - meminfoKiB(meminfo, "MemAvailable");
+}
+
+/**
+ * Where idle memory goes, MiB. MemTotal - MemAvailable (the idle figure) is `held` (pages
+ * neither free nor page cache) plus what MemAvailable keeps back from the free pages: the
+ * zones' high watermarks and up to the low watermark of the page cache. Of `held`, the
+ * pages parked on the per-CPU free lists are free too. The watermarks and the per-CPU
+ * lists scale with RAM and CPUs (about 10 MB on a 4-core 1 GiB Pi, 2 MB on a 1-CPU
+ * 256 MiB VM), not with what runs.
+ */
+export interface MemoryBreakdown {
+  /** MemTotal - MemFree - Buffers - Cached: what `free` calls used. */
+  held: number;
+  /** Of held: free pages on the per-CPU lists (`count:` in /proc/zoneinfo). */
+  perCpuFree: number;
+  /** Of held: unreclaimable slab, kernel stacks, page tables, vmalloc, process memory. */
+  slab: number;
+  kernelStacks: number;
+  pageTables: number;
+  vmalloc: number;
+  anon: number;
+  /** The zones' high watermarks (`high` in /proc/zoneinfo): free, but not available. */
+  reserve: number;
+}
+
+/** The breakdown of /proc/meminfo and /proc/zoneinfo (see MemoryBreakdown). */
+export function memoryBreakdown(meminfo: string, zoneinfo: string): MemoryBreakdown {
+  const kib = (key: string) => meminfoKiB(meminfo, key);
+  const mib = (k: number) => Math.round(k / 1024 * 10) / 10;
+  // A zone's watermarks are its first "high" line (the per-CPU lists' "high:" come later).
+  const pages = (re: RegExp) => [...zoneinfo.matchAll(re)].reduce((a, m) => a + Number(m[1]), 0);
+  const highPages = pages(/^\s+high\s+(\d+)$/gm);
+  return {
+    held: mib(kib("MemTotal") - kib("MemFree") - kib("Buffers") - kib("Cached")),
+    perCpuFree: mib(pages(/^\s+count:\s+(\d+)$/gm) * 4),
+    slab: mib(kib("SUnreclaim")),
+    kernelStacks: mib(kib("KernelStack")),
+    pageTables: mib(kib("PageTables")),
+    vmalloc: mib(kib("VmallocUsed")),
+    anon: mib(kib("AnonPages")),
+    reserve: mib(highPages * 4),
   };
-  return get("MemTotal") - get("MemAvailable");
 }
 
 /** Bytes used by the squashfs at `offset` in `image` (its superblock's bytes_used). */
@@ -137,7 +183,9 @@ export async function bootReport(
     const uptime = Number((await sh.check("cat /proc/uptime")).split(/\s+/)[0]);
     const bootToLogin = uptime - (performance.now() - sh.promptSeenAt) / 1000;
     await sh.check("sleep 10", 60_000);
-    const used = memUsedKiB(await sh.check("cat /proc/meminfo"));
+    const meminfo = await sh.check("cat /proc/meminfo");
+    const used = memUsedKiB(meminfo);
+    const memory = memoryBreakdown(meminfo, await sh.check("cat /proc/zoneinfo"));
     const status = await sh.run("icenetctl status");
     const kernelLog = withKernelLog ? await readKernelLog(sh) : undefined;
     const rootOffset = (await partitionOffsets(image))[1];
@@ -148,6 +196,7 @@ export async function bootReport(
       bootToLoginSeconds: Math.round(bootToLogin * 1000) / 1000,
       wallToLoginSeconds: Math.round(sh.promptSeenAt - t0) / 1000,
       idleMemoryMiB: Math.round(used / 1024 * 10) / 10,
+      memory,
       imageBytes: (await Deno.stat(image)).size,
       rootBytes: await squashfsBytesAt(image, rootOffset),
       services: status.status === 0 ? parseStatus(status.out) : [],

@@ -1,8 +1,11 @@
 /**
  * `deno task bench boot`: boot figures of the test images (tests/e2e/fixtures/
- * test-image.yaml, which has a console login) under QEMU, printed, not asserted.
+ * test-image.yaml, which has a console login, with the default image's kernel arguments:
+ * `quiet`) under QEMU, printed, not asserted.
  *   bench: boot_to_login_zima <s> s   kernel start to login prompt, guest clock
  *   bench: idle_mem_zima <MB> MB      MemTotal - MemAvailable 10 s after login
+ *   bench: idle_mem_held_zima <MB> MB  of it, pages neither free nor cache, and what holds
+ *                                     them (lib/qemu/report.ts memoryBreakdown())
  *   bench: image_size_<board> <B> B   the image file (rpi, rpi32, zima)
  *   bench: image_xz_<board> <B> B     the image as published: xz -9 (the free space of
  *                                     its partitions is zeros, so this is what is downloaded)
@@ -24,13 +27,16 @@ import { join } from "node:path";
 import { type Board, boardNames, loadBoard, qemuMachines } from "../../lib/board.ts";
 import { buildImage, buildStage, withImageDef } from "../../lib/qemu/build_image.ts";
 import { readVerity } from "../../lib/rootfs/verity.ts";
-import { bootReport, squashfsBytesAt } from "../../lib/qemu/report.ts";
+import { bootReport, type MemoryBreakdown, squashfsBytesAt } from "../../lib/qemu/report.ts";
 import { partitionOffsets } from "../../lib/qemu/board_vm.ts";
+import { imageDefWithArgs, productArgs } from "../../lib/qemu/chart_run.ts";
+import { loadImageDef } from "../../lib/image_def.ts";
+import { stringify } from "yaml";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 
 /** The size of `file` compressed with xz -9 (streamed, not written anywhere). */
-async function xzBytes(file: string): Promise<number> {
+export async function xzBytes(file: string): Promise<number> {
   const xz = new Deno.Command("xz", {
     args: ["-9", "-T2", "-c", file],
     stdout: "piped",
@@ -51,7 +57,12 @@ function median(xs: number[]): number {
 
 export default async function bench(): Promise<void> {
   const runs = Number(Deno.env.get("ICENET_BENCH_RUNS") ?? 5);
-  Deno.env.set("ICENET_IMAGE", join(ROOT, "tests/e2e/fixtures/test-image.yaml"));
+  const defs = await Deno.makeTempDir({ prefix: "icenet-bench-image-" });
+  const fixture = join(ROOT, "tests/e2e/fixtures/test-image.yaml");
+  Deno.env.set(
+    "ICENET_IMAGE",
+    await imageDefWithArgs(fixture, await productArgs(ROOT), defs, "bench-image.yaml"),
+  );
   // ICENET_BENCH_BOARDS names the machines to boot by label (a board's default machine
   // has the board's name); the default is every machine of every board.
   const wanted = Deno.env.get("ICENET_BENCH_BOARDS")?.split(",");
@@ -89,13 +100,14 @@ async function bootMedian(
   runs: number,
 ): Promise<number> {
   const login = { user: "root", password: "icenet-test" };
-  const boots: number[] = [], mems: number[] = [];
+  const boots: number[] = [], mems: number[] = [], breakdowns: MemoryBreakdown[] = [];
   for (let i = 0; i < runs; i++) {
     const work = await Deno.makeTempDir({ prefix: `icenet-bench-${label || board.name}-` });
     try {
       const r = await bootReport(board, image, work, login, undefined, machine);
       boots.push(r.bootToLoginSeconds);
       mems.push(r.idleMemoryMiB);
+      breakdowns.push(r.memory);
     } finally {
       await Deno.remove(work, { recursive: true });
     }
@@ -105,16 +117,24 @@ async function bootMedian(
     console.log(`bench: boot_to_login_${label} ${median(boots)} s`);
     console.log(`bench: boot_to_login_${label}_spread ${spread.toFixed(3)} s`);
     console.log(`bench: idle_mem_${label} ${median(mems)} MB`);
+    // The boot whose idle figure is the median: what holds it, and the kernel's reserve.
+    const m = breakdowns[mems.indexOf(median(mems))] ?? breakdowns[0];
+    console.log(`bench: idle_mem_held_${label} ${m.held} MB`);
+    console.log(
+      `  held: slab ${m.slab}, kernel stacks ${m.kernelStacks}, page tables ${m.pageTables}, ` +
+        `vmalloc ${m.vmalloc}, processes ${m.anon}, free on per-CPU lists ${m.perCpuFree} MB; ` +
+        `watermark reserve ${m.reserve} MB`,
+    );
   }
   return median(boots);
 }
 
 /** The test image built with `verity: false` (an image definition beside it, in /tmp). */
 async function imageWithoutVerity(board: Board): Promise<string> {
-  const fixture = Deno.env.get("ICENET_IMAGE")!;
   const dir = await Deno.makeTempDir({ prefix: "icenet-bench-noverity-" });
-  const def = join(dir, "test-image-noverity.yaml");
-  await Deno.writeTextFile(def, (await Deno.readTextFile(fixture)) + "verity: false\n");
+  const def = join(dir, "bench-image-noverity.yaml");
+  const base = await loadImageDef(Deno.env.get("ICENET_IMAGE")!);
+  await Deno.writeTextFile(def, stringify({ ...base, verity: false }));
   return await withImageDef(def, () => buildImage(ROOT, board, true));
 }
 

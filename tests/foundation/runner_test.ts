@@ -4,6 +4,7 @@ import { build, planStages } from "../../lib/runner.ts";
 import { SilentProgress } from "../../lib/progress.ts";
 import { defineStage, type Stage } from "../../lib/stage.ts";
 import { outcomes, testProject } from "./_project.ts";
+import { loadBoard } from "../../lib/board.ts";
 
 const quiet = () => new SilentProgress();
 
@@ -248,5 +249,26 @@ Deno.test("build() records a manifest with files, modes, hashes and timings", as
   assert.equal((m.files[2] as { mode: number }).mode, 0o755);
   assert.equal(m.info.size, 10);
   assert.ok(m.timings.seconds >= 0);
+  await p.cleanup();
+});
+
+Deno.test("build() records a hit on another board's key as this board's latest build", async () => {
+  const p = await testProject({ "in/a.txt": "A" });
+  // A stage that reads no board field has one key for every board.
+  const yaml = await Deno.readTextFile(join(p.root, "boards", "test.yaml"));
+  await Deno.writeTextFile(
+    join(p.root, "boards", "other.yaml"),
+    yaml.replace("name: test", "name: other"),
+  );
+  const other = await loadBoard(p.root, "other");
+  const stage = { ...copyStage("a", "in/a.txt"), boardFields: [] };
+  const opts = { root: p.root, stages: [stage], targets: ["a"], store: p.store };
+  const first = await build({ ...opts, board: p.board, progress: quiet() });
+  const again = await build({ ...opts, board: other, progress: quiet() });
+  assert.equal(again.results.get("a")!.outcome, "cached");
+  const latest = await p.store.latest("a", "other");
+  assert.equal(latest?.board, "other", "`explain a --board other` compares with this build");
+  assert.equal(latest?.outputHash, first.results.get("a")!.outputHash);
+  assert.equal((await p.store.latest("a", "test"))?.board, "test");
   await p.cleanup();
 });

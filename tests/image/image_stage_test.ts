@@ -10,6 +10,7 @@ import { dataExtents } from "../../lib/image/extents.ts";
 import { fatCopyOut, fatList } from "../../lib/image/fat.ts";
 import { planDisk } from "../../lib/image/layout.ts";
 import { planImage } from "../../lib/image/plan.ts";
+import type { PartitionContent } from "../../lib/image/sizing.ts";
 import { stageEnv } from "../../lib/runner.ts";
 import { stageShell } from "../../lib/shell.ts";
 import type { StageContext } from "../../lib/stage.ts";
@@ -98,12 +99,23 @@ for (const boardName of boardNames(ROOT)) {
     // The stage hashes its image; two runs in different directories agree.
     assert.match(String(a.info.sha256), /^[0-9a-f]{64}$/);
     assert.equal(a.info.sha256, b.info.sha256);
-    const plan = planDisk(a.board.partitions, boardName);
+    // The layout is the board's, auto partitions sized from the content the stage measured.
+    const recorded = a.info.partitions as { name: string; content?: PartitionContent }[];
+    const content = Object.fromEntries(
+      recorded.filter((p) => p.content).map((p) => [p.name, p.content!]),
+    );
+    assert.ok(content.boot.slot! > 0, "slot a's files are counted");
+    const plan = planDisk(a.board.partitions, boardName, content);
     const dump = JSON.parse(await $`sfdisk -J ${a.img}`.text()).partitiontable;
     assert.equal(dump.label, a.board.partitions.table === "gpt" ? "gpt" : "dos");
     assert.deepEqual(
       dump.partitions.map((p: { start: number; size: number }) => [p.start * 512, p.size * 512]),
       plan.partitions.map((p) => [p.start, p.bytes]),
+    );
+    assert.deepEqual(recorded.map((p) => p.name), plan.partitions.map((p) => p.name));
+    assert.equal(
+      content["root-a"].bytes,
+      (await Deno.stat(join(deps.rootfs, "root.squashfs"))).size,
     );
     const boot = plan.partitions[0].start;
     const files = await fatList(a.img, boot);

@@ -1,13 +1,15 @@
 /**
- * base-files' clock keeper (/usr/lib/icenet/clock) run for real with busybox only
- * (Debian's busybox-static 1.35, the project's busybox version, as the only programs
- * on PATH). What cannot run on a shared host is setting its clock: `restore` is run
- * with --dry-run, which takes every decision and prints the time it would set (the
- * e2e boot of the rpi image checks the real thing).
+ * The clock kept across boots: base-files' keeper (/usr/lib/icenet/clock) run for real
+ * with busybox only (Debian's busybox-static 1.35, the project's busybox version, as the
+ * only programs on PATH), and early boot's restore (icenet-preinit, host build). What
+ * cannot run on a shared host is setting its clock: the restore is run with --dry-run,
+ * which takes every decision and prints the time it would set (the e2e boot of the rpi
+ * image checks the real thing).
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { debianBusybox } from "./_busybox_static.ts";
+import { buildInit, ROOT } from "../init/_harness.ts";
 
 const SCRIPT = new URL("../../pkgs/base-files/files/usr/lib/icenet/clock", import.meta.url)
   .pathname;
@@ -25,9 +27,10 @@ Deno.test("clock: restore never goes back, save keeps the last time, keep saves 
     const ref = join(dir, "os-release");
     Deno.writeTextFileSync(ref, "NAME=IceNet-OS\n");
     const env = { PATH: bin, ICENET_CLOCK_FILE: file, ICENET_CLOCK_REF: ref };
-    const clock = async (...args: string[]) => {
-      const p = await new Deno.Command(join(bin, "sh"), {
-        args: [SCRIPT, ...args],
+    // A program with only `env`: its exit code and its output, stdout then stderr.
+    const run = async (program: string, args: string[]) => {
+      const p = await new Deno.Command(program, {
+        args,
         env,
         clearEnv: true,
         stdout: "piped",
@@ -36,6 +39,11 @@ Deno.test("clock: restore never goes back, save keeps the last time, keep saves 
       const dec = new TextDecoder();
       return { code: p.code, out: dec.decode(p.stdout) + dec.decode(p.stderr) };
     };
+    const clock = (...args: string[]) => run(join(bin, "sh"), [SCRIPT, ...args]);
+    await buildInit();
+    // Early boot's restore (icenet-preinit), which the keeper's saved time feeds.
+    const restore = () =>
+      run(join(ROOT, "init/build/icenet-preinit"), ["--clock-restore", "--dry-run"]);
     const now = () => Math.floor(Date.now() / 1000);
     const setRef = (time: number) => Deno.utimeSync(ref, time, time);
     const saved = () => Number(Deno.readTextFileSync(file).trim());
@@ -51,7 +59,7 @@ Deno.test("clock: restore never goes back, save keeps the last time, keep saves 
     await t.step("restore: no saved time, the build date ahead of the clock", async () => {
       const build = now() + DAY;
       setRef(build);
-      const r = await clock("restore", "--dry-run");
+      const r = await restore();
       assert.equal(r.code, 0, r.out);
       assert.match(
         r.out,
@@ -65,7 +73,7 @@ Deno.test("clock: restore never goes back, save keeps the last time, keep saves 
       const build = now() + DAY;
       setRef(build);
       Deno.writeTextFileSync(file, `${build + DAY}\n`);
-      const r = await clock("restore", "--dry-run");
+      const r = await restore();
       assert.match(r.out, new RegExp(`to ${iso(build + DAY)} \\(the time saved at ${file}\\)`));
     });
 
@@ -73,14 +81,14 @@ Deno.test("clock: restore never goes back, save keeps the last time, keep saves 
       const build = now() + DAY;
       setRef(build);
       Deno.writeTextFileSync(file, "17356x\n");
-      const r = await clock("restore", "--dry-run");
+      const r = await restore();
       assert.match(r.out, new RegExp(`to ${iso(build)} \\(the image's build date\\)`));
     });
 
     await t.step("restore: a clock ahead of both is left alone", async () => {
       setRef(now() - DAY);
       Deno.writeTextFileSync(file, `${now() - 60}\n`);
-      const r = await clock("restore", "--dry-run");
+      const r = await restore();
       assert.deepEqual(r, { code: 0, out: "" });
     });
 

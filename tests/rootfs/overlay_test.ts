@@ -1,10 +1,10 @@
 /**
- * base-files' /sbin/init for real, in a private mount and PID namespace: a squashfs
- * of base-files + busybox (built by the real stages) is the root, an ext4 image
- * labelled "data" on a loop device is the data partition. A stand-in for
- * icenet-init (a script, installed as /sbin/icenet-init in the test's squashfs)
- * records what it sees: the root is writable and changes land on the data
- * partition; a factory reset wipes them at the next boot.
+ * Early boot (/sbin/init, icenet-preinit) for real, in a private mount and PID
+ * namespace: a squashfs of base-files + busybox + icenet-init (built by the real
+ * stages) is the root, an ext4 image labelled "data" on a loop device is the data
+ * partition. A stand-in for icenet-init (a script, installed as /sbin/icenet-init in
+ * the test's squashfs) records what it sees: the root is writable and changes land on
+ * the data partition; a factory reset wipes them at the next boot.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -32,15 +32,16 @@ echo persisted > /etc/marker
 umount /proc
 `;
 
-Deno.test("/sbin/init mounts the writable overlay on the data partition; factory reset wipes it", async () => {
-  const res = await buildReal(["pkg:base-files", "pkg:busybox"]);
+Deno.test("early boot (/sbin/init) mounts the writable overlay on the data partition; factory reset wipes it", async () => {
+  const pkgs = ["base-files", "busybox", "icenet-init"];
+  const res = await buildReal(pkgs.map((n) => `pkg:${n}`));
   const work = await Deno.makeTempDir({ prefix: "icenet-overlay-" });
   const tree = join(work, "root");
   await Deno.mkdir(tree);
   let loop = "";
   try {
     await unpackPackages(
-      ["base-files", "busybox"].map((n) => packageIn(res.get(`pkg:${n}`)!.out!)),
+      pkgs.map((n) => packageIn(res.get(`pkg:${n}`)!.out!)),
       tree,
     );
     await Deno.writeTextFile(join(tree, "sbin/icenet-init"), FAKE_INIT, { mode: 0o755 });

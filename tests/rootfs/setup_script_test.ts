@@ -182,3 +182,50 @@ wifi_psk = a long passphrase
     await Deno.remove(base, { recursive: true });
   }
 });
+
+Deno.test("setup boot-device: the data partition's disk's first partition, without findfs", async () => {
+  const base = await Deno.makeTempDir({ prefix: "icenet-setup-dev-" });
+  let loop = "";
+  try {
+    const bin = await debianBusybox(join(base, "busybox"));
+    // A real partitioned disk: the script checks that partition 1 is a block device.
+    const img = join(base, "disk.img");
+    await Deno.writeFile(img, new Uint8Array());
+    await Deno.truncate(img, 16 * 1024 * 1024);
+    const sh = (cmd: string) => new Deno.Command("sh", { args: ["-c", cmd] }).output();
+    await sh(`printf 'label: dos\\n,4M\\n,4M\\n' | sfdisk -q ${img}`);
+    loop = new TextDecoder().decode(
+      (await new Deno.Command("losetup", {
+        args: ["-f", "--show", img],
+        stdout: "piped",
+      }).output()).stdout,
+    ).trim();
+    await sh(`partx -a ${loop} 2>/dev/null; true`);
+    const device = async (mounts: string) => {
+      const table = join(base, "mounts");
+      Deno.writeTextFileSync(table, mounts);
+      const p = await new Deno.Command(join(bin, "sh"), {
+        args: [SCRIPT, "boot-device"],
+        env: { PATH: bin, ICENET_MOUNTS: table },
+        clearEnv: true,
+        stdout: "piped",
+      }).output();
+      return { code: p.code, out: new TextDecoder().decode(p.stdout) };
+    };
+    const line = (dev: string, dir: string) => `${dev} ${dir} ext4 rw,noatime 0 0\n`;
+    assert.deepEqual(await device(line("/dev/root", "/rom") + line(`${loop}p2`, "/overlay")), {
+      code: 0,
+      out: `${loop}p1\n`,
+    });
+    // Not a disk's partition, no such disk, no data partition: setup falls back to findfs.
+    assert.equal((await device("tmpfs /overlay tmpfs rw 0 0\n")).code, 1);
+    assert.equal((await device(line("/dev/nosuchdisk4", "/overlay"))).code, 1);
+    assert.equal((await device(line(`${loop}p2`, "/mnt"))).code, 1);
+  } finally {
+    if (loop) {
+      await new Deno.Command("partx", { args: ["-d", loop], stderr: "null" }).output();
+      await new Deno.Command("losetup", { args: ["-d", loop] }).output();
+    }
+    await Deno.remove(base, { recursive: true });
+  }
+});

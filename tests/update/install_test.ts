@@ -60,7 +60,7 @@ for (const loader of LOADERS) {
   });
 }
 
-Deno.test("install refuses a bad signature, an untrusted key, another board, an older version: nothing written", async (t) => {
+Deno.test("install refuses a bad signature, an untrusted key, another board, an older version, a root bigger than the slot: nothing written", async (t) => {
   await using rig = await Rig.create("u-boot");
   // The running slot a has version 5 (serial 5) recorded.
   const v5 = await rig.bundle({ version: "5.0", serial: 5 });
@@ -88,6 +88,10 @@ Deno.test("install refuses a bad signature, an untrusted key, another board, an 
       },
       /bundle version 4\.0 \(serial 4\) is older than the running 5\.0 \(serial 5\): refused \(--allow-downgrade installs it anyway\)/,
     ],
+    ["a root bigger than the slot", async () => {
+      // The rig's root partitions are 16 MiB: a release that outgrew the device's slots.
+      return (await rig.bundle({ version: "6.0", serial: 6, rootBytes: 20 << 20 })).path;
+    }, /root payload is 20971520 bytes, \S+ \(root of slot b\) holds 16777216: refused/],
     ["not a bundle", async () => {
       const p = join(rig.dir, "junk");
       await Deno.writeTextFile(p, "hello world\n".repeat(100));

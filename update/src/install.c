@@ -452,9 +452,12 @@ static int check_bundle(const struct conf *c, const struct manifest *m, const ch
 			return -1;
 		}
 	}
+	/* The boot files written to the target: shared ones and its own, not the other slot's. */
+	char own[8];
+	snprintf(own, sizeof own, "slot-%c/", SLOT[target]);
 	unsigned long long boot_bytes = 0;
 	for (int i = 0; i < m->n; i++)
-		if (strcmp(m->p[i].name, "root"))
+		if (!strncmp(m->p[i].name, "slot/", 5) || !strncmp(m->p[i].name, own, 7))
 			boot_bytes += m->p[i].size;
 	struct statvfs vfs;
 	/* Room for every boot file, old copies included (each is replaced by a rename). */
