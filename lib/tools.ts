@@ -24,6 +24,14 @@ export const HOST_TOOLS: Record<string, { pkg: string; versionArgs?: string[] }>
   "rsync": { pkg: "rsync" },
   "file": { pkg: "file" },
   "patchelf": { pkg: "patchelf" },
+  "cmake": { pkg: "cmake" },
+  // Recipes of sources that ship configure.ac without configure (autoreconf: true).
+  "autoreconf": { pkg: "autoconf" },
+  "automake": { pkg: "automake" },
+  // ncurses' terminfo compiler: a cross build of ncurses compiles its database with the host's.
+  "tic": { pkg: "ncurses-bin", versionArgs: ["-V"] },
+  // Recipes with libraries: configure scripts read their flags from the sysroot's .pc files.
+  "pkg-config": { pkg: "pkgconf" },
   "readelf": { pkg: "binutils" },
   "strip": { pkg: "binutils" },
   "objcopy": { pkg: "binutils" },

@@ -12,6 +12,8 @@ import { dirname, join } from "node:path";
 import type { Board } from "../board.ts";
 import type { StageContext } from "../stage.ts";
 import type { BuildRecipe, Recipe, StageRecipe } from "./schema.ts";
+import { cmakeArgs, cmakeEnv } from "./cmake.ts";
+import { assembleSysroot, libStage, stageDevFiles, STAGING, sysrootEnv } from "./sysroot.ts";
 
 /**
  * The stages a recipe's kind needs: the musl toolchain (its version is part of
@@ -20,7 +22,7 @@ import type { BuildRecipe, Recipe, StageRecipe } from "./schema.ts";
  */
 export function kindNeeds(r: Recipe): string[] {
   if (r.kind === "files") return [];
-  return r.kind === "stage" ? ["musl", r.stage] : ["musl"];
+  return r.kind === "stage" ? ["musl", r.stage] : ["musl", ...r.libs.map(libStage)];
 }
 
 /** Host programs a recipe's build runs (they enter its cache key). */
@@ -28,7 +30,10 @@ export function kindTools(r: Recipe, board: Board): string[] {
   if (r.kind === "stage" || r.kind === "files") return [];
   const tools = ["make", "tar", "bzip2", "gzip", "xz", `${board.cross}strip`, `${board.cross}ar`];
   if (r.patches.length > 0) tools.push("patch");
-  return tools;
+  if (r.libs.length > 0) tools.push("pkg-config");
+  if (r.kind === "cmake") tools.push("cmake");
+  if (r.kind === "autotools" && r.autoreconf) tools.push("autoreconf", "automake");
+  return [...new Set([...tools, ...r.hostTools])];
 }
 
 /** Fill `tree` (created) with the recipe's files for `ctx.board`. */
@@ -94,26 +99,56 @@ export async function copyTree(src: string, dst: string, normalise: boolean): Pr
   }
 }
 
-/** The toolchain environment of a compiling build. */
-export function buildEnv(ctx: StageContext, src: string, name: string): Record<string, string> {
+/**
+ * Compiler flags a dynamically linked build needs per architecture. aarch64: gcc 12
+ * turns atomics into calls to libgcc.a's helpers, whose set-up calls glibc's name
+ * `__getauxval`; musl keeps that name hidden in libc.so (libc.a has it, so static
+ * programs link), so a shared libcurl failed to link its programs. Inline atomics
+ * need no helper.
+ */
+const SHARED_CFLAGS: Record<Board["arch"], string> = {
+  x86_64: "",
+  aarch64: "-mno-outline-atomics",
+  armv7: "",
+};
+
+/**
+ * The toolchain environment of a compiling build: the musl wrapper, and the sysroot
+ * `sys` of the recipe's libraries (lib/recipe/sysroot.ts). `static` links every
+ * program with -static, as all packages did before libraries.
+ */
+export function buildEnv(
+  ctx: StageContext,
+  src: string,
+  name: string,
+  sys: string,
+  opts: { static: boolean; libs: boolean },
+): Record<string, string> {
   const { board } = ctx;
   const musl = ctx.deps["musl"];
   if (!musl) throw new Error(`package ${name}: the "musl" stage output is missing`);
   const cc = join(musl, "bin", `${board.triple}-gcc`);
-  // -ffile-prefix-map: no build path in the binaries (__FILE__ in asserts).
-  const cflags = `-Os -pipe -ffile-prefix-map=${src}=/usr/src/${name} ${board.cflags}`.trim();
+  // -ffile-prefix-map: no build path in the binaries (__FILE__ in asserts), nor the
+  // sysroot's (its headers are /usr/include on the device).
+  const maps = `-ffile-prefix-map=${src}=/usr/src/${name}` +
+    (opts.libs ? ` -ffile-prefix-map=${sys}=` : "");
+  const arch = opts.static ? "" : SHARED_CFLAGS[board.arch];
+  const cflags = [`-Os -pipe ${maps}`, board.cflags, arch].filter(Boolean).join(" ");
+  const sysEnv = sysrootEnv(sys, opts.libs, opts.static ? "static" : "shared");
+  const ldflags = [opts.static ? "-static" : "", sysEnv.LDFLAGS ?? ""].filter(Boolean).join(" ");
   return {
     ...ctx.env,
-    CC: `${cc} -static`,
+    ...sysEnv,
+    CC: opts.static ? `${cc} -static` : cc,
     CFLAGS: cflags,
-    LDFLAGS: "-static",
+    LDFLAGS: ldflags,
     AR: `${board.cross}ar`,
     RANLIB: `${board.cross}ranlib`,
     STRIP: `${board.cross}strip`,
   };
 }
 
-/** `make`, `autotools`, `configure` kinds: unpack, patch, configure, make, install. */
+/** The compiled kinds: unpack, patch, configure, make, install, stage the libraries. */
 async function compile(r: BuildRecipe, ctx: StageContext, tree: string): Promise<void> {
   const archive = ctx.sources["main"];
   if (!archive) throw new Error(`${r.file}: sources: a "${r.kind}" recipe needs a source "main"`);
@@ -126,16 +161,28 @@ async function compile(r: BuildRecipe, ctx: StageContext, tree: string): Promise
   for (const p of r.patches) {
     await ctx.$`patch -p1 --forward --batch -i ${join(r.dir, p)}`.cwd(src);
   }
-  const env = buildEnv(ctx, src, r.name);
+  const sys = await assembleSysroot(ctx, r, join(ctx.tmp, "sysroot"));
+  const libs = r.libs.length > 0;
+  const env = buildEnv(ctx, src, r.name, sys, { static: r.link === "static", libs });
   const $ = ctx.$;
+  if (r.kind === "autotools" && r.autoreconf) await $`autoreconf -fi`.cwd(src).env(env);
   if (r.kind === "autotools") {
     await $`./configure --host=${ctx.board.triple} --build=x86_64-pc-linux-gnu --prefix=/usr --sysconfdir=/etc --localstatedir=/var ${r.configure}`
       .cwd(src).env(env);
   } else if (r.kind === "configure") {
     await $`./configure ${r.configure}`.cwd(src).env(env);
   }
-  await $`make -j${ctx.jobs} ${r.make}`.cwd(src).env(env);
-  await $`make DESTDIR=${tree} ${r.install}`.cwd(src).env(env);
+  // CMake builds out of the source tree.
+  const dir = r.kind === "cmake" ? join(ctx.tmp, "build") : src;
+  const menv = r.kind === "cmake" ? cmakeEnv(env) : env;
+  if (r.kind === "cmake") {
+    await $`cmake -S ${src} -B ${dir} ${cmakeArgs(ctx.board, env, sys, r)}`.env(menv);
+  }
+  await $`make -j${ctx.jobs} ${r.make}`.cwd(dir).env(menv);
+  await $`make DESTDIR=${tree} ${r.install}`.cwd(dir).env(menv);
+  // The build directory becomes the path -ffile-prefix-map gives it in binaries.
+  const buildPath = { from: src, to: `/usr/src/${r.name}` };
+  await stageDevFiles(tree, sys, join(ctx.out, STAGING), buildPath);
 }
 
 /** What every kind shares: add, dirs, symlinks, remove, modes, strip. */

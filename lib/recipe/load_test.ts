@@ -108,7 +108,7 @@ Deno.test("parseRecipe() names file, line and field of a bad recipe", async (t) 
       GOOD.replace("musl>=1.2", "musl >> 1"),
       /recipe\.yaml:6: depends\.1: bad dependency/,
     ],
-    ["unknown kind", GOOD.replace("kind: autotools", "kind: cmake"), /recipe\.yaml:5: kind: /],
+    ["unknown kind", GOOD.replace("kind: autotools", "kind: scons"), /recipe\.yaml:5: kind: /],
     [
       "path leaving the package",
       GOOD + "add:\n  ../etc/passwd: passwd\n",

@@ -19,6 +19,7 @@ import type { Stage } from "../stage.ts";
 import { parseRecipe, recipeForBoard } from "./load.ts";
 import type { Recipe } from "./schema.ts";
 import { recipeStage } from "./stages.ts";
+import { isCompiled } from "./sysroot.ts";
 
 /** This module: its import graph is the out-of-tree stage's code (hence key). */
 const MODULE = fileURLToPath(import.meta.url);
@@ -97,7 +98,7 @@ function checkInside(r: Recipe): void {
     refs.push([`add.${dst}`, typeof spec === "string" ? spec : spec.from]);
   }
   if (r.kind === "files") refs.push(["tree", r.tree]);
-  if (r.kind === "make" || r.kind === "autotools" || r.kind === "configure") {
+  if (isCompiled(r)) {
     for (const [dst, f] of Object.entries(r.sourceFiles)) refs.push([`sourceFiles.${dst}`, f]);
     r.patches.forEach((p, i) => refs.push([`patches.${i}`, p]));
   }

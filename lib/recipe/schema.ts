@@ -18,11 +18,12 @@
 import { z } from "zod";
 import { ARCHES } from "../arch.ts";
 import { SourceSchema } from "../fetch/source.ts";
-import { parseDep } from "../ice-pkg/dep.ts";
+import { NAME_RE, parseDep } from "../ice-pkg/dep.ts";
 import { isValidUpstream } from "../ice-pkg/version.ts";
+import { HOST_TOOLS } from "../tools.ts";
 
 /** Build kinds: how a recipe turns into a package tree. */
-export const KINDS = ["stage", "files", "make", "autotools", "configure"] as const;
+export const KINDS = ["stage", "files", "make", "autotools", "configure", "cmake"] as const;
 export type Kind = typeof KINDS[number];
 
 const Version = z
@@ -99,6 +100,22 @@ const Build = {
   install: z.array(z.string()).default(["install"]),
   /** Strip ELF files after install (default true). */
   strip: z.boolean().default(true),
+  /**
+   * Libraries the build links against: packages of pkgs/ whose staged headers,
+   * libraries and pkg-config files form this build's sysroot (Alpine's makedepends,
+   * Buildroot's staging). With `link: shared` they are also run-time dependencies.
+   */
+  libs: z.array(z.string().regex(NAME_RE, "a package name of pkgs/")).default([]),
+  /**
+   * How programs and libraries link: `shared` (default; against the libraries' .so
+   * and musl's loader, so the package depends on musl and its libs) or `static`
+   * (against the staged .a files: nothing to install beside it).
+   */
+  link: z.enum(["shared", "static"]).default("shared"),
+  /** Host programs the build runs besides the kind's own (make, tar, ...), e.g. bison. */
+  hostTools: z.array(
+    z.string().refine((t) => t in HOST_TOOLS, "not a host tool lib/tools.ts knows"),
+  ).default([]),
 };
 
 const StageKind = z.strictObject({
@@ -123,6 +140,8 @@ const AutotoolsKind = z.strictObject({
   ...Common,
   ...Build,
   kind: z.literal("autotools"),
+  /** Run `autoreconf -fi` first: the source ships configure.ac but no configure. */
+  autoreconf: z.boolean().default(false),
   /** Arguments added after --host/--build/--prefix/--sysconfdir/--localstatedir. */
   configure: z.array(z.string()).default([]),
 });
@@ -135,6 +154,15 @@ const ConfigureKind = z.strictObject({
   configure: z.array(z.string()).default([]),
 });
 
+/** A CMake project, cross-configured for the board; built and installed with make. */
+const CmakeKind = z.strictObject({
+  ...Common,
+  ...Build,
+  kind: z.literal("cmake"),
+  /** Arguments (`-DOPTION=value`) added after the toolchain's. */
+  configure: z.array(z.string()).default([]),
+});
+
 /** Schema of each kind, so errors name the fields of that kind. */
 export const KIND_SCHEMAS = {
   stage: StageKind,
@@ -142,6 +170,7 @@ export const KIND_SCHEMAS = {
   make: MakeKind,
   autotools: AutotoolsKind,
   configure: ConfigureKind,
+  cmake: CmakeKind,
 } as const;
 
 /** First pass: only the kind, so the second pass can use that kind's strict schema. */
@@ -161,8 +190,9 @@ export type FilesRecipe = z.output<typeof FilesKind> & RecipeOrigin;
 export type MakeRecipe = z.output<typeof MakeKind> & RecipeOrigin;
 export type AutotoolsRecipe = z.output<typeof AutotoolsKind> & RecipeOrigin;
 export type ConfigureRecipe = z.output<typeof ConfigureKind> & RecipeOrigin;
+export type CmakeRecipe = z.output<typeof CmakeKind> & RecipeOrigin;
 /** A build recipe (compiles sources). */
-export type BuildRecipe = MakeRecipe | AutotoolsRecipe | ConfigureRecipe;
+export type BuildRecipe = MakeRecipe | AutotoolsRecipe | ConfigureRecipe | CmakeRecipe;
 
 /** A validated recipe, with the name and directory it was loaded from. */
 export type Recipe = StageRecipe | FilesRecipe | BuildRecipe;

@@ -16,6 +16,7 @@ import { buildRepo } from "../ice-pkg/repo.ts";
 import { buildTree, kindNeeds, kindTools } from "./build.ts";
 import { loadRecipes, recipeForBoard } from "./load.ts";
 import type { Recipe } from "./schema.ts";
+import { runtimeDepends } from "./sysroot.ts";
 import { boardVars, expandRecipeVars } from "./vars.ts";
 import { repoKey } from "./repo_key.ts";
 import { defineStage, type Stage } from "../stage.ts";
@@ -63,7 +64,7 @@ export function recipeStage(raw: Recipe, board: Board): Stage {
           arch: packageArch(r, ctx.board) as "noarch",
           description: r.description,
           license: r.license,
-          depends: r.depends,
+          depends: runtimeDepends(r),
           conffiles: r.conffiles,
         },
         join(ctx.out, file),

@@ -12,6 +12,11 @@
  *     stripped_zstd19_256k (every ELF file stripped with the board's strip first)
  *   bench: rootfs_unpack_zima_<variant> <s> s        unsquashfs of the whole tree on one
  *     processor: the cost of reading it (a boot reads only a part), not a boot figure
+ *
+ * and the size of each optional package (a recipe the default image leaves out; the
+ * root's repository holds it):
+ *
+ *   bench: pkg_size_zima_curl <bytes> B
  */
 import { join } from "node:path";
 import $ from "dax";
@@ -124,6 +129,15 @@ export default async function bench(): Promise<void> {
       }
       const size = (await Deno.stat(join(res.out, "root.squashfs"))).size;
       console.log(`bench: rootfs_size_${name}${suffix} ${size} B`);
+    }
+    for (const [stage, res] of [...r.results].sort(([a], [b]) => a < b ? -1 : 1)) {
+      const pkg = stage.replace(/^pkg:/, "");
+      if (pkg === stage || def.packages.includes(pkg) || !res.out) continue;
+      for (const e of Deno.readDirSync(res.out)) {
+        if (!e.name.endsWith(".ice")) continue;
+        const size = (await Deno.stat(join(res.out, e.name))).size;
+        console.log(`bench: pkg_size_${name}_${pkg} ${size} B`);
+      }
     }
     const res = r.results.get("rootfs");
     if (res?.out) await compareOptions(board, join(res.out, "root.squashfs"));

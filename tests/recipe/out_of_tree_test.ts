@@ -69,6 +69,7 @@ description: Says hello
 license: MIT
 kind: make
 depends: [busybox]
+link: static
 sources:
   main:
     url: https://example.invalid/oot-test-hello-1.0.tar.gz

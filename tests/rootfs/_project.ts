@@ -80,6 +80,7 @@ release: 1
 description: Says hello
 license: MIT
 kind: make
+link: static
 sources:
   main:
     url: https://example.invalid/hello-1.0.tar.gz
