@@ -11,6 +11,7 @@ import { readPackageMeta } from "../../lib/ice-pkg/package.ts";
 import { buildReal, packageIn } from "../rootfs/_real.ts";
 import { BOARDS, makeRoot, run as runIn } from "../pkgs/_root.ts";
 import { elfInfo, ROOT, run } from "../userland/_build.ts";
+import { reproducibleTarball } from "./_tarball.ts";
 
 const PKG = join(ROOT, "bin", "pkg.ts");
 
@@ -43,25 +44,8 @@ async function writeRecipe(dir: string, name: string, link: string): Promise<voi
   await Deno.writeTextFile(join(src, "Makefile"), MAKEFILE);
   await Deno.writeTextFile(join(src, "zround.c"), ZROUND_C);
   await Deno.mkdir(join(dir, name));
-  // Same bytes every run: the download dir keeps sources by file name.
   const tarball = join(dir, name, "oot-zround-1.0.tar.gz");
-  const tar = await run([
-    "tar",
-    "--sort=name",
-    "--mtime=@0",
-    "--owner=0",
-    "--group=0",
-    "--numeric-owner",
-    "-I",
-    "gzip -n",
-    "-cf",
-    tarball,
-    "-C",
-    join(dir, "src"),
-    "zround-1.0",
-  ]);
-  assert.equal(tar.code, 0, tar.stderr);
-  const sha = (await run(["sha256sum", tarball])).stdout.split(" ")[0];
+  const sha = await reproducibleTarball(join(dir, "src"), "zround-1.0", tarball);
   await Deno.writeTextFile(
     join(dir, name, "recipe.yaml"),
     `version: "1.0"

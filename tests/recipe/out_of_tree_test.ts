@@ -15,6 +15,7 @@ import { repoKey } from "../../lib/recipe/repo_key.ts";
 import { loadStages } from "../../lib/registry.ts";
 import { defaultStoreDir, Store } from "../../lib/store.ts";
 import { buildFor, elfInfo, ROOT, run } from "../userland/_build.ts";
+import { reproducibleTarball } from "./_tarball.ts";
 
 const PKG = join(ROOT, "bin", "pkg.ts");
 const ICE_PKG = join(ROOT, "lib", "ice-pkg", "main.ts");
@@ -41,25 +42,11 @@ async function writeRecipes(dir: string, nonce: string): Promise<void> {
   await Deno.writeTextFile(join(src, "hello.c"), HELLO_C);
   const hello = join(dir, "hello");
   await Deno.mkdir(hello);
-  // Same bytes every run: the download dir keeps sources by file name.
-  const tar = await run([
-    "tar",
-    "--sort=name",
-    "--mtime=@0",
-    "--owner=0",
-    "--group=0",
-    "--numeric-owner",
-    "-I",
-    "gzip -n",
-    "-cf",
-    join(hello, "oot-test-hello-1.0.tar.gz"),
-    "-C",
+  const sha = await reproducibleTarball(
     join(dir, "src"),
     "hello-1.0",
-  ]);
-  assert.equal(tar.code, 0, tar.stderr);
-  const sha = (await run(["sha256sum", join(hello, "oot-test-hello-1.0.tar.gz")])).stdout
-    .split(" ")[0];
+    join(hello, "oot-test-hello-1.0.tar.gz"),
+  );
   await Deno.writeTextFile(join(hello, "greeting.h"), `#define GREETING "hello ${nonce}"\n`);
   await Deno.writeTextFile(
     join(hello, "recipe.yaml"),
