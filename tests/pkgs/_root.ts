@@ -9,6 +9,9 @@ import { unpackPackages } from "../rootfs/_real.ts";
 
 const dec = new TextDecoder();
 
+/** Where a root sees the test's scratch directory (`Root.work`), also its HOME. */
+export const SCRATCH = "/scratch";
+
 /** The boards, one per architecture, and the qemu-user program for foreign ones. */
 export const BOARDS = [
   { board: "zima", arch: "x86_64", qemu: undefined, loader: "/lib/ld-musl-x86_64.so.1" },
@@ -24,7 +27,7 @@ export const BOARDS = [
 /** A root of packages, and the command line that runs a program in it. */
 export interface Root {
   tree: string;
-  /** Host directory bound at /work in the root (files the test reads back). */
+  /** Host directory bound at SCRATCH in the root (files the test reads back). */
   work: string;
   argv(cmd: string[]): string[];
 }
@@ -44,7 +47,7 @@ export async function makeRoot(
     await Deno.copyFile(dec.decode(which.stdout).trim(), join(tree, "qemu"));
     await Deno.chmod(join(tree, "qemu"), 0o755);
   }
-  await Deno.mkdir(join(tree, "work"), { recursive: true });
+  await Deno.mkdir(join(tree, SCRATCH.slice(1)), { recursive: true });
   return {
     tree,
     work,
@@ -55,7 +58,7 @@ export async function makeRoot(
       "/",
       "--bind",
       work,
-      "/work",
+      SCRATCH,
       "--dev",
       "/dev",
       "--proc",
@@ -69,7 +72,7 @@ export async function makeRoot(
       "xterm",
       "--setenv",
       "HOME",
-      "/work",
+      SCRATCH,
       ...(b.qemu ? ["/qemu"] : []),
       ...cmd,
     ],

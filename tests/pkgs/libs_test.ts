@@ -16,7 +16,7 @@ import { gzipSync } from "node:zlib";
 import { join } from "node:path";
 import { readPackageMeta } from "../../lib/ice-pkg/package.ts";
 import { elfInfo } from "../userland/_build.ts";
-import { BOARDS, makeRoot, onTerminal, run } from "./_root.ts";
+import { BOARDS, makeRoot, onTerminal, run, SCRATCH } from "./_root.ts";
 import { buildReal, packageIn } from "../rootfs/_real.ts";
 
 const PACKAGES = ["musl", "zlib", "mbedtls", "ncurses", "curl", "nano", "htop"];
@@ -97,7 +97,7 @@ for (const b of BOARDS) {
         const curl = ["/usr/bin/curl", "-sS", "--resolve", `icenet.test:${port}:127.0.0.1`];
         const v = await run(root.argv(["/usr/bin/curl", "-V"]));
         assert.match(v.out, /mbedTLS\/2\.28\.3 zlib\/1\.2\.13/);
-        const r = await run(root.argv([...curl, "--cacert", "/work/ca.pem", url]));
+        const r = await run(root.argv([...curl, "--cacert", `${SCRATCH}/ca.pem`, url]));
         assert.equal(r.code, 0, r.err);
         assert.equal(r.out, BODY);
         // Without the CA the same server is refused.
@@ -115,7 +115,7 @@ for (const b of BOARDS) {
         // Type a line, ^O Enter (write out), ^X (exit).
         const r = await onTerminal(
           root,
-          ["/usr/bin/nano", "/work/note.txt"],
+          ["/usr/bin/nano", `${SCRATCH}/note.txt`],
           "hello nano\\017\\r\\030",
           delay,
         );

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { readPackageMeta } from "../../lib/ice-pkg/package.ts";
 import { buildReal, packageIn } from "../rootfs/_real.ts";
-import { BOARDS, makeRoot, run } from "./_root.ts";
+import { BOARDS, makeRoot, run, SCRATCH } from "./_root.ts";
 
 const PACKAGES = ["musl", "libpcap", "tcpdump"];
 
@@ -49,7 +49,7 @@ for (const b of BOARDS) {
     try {
       const root = await makeRoot(b, files, dir);
       await Deno.writeFile(join(root.work, "one.pcap"), capture());
-      const tcpdump = ["/usr/bin/tcpdump", "-n", "-tt", "-r", "/work/one.pcap"];
+      const tcpdump = ["/usr/bin/tcpdump", "-n", "-tt", "-r", `${SCRATCH}/one.pcap`];
       await t.step("the package depends on libpcap", async () => {
         const meta = await readPackageMeta(files[2], { where: "tcpdump" });
         assert.deepEqual(meta.depends, ["musl", "libpcap"]);
