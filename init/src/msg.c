@@ -11,6 +11,12 @@
 #include <unistd.h>
 
 static int kmsg_fd = -1, quiet;
+static const char *prog = PROG;
+
+void msg_prog(const char *name)
+{
+	prog = name;
+}
 
 void msg_kmsg(void)
 {
@@ -27,7 +33,7 @@ static void vmsg(const char *level, const char *fmt, va_list ap, const char *tai
 	/* Three bytes ahead of the line for a kernel log level: one write, one record. */
 	char out[3 + 512], *buf = out + 3;
 	int cap = 512;
-	int n = snprintf(buf, cap, PROG ": %s: ", level);
+	int n = snprintf(buf, cap, "%s: %s: ", prog, level);
 	n += vsnprintf(buf + n, cap - (size_t)n, fmt, ap);
 	if (n > cap - 2) n = cap - 2;
 	if (tail) n += snprintf(buf + n, cap - (size_t)n, ": %s", tail);

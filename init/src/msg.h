@@ -9,6 +9,8 @@
 #define EXIT_SYS 111
 #define EXIT_EXEC 127
 
+/* The program name messages start with (default PROG). */
+void msg_prog(const char *name);
 /* Also send messages to /dev/kmsg (PID 1 in boot mode). Failure is not fatal. */
 void msg_kmsg(void);
 /* `quiet` on the kernel command line: information only to /dev/kmsg (if open), not

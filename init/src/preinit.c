@@ -28,7 +28,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,46 +43,14 @@
 #include "cmdline.h"
 #include "findfs.h"
 #include "growfs.h"
+#include "msg.h"
 
 #define ICENET_INIT "/sbin/icenet-init"
 #define RECONCILE "/usr/lib/icenet/reconcile-etc"
 #define ETC_SUMS "/usr/lib/icenet/etc.sha256"
 #define ETC_STATE "/overlay/etc.sha256"
 
-static int kmsg = -1, quiet;
-
-/* One line "icenet-preinit: <text>": on the console, or under `quiet` (kernel command
- * line) the kernel log only when it is not a warning. */
-static void vsay(int warning, const char *fmt, va_list ap)
-{
-	char out[3 + 512], *buf = out + 3; /* room for a kernel log level: one record */
-	int cap = 512, n = snprintf(buf, cap, "icenet-preinit: ");
-	n += vsnprintf(buf + n, cap - (size_t)n - 1, fmt, ap);
-	if (n > cap - 2) n = cap - 2;
-	buf[n++] = '\n';
-	if (quiet && !warning && kmsg >= 0) {
-		memcpy(out, "<6>", 3);
-		if (write(kmsg, out, (size_t)n + 3) < 0) { /* only the log misses it */ }
-	} else if (write(2, buf, (size_t)n) < 0) { /* no console: nothing to tell */ }
-}
-
-static void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void warn(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsay(1, fmt, ap);
-	va_end(ap);
-}
-
-static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void note(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsay(0, fmt, ap);
-	va_end(ap);
-}
+static int kmsg = -1; /* for the chart's marks */
 
 /* A step done, into the kernel log at debug level (not on the console): its timestamp
  * puts early boot on the boot chart (`deno task boot <board> --chart`). */
@@ -98,7 +65,7 @@ static void mark(const char *step)
 static int mnt(const char *src, const char *dir, const char *type, unsigned long flags, const char *data)
 {
 	if (!mount(src, dir, type, flags, data)) return 0;
-	warn("warning: unable to mount %s on %s: %s", src, dir, strerror(errno));
+	warnx("unable to mount %s on %s: %s", src, dir, strerror(errno));
 	return -1;
 }
 
@@ -143,11 +110,11 @@ static int restore_clock(int dry_run)
 	}
 	struct timeval tv = {.tv_sec = t};
 	if (settimeofday(&tv, 0)) {
-		warn("warning: could not restore the clock: icenet-clock: could not set the clock to %s: %s",
+		warnx("could not restore the clock: icenet-clock: could not set the clock to %s: %s",
 		    to, strerror(errno));
 		return 1;
 	}
-	note("icenet-clock: clock was %s, set to %s (%s); NTP will correct it", from, to, src);
+	infox("icenet-clock: clock was %s, set to %s (%s); NTP will correct it", from, to, src);
 	return 0;
 }
 
@@ -155,7 +122,7 @@ static int rm_entry(const char *path, const struct stat *st, int type, struct FT
 {
 	(void)st, (void)ftw;
 	if ((type == FTW_DP ? rmdir(path) : unlink(path)) && errno != ENOENT)
-		warn("warning: factory reset: unable to remove %s: %s", path, strerror(errno));
+		warnx("factory reset: unable to remove %s: %s", path, strerror(errno));
 	return 0;
 }
 
@@ -200,7 +167,7 @@ static void reconcile_etc(void)
 	if (!now) goto out;
 	if (!was) { /* the first boot with a layer: this root is the reference */
 		if (write_file(ETC_STATE, now, nl))
-			warn("warning: could not record %s: /etc will not be reconciled after the next update", ETC_STATE);
+			warnx("could not record %s: /etc will not be reconciled after the next update", ETC_STATE);
 		goto out;
 	}
 	if (nl == sl && !memcmp(now, was, nl)) goto out;
@@ -211,7 +178,7 @@ static void reconcile_etc(void)
 	}
 	int status = 0;
 	if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status))
-		warn("warning: %s failed", RECONCILE);
+		warnx("%s failed", RECONCILE);
 out:
 	free(now);
 	free(was);
@@ -225,7 +192,7 @@ static void boot(char **argv)
 	for (int i = 0; fd >= 0 && i < 3; i++) dup2(fd, i);
 	argv[0] = ICENET_INIT;
 	execv(ICENET_INIT, argv);
-	warn("fatal: unable to exec %s: %s; starting a shell", ICENET_INIT, strerror(errno));
+	msg("fatal", "unable to exec %s: %s; starting a shell", ICENET_INIT, strerror(errno));
 	execl("/bin/sh", "sh", (char *)0);
 	for (;;) pause();
 }
@@ -254,13 +221,17 @@ static int preinit(char **argv)
 	mark("proc and dev");
 
 	char cmdline[4096] = "", overlay[16] = "", dev[256] = "";
-	if (boot_cmdline_read(cmdline, sizeof cmdline)) warn("warning: unable to read /proc/cmdline: %s", strerror(errno));
-	/* In a PID namespace (a test) /proc/cmdline is the host's: its `quiet` is not ours.
-	 * reboot(2) tells (EINVAL there); icenet-init disables ctrl-alt-del anyway. */
-	quiet = boot_cmdline_flag(cmdline, "quiet") && !reboot(RB_DISABLE_CAD);
+	if (boot_cmdline_read(cmdline, sizeof cmdline)) warnx("unable to read /proc/cmdline: %s", strerror(errno));
+	/* In a PID namespace (a test) the kernel log and /proc/cmdline's `quiet` are the
+	 * host's, not ours. reboot(2) tells (EINVAL there); icenet-init disables
+	 * ctrl-alt-del anyway. */
+	if (!reboot(RB_DISABLE_CAD)) {
+		msg_kmsg();
+		if (boot_cmdline_flag(cmdline, "quiet")) msg_quiet();
+	}
 	boot_cmdline_arg(cmdline, "icenet.overlay", overlay, sizeof overlay);
 	if (!strcmp(overlay, "off")) {
-		note("overlay disabled (icenet.overlay=off): root stays read-only");
+		infox("overlay disabled (icenet.overlay=off): root stays read-only");
 		restore_clock(0); /* no data partition mounted: the build date is all there is */
 		umount("/sys");
 		umount("/proc");
@@ -275,10 +246,10 @@ static int preinit(char **argv)
 		mark("data partition mounted");
 		/* A card bigger than the image: the data partition (the last one) and its file
 		 * system grow to fill it, once; later boots find nothing to do. */
-		if (growfs_device(dev, "/overlay")) warn("warning: could not grow %s", dev);
+		if (growfs_device(dev, "/overlay")) warnx("could not grow %s", dev);
 		mark("data partition grown");
 		if (!access("/overlay/.factory-reset", F_OK)) {
-			note("factory reset: wiping the writable layer on %s", dev);
+			infox("factory reset: wiping the writable layer on %s", dev);
 			rm_rf("/overlay/upper");
 			rm_rf("/overlay/work");
 			unlink("/overlay/.factory-reset");
@@ -286,7 +257,7 @@ static int preinit(char **argv)
 		if (!stat("/overlay/upper", &st) && S_ISDIR(st.st_mode)) reconcile_etc();
 		mark("etc reconciled");
 	} else {
-		warn("warning: no data partition%s%s%s: changes will not persist", *dev ? " (" : "", dev,
+		warnx("no data partition%s%s%s: changes will not persist", *dev ? " (" : "", dev,
 		    *dev ? " did not mount)" : "");
 		mnt("tmpfs", "/overlay", "tmpfs", 0, "mode=0755");
 	}
@@ -297,21 +268,21 @@ static int preinit(char **argv)
 	mkdir("/overlay/work", 0755);
 	/* The merged root is assembled on /mnt, then becomes / (the old root moves to /rom). */
 	if (mnt("overlay", "/mnt", "overlay", 0, "lowerdir=/,upperdir=/overlay/upper,workdir=/overlay/work")) {
-		warn("warning: overlay mount failed: root stays read-only");
+		warnx("overlay mount failed: root stays read-only");
 		umount("/overlay");
 		umount("/proc");
 		boot(argv);
 	}
-	note("root: squashfs + writable layer on %s", upper);
+	infox("root: squashfs + writable layer on %s", upper);
 	if (chdir("/mnt") || mount("/overlay", "/mnt/overlay", 0, MS_MOVE, 0) ||
 	    mount("/dev", "/mnt/dev", 0, MS_MOVE, 0)) {
-		warn("fatal: unable to move the mounts into the new root: %s", strerror(errno));
+		msg("fatal", "unable to move the mounts into the new root: %s", strerror(errno));
 		boot(argv);
 	}
 	umount("/proc");
 	/* pivot_root has no libc wrapper in musl. */
 	if (syscall(SYS_pivot_root, ".", "rom") || chroot(".") || chdir("/")) {
-		warn("fatal: unable to switch to the overlay root: %s", strerror(errno));
+		msg("fatal", "unable to switch to the overlay root: %s", strerror(errno));
 		boot(argv);
 	}
 	mark("overlay root");
@@ -320,6 +291,7 @@ static int preinit(char **argv)
 
 int main(int argc, char **argv)
 {
+	msg_prog("icenet-preinit");
 	if (getpid() != 1 && argc >= 2 && !strcmp(argv[1], "--clock-restore"))
 		return restore_clock(argc > 2 && !strcmp(argv[2], "--dry-run"));
 	if (getpid() != 1 && argc == 3 && !strcmp(argv[1], "--find")) {
