@@ -45,7 +45,11 @@ interface DenoInfo {
     kind?: string;
     error?: string;
     local?: string;
-    dependencies?: { specifier: string; code?: { specifier: string }; isDynamic?: boolean }[];
+    dependencies?: {
+      specifier: string;
+      code?: { specifier?: string; error?: string };
+      isDynamic?: boolean;
+    }[];
   }[];
   redirects: Record<string, string>;
   npmPackages: Record<string, { name: string; version: string; dependencies: string[] }>;
@@ -66,7 +70,7 @@ export class CodeGraphs {
 
   /** The cache kept in a store dir. */
   static inStore(storeDir: string): CodeGraphs {
-    return new CodeGraphs(join(storeDir, "code-graphs.json"));
+    return new CodeGraphs(join(storeDir, "code-graphs.v2.json"));
   }
 
   /** The closure of `root` (an absolute path); one `deno info` per root and change. */
@@ -89,7 +93,7 @@ export class CodeGraphs {
     // `deno info`: one rewritten while it ran (a git merge, deno adding to the lock) gave
     // a graph without its npm packages, and that graph then stayed cached.
     const config = Object.fromEntries(configFiles(root).map((f) => [f, statOf(f)!]));
-    const graph = closureOf(root, await denoInfo(root));
+    const graph = closureOf(root, await denoInfo(root, Object.keys(config)[0]));
     if (Object.entries(config).some(([f, s]) => !sameStat(f, s))) return graph; // not cached
     const stats: Record<string, Stat> = { ...config };
     for (const f of graph.files) stats[f] = statOf(f)!;
@@ -133,6 +137,10 @@ export function closureOf(root: string, info: DenoInfo): CodeClosure {
     }
     files.add(path);
     for (const d of mod.dependencies ?? []) {
+      // An import deno could not resolve would drop its whole subgraph from the key.
+      if (d.code?.error) {
+        throw new Error(`code graph of ${root}: ${path} imports "${d.specifier}": ${d.code.error}`);
+      }
       if (d.code?.specifier) stack.push(resolve(d.code.specifier));
     }
   }
@@ -148,10 +156,15 @@ export function closureOf(root: string, info: DenoInfo): CodeClosure {
   return { files: [...files].sort(), npm: [...npm].sort() };
 }
 
-/** Run `deno info --json` on a module, offline when the cache holds everything. */
-async function denoInfo(root: string): Promise<DenoInfo> {
+/**
+ * Run `deno info --json` on a module, offline when the cache holds everything. Under the
+ * project's config (deno resolves bare and npm specifiers from the config it finds from
+ * its working directory, not from the module's), whatever the caller's directory.
+ */
+async function denoInfo(root: string, config?: string): Promise<DenoInfo> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["info", "--json", "--frozen", root],
+    args: ["info", "--json", "--frozen", ...(config ? ["--config", config] : []), root],
+    cwd: config ? dirname(config) : undefined,
     env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
     stdout: "piped",
     stderr: "piped",

@@ -129,5 +129,18 @@ Deno.test("stage key: on a copy of this checkout, ice-pkg's package code is in e
   assert.equal(read.kernel, before.kernel, "the kernel does not run ice-pkg's code");
   touch(join(copy, "lib/qemu/shell.ts"));
   assert.deepEqual(await keys(), read, "no stage runs lib/qemu/shell.ts");
+  // deno resolves npm specifiers from the config it finds from its working directory:
+  // from elsewhere a graph once lost its npm packages, and the key changed with the cwd.
+  const here = Deno.cwd();
+  Deno.chdir("/");
+  try {
+    assert.deepEqual(await keys(), read, "the keys depend on the caller's directory");
+    const dropbear = byName.get("pkg:dropbear")!;
+    const deps = Object.fromEntries(dropbear.needs.map((d) => [d, "0".repeat(64)]));
+    const { parts } = await stageKey(dropbear, board, copy, deps, new KeyCaches());
+    assert.match(parts["npm:zod"] ?? "", /^\d+\.\d+\.\d+$/, Object.keys(parts).join(" "));
+  } finally {
+    Deno.chdir(here);
+  }
   await Deno.remove(copy, { recursive: true });
 });
