@@ -71,6 +71,14 @@ Deno.test("parseRecipe() applies the defaults of a kind", () => {
   assert.deepEqual(r.depends, ["base-files", "musl>=1.2"]);
 });
 
+Deno.test("icenet-init takes /sbin/init over from base-files releases that still own it", async () => {
+  // Upgrading icenet-init alone on a device whose base-files still lists sbin/init
+  // was refused as a conflict.
+  const init = await loadRecipe(root, "icenet-init");
+  assert.deepEqual(init.replaces, ["base-files"]);
+  assert.throws(() => parse(GOOD + 'replaces: ["two words"]\n'), /replaces\.0: bad dependency/);
+});
+
 Deno.test("parseRecipe() names file, line and field of a bad recipe", async (t) => {
   const cases: [string, string, RegExp][] = [
     [

@@ -68,6 +68,12 @@ const Common = {
   arches: z.array(z.enum(ARCHES)).min(1).optional(),
   /** Run-time dependencies (package names with optional version constraints). */
   depends: z.array(Dep).default([]),
+  /** Virtual names this package also answers to in dependencies (Alpine's provides). */
+  provides: z.array(Dep).default([]),
+  /** Packages that cannot be installed beside this one. */
+  conflicts: z.array(Dep).default([]),
+  /** Packages whose files this one may take over (a file moved between packages). */
+  replaces: z.array(Dep).default([]),
   /** Stages the build needs besides "musl" (e.g. "kernel-headers"). */
   buildNeeds: z.array(z.string().regex(/^[a-z0-9][a-z0-9:._-]*$/)).default([]),
   /** Pinned sources, by name ("main" is unpacked as the source tree). */

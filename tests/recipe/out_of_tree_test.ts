@@ -70,7 +70,9 @@ sourceFiles:
   await Deno.writeTextFile(join(dir, "hello-conf", "files", "etc", "hello.conf"), "loud = 1\n");
   await Deno.writeTextFile(
     join(dir, "hello-conf", "recipe.yaml"),
-    `version: "1"\nrelease: 0\ndescription: Hello's settings\nlicense: MIT\nkind: files\n`,
+    `version: "1"\nrelease: 0\ndescription: Hello's settings\nlicense: MIT\nkind: files\n` +
+      // etc/hello.conf was once in a package of another name.
+      `provides: [hello-settings]\nreplaces: [hello-legacy]\n`,
   );
 }
 
@@ -146,6 +148,8 @@ Deno.test("pkg build: recipes outside the tree are built, signed, cached and ins
         "hello x86_64",
         "hello-conf noarch",
       ]);
+      const conf = index.packages.find((p) => p.name === "hello-conf")!;
+      assert.deepEqual([conf.provides, conf.replaces], [["hello-settings"], ["hello-legacy"]]);
     });
 
     await t.step(
