@@ -32,11 +32,27 @@ export interface Root {
   argv(cmd: string[]): string[];
 }
 
+/** How a root's programs run besides the defaults. */
+export interface RootOptions {
+  /**
+   * One /tmp for every program run in the root (a host directory under `dir`), not a
+   * fresh tmpfs each: a daemon and a client run after it meet there (wpa_cli's
+   * reply socket).
+   */
+  sharedTmp?: boolean;
+  /**
+   * A network namespace of their own (loopback only): no program under test can
+   * touch the host's interfaces, e.g. a Wi-Fi daemon asked for wlan0.
+   */
+  unshareNet?: boolean;
+}
+
 /** Unpack `files` into a root under `dir` (with /qemu in it for a foreign architecture). */
 export async function makeRoot(
   b: typeof BOARDS[number],
   files: string[],
   dir: string,
+  opts: RootOptions = {},
 ): Promise<Root> {
   const tree = join(dir, "root"), work = join(dir, "work");
   await Deno.mkdir(tree, { recursive: true });
@@ -48,6 +64,8 @@ export async function makeRoot(
     await Deno.chmod(join(tree, "qemu"), 0o755);
   }
   await Deno.mkdir(join(tree, SCRATCH.slice(1)), { recursive: true });
+  const tmp = join(dir, "tmp");
+  if (opts.sharedTmp) await Deno.mkdir(tmp, { recursive: true });
   return {
     tree,
     work,
@@ -63,8 +81,8 @@ export async function makeRoot(
       "/dev",
       "--proc",
       "/proc",
-      "--tmpfs",
-      "/tmp",
+      ...(opts.sharedTmp ? ["--bind", tmp, "/tmp"] : ["--tmpfs", "/tmp"]),
+      ...(opts.unshareNet ? ["--unshare-net"] : []),
       "--unshare-pid",
       "--die-with-parent",
       "--setenv",
@@ -94,6 +112,41 @@ export async function run(argv: string[], stdin?: string) {
   }
   const r = await p.output();
   return { code: r.code, out: dec.decode(r.stdout), err: dec.decode(r.stderr) };
+}
+
+/** A program started in the background (a daemon), until `stop`. */
+export interface Started {
+  /** End it (SIGTERM to bubblewrap, which takes the sandbox down); its exit code and output. */
+  stop(): Promise<{ code: number; out: string; err: string }>;
+}
+
+/** Start `argv` in the background, its output collected until it is stopped. */
+export function start(argv: string[]): Started {
+  const p = new Deno.Command(argv[0], {
+    args: argv.slice(1),
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const done = p.output();
+  return {
+    async stop() {
+      try {
+        p.kill("SIGTERM");
+      } catch { /* it has exited */ }
+      const r = await done;
+      return { code: r.code, out: dec.decode(r.stdout), err: dec.decode(r.stderr) };
+    },
+  };
+}
+
+/** Wait until `path` exists (a daemon's socket), at most `seconds`. */
+export async function waitFor(path: string, seconds: number): Promise<boolean> {
+  for (let i = 0; i < seconds * 10; i++) {
+    if (await Deno.lstat(path).then(() => true, () => false)) return true;
+    await new Promise((ok) => setTimeout(ok, 100));
+  }
+  return false;
 }
 
 /**
