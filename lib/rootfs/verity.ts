@@ -89,6 +89,10 @@ export function verityTable(v: Verity, device: string): string {
     v.algorithm,
     v.rootHash,
     v.salt,
+    // One optional argument: verify a block whose hashes are cached right where its read
+    // completes, not after a hop to a workqueue (Linux 6.0+; ChromeOS's boot-time fix).
+    1,
+    "try_verify_in_tasklet",
   ].join(" ");
 }
 

@@ -96,7 +96,9 @@ Deno.test("the kernel table maps the data blocks and points at the tree after th
   const dev = "PARTUUID=1a2b3c4d-02";
   assert.equal(
     verityTable(v, dev),
-    `0 800 verity 1 ${dev} ${dev} 4096 4096 100 100 sha256 ${"cd".repeat(32)} ${"ab".repeat(32)}`,
+    `0 800 verity 1 ${dev} ${dev} 4096 4096 100 100 sha256 ${"cd".repeat(32)} ${
+      "ab".repeat(32)
+    } 1 try_verify_in_tasklet`,
   );
   const [create, waitfor] = verityArgs(v, dev);
   assert.match(create, /^dm-mod\.create="icenet-root,,0,ro,0 800 verity /);
