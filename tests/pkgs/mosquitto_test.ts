@@ -11,31 +11,10 @@ import { readPackageMeta } from "../../lib/ice-pkg/package.ts";
 import { elfInfo } from "../userland/_build.ts";
 import { buildReal, packageIn } from "../rootfs/_real.ts";
 import { BOARDS, makeRoot, run, SCRATCH } from "./_root.ts";
+import { freePort, waitForPort } from "../_net.ts";
 
 const PACKAGES = ["musl", "base-files", "mosquitto"];
 const dec = new TextDecoder();
-
-/** A TCP port nothing listens on now. */
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
-/** Wait until something accepts connections on the port (the broker is up). */
-async function waitForPort(port: number, seconds: number): Promise<boolean> {
-  const end = Date.now() + seconds * 1000;
-  while (Date.now() < end) {
-    try {
-      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-      return true;
-    } catch {
-      await new Promise((ok) => setTimeout(ok, 200));
-    }
-  }
-  return false;
-}
 
 for (const b of BOARDS) {
   Deno.test(`${b.arch}: mosquitto passes messages from mosquitto_pub to mosquitto_sub`, async (t) => {
@@ -70,7 +49,7 @@ for (const b of BOARDS) {
           stdout: "piped",
           stderr: "piped",
         }).spawn();
-        assert.ok(await waitForPort(port, 60), "the broker did not listen within 60 s");
+        await waitForPort(port, 60_000); // the broker is up
       });
       await t.step("a published message reaches a waiting subscriber", async () => {
         const payload = `hello from ${b.arch} at ${Date.now()}`;

@@ -8,32 +8,13 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { buildReal, inRoot, packageIn, unpackPackages } from "./_real.ts";
+import { freePort, waitForPort } from "../_net.ts";
 
 const dec = new TextDecoder();
 
 async function run(cmd: string, args: string[], env: Record<string, string> = {}) {
   const r = await new Deno.Command(cmd, { args, env, stdin: "null" }).output();
   return { code: r.code, out: dec.decode(r.stdout), err: dec.decode(r.stderr) };
-}
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
-async function waitForPort(port: number, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    try {
-      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  throw new Error(`nothing listens on 127.0.0.1:${port} after ${ms} ms`);
 }
 
 Deno.test("dropbear and chrony run in the zima root; dropbear takes a key login and refuses others", async () => {
