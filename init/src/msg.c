@@ -40,11 +40,14 @@ static void vmsg(const char *level, const char *fmt, va_list ap, const char *tai
 	if (n > cap - 2) n = cap - 2;
 	buf[n++] = '\n';
 	/* Best effort: a lost message must never stop init. Quiet, information goes to the
-	 * kernel log only, at KERN_INFO (below the console's level under `quiet`). */
+	 * kernel log only, at KERN_INFO (below the console's level under `quiet`). Whatever
+	 * went to the console already is logged at a level the kernel does not echo there
+	 * (KERN_WARNING under `quiet`, KERN_DEBUG otherwise): echoed, each line was shown
+	 * twice, and the two copies could interleave mid-line. */
 	int hushed = quiet && !strcmp(level, "info");
 	if (!hushed && write(2, buf, (size_t)n) < 0) { /* nothing to do */ }
-	if (hushed) memcpy(out, "<6>", 3);
-	if (kmsg_fd >= 0 && write(kmsg_fd, hushed ? out : buf, (size_t)n + (hushed ? 3 : 0)) < 0) { /* idem */ }
+	memcpy(out, hushed ? "<6>" : quiet ? "<4>" : "<7>", 3);
+	if (kmsg_fd >= 0 && write(kmsg_fd, out, (size_t)n + 3) < 0) { /* idem */ }
 }
 
 void msg(const char *level, const char *fmt, ...)

@@ -100,7 +100,8 @@ for (const b of BOARDS) {
         // The program's output and exit code pass through; the trace goes to stderr.
         assert.equal(r.code, 3, r.err);
         assert.equal(r.out, "IceNet-OS\n");
-        assert.match(r.err, openLine(note, "3"));
+        // A file descriptor, not necessarily 3: the test runner may pass one down.
+        assert.match(r.err, openLine(note, "\\d+"));
         assert.match(r.err, openLine(missing, "-1 ENOENT \\(No such file or directory\\)"));
         assert.match(r.err, /^\+\+\+ exited with 3 \+\+\+$/m);
         // -e trace= filters: nothing but opens is printed as a call.
