@@ -92,8 +92,11 @@ export class CodeGraphs {
     // The config and lock decide how bare and npm specifiers resolve. Stat them before
     // `deno info`: one rewritten while it ran (a git merge, deno adding to the lock) gave
     // a graph without its npm packages, and that graph then stayed cached.
-    const config = Object.fromEntries(configFiles(root).map((f) => [f, statOf(f)!]));
-    const graph = closureOf(root, await denoInfo(root, Object.keys(config)[0]));
+    const [denoJson, ...lock] = configFiles(root);
+    const config = Object.fromEntries(
+      [denoJson, ...lock].filter(Boolean).map((f) => [f, statOf(f)!]),
+    );
+    const graph = closureOf(root, await denoInfo(root, denoJson));
     if (Object.entries(config).some(([f, s]) => !sameStat(f, s))) return graph; // not cached
     const stats: Record<string, Stat> = { ...config };
     for (const f of graph.files) stats[f] = statOf(f)!;
