@@ -76,7 +76,7 @@ export async function withPrivateApt<T>(
   log: (l: string) => void,
   fn: (env: Record<string, string>) => Promise<T>,
   /** The host's apt configuration directory the sources are derived from. */
-  hostEtc = "/etc/apt",
+  hostEtc: string = "/etc/apt",
 ): Promise<T> {
   const lock = join(storeDir, "apt", "lock");
   let env: Record<string, string>;
@@ -227,14 +227,47 @@ async function writeIfChanged(path: string, text: string): Promise<boolean> {
   return true;
 }
 
+/**
+ * Where an archive's pool may hold `poolPath` (`pool/main/l/linux/x.deb`, the part of a
+ * `debian:` url after the colon): the same path under each archive the host uses, and
+ * the security archive's layout (`pool/updates/main/...`). A version the indexes no
+ * longer list (a superseded security upload leaves the index before the pool) or do not
+ * list yet (a mirror mid-sync) is still found; the pinned sha256 is the trust.
+ */
+export function poolUrls(poolPath: string, sources = hostSources()): string[] {
+  const urls: string[] = [];
+  for (const s of sources) {
+    for (const base of s.uris.split(/\s+/).filter((u) => /^https?:\/\//.test(u))) {
+      const b = base.replace(/\/$/, "");
+      urls.push(`${b}/${poolPath}`);
+      if (poolPath.startsWith("pool/")) urls.push(`${b}/pool/updates/${poolPath.slice(5)}`);
+    }
+  }
+  return [...new Set(urls)];
+}
+
+/** Extract `member` of the .deb at `deb` to `dest` (dpkg-deb, no apt). */
+export async function extractDebMember(deb: string, member: string, dest: string): Promise<void> {
+  const x = await Deno.makeTempDir({ prefix: "icenet-deb-" });
+  try {
+    await $`dpkg-deb -x ${deb} ${x}`.quiet();
+    await Deno.rename(join(x, member), dest).catch(() => {
+      throw new Error(`${deb} has no file ${member}`);
+    });
+  } finally {
+    await Deno.remove(x, { recursive: true });
+  }
+}
+
 /** Download a Debian binary package and extract `member` (or keep the .deb) to `dest`. */
 export async function fetchDebianBinary(
   storeDir: string,
   spec: Binary,
   dest: string,
   log: (l: string) => void,
+  hostEtc?: string,
 ): Promise<void> {
-  await withPrivateApt(storeDir, log, (env) => downloadBinary(spec, dest, env, log));
+  await withPrivateApt(storeDir, log, (env) => downloadBinary(spec, dest, env, log), hostEtc);
 }
 
 async function downloadBinary(
@@ -277,8 +310,9 @@ export async function fetchDebianSource(
   spec: SourcePkg,
   dest: string,
   log: (l: string) => void,
+  hostEtc?: string,
 ): Promise<void> {
-  await withPrivateApt(storeDir, log, (env) => downloadSourceFile(spec, dest, env, log));
+  await withPrivateApt(storeDir, log, (env) => downloadSourceFile(spec, dest, env, log), hostEtc);
 }
 
 async function downloadSourceFile(

@@ -8,7 +8,13 @@
 import { join } from "node:path";
 import { lockFile } from "../file_lock.ts";
 import { sha256File } from "../hash.ts";
-import { fetchDebianBinary, fetchDebianSource } from "./debian.ts";
+import {
+  extractDebMember,
+  fetchDebianBinary,
+  fetchDebianSource,
+  hostSources,
+  poolUrls,
+} from "./debian.ts";
 import { fetchNpmPackage } from "./npm.ts";
 import { type Source, sourceFilename } from "./source.ts";
 
@@ -32,6 +38,8 @@ export interface FetchOptions {
   storeDir: string;
   /** Mirrors tried before the upstream url (directories or base URLs). */
   mirrors?: string[];
+  /** The host apt configuration the Debian provider derives its sources from (tests). */
+  aptEtc?: string;
   /** Skip network and providers (tests). */
   offline?: boolean;
   log?: (line: string) => void;
@@ -120,10 +128,27 @@ async function fetchLocked(
         "debian provider",
         () =>
           "source" in d
-            ? fetchDebianSource(opts.storeDir, d, tmp, log)
-            : fetchDebianBinary(opts.storeDir, d, tmp, log),
+            ? fetchDebianSource(opts.storeDir, d, tmp, log, opts.aptEtc)
+            : fetchDebianBinary(opts.storeDir, d, tmp, log, opts.aptEtc),
       );
       if (ok) return dest;
+      // apt does not offer the pinned version: the file straight from the pools.
+      if (src.url.startsWith("debian:")) {
+        const member = "member" in d ? d.member : undefined;
+        for (const url of poolUrls(src.url.slice("debian:".length), hostSources(opts.aptEtc))) {
+          const get = async () => {
+            if (!member) return await download(url, tmp, log);
+            const deb = `${tmp}.deb`;
+            try {
+              await download(url, deb, log);
+              await extractDebMember(deb, member, tmp);
+            } finally {
+              await Deno.remove(deb).catch(() => {});
+            }
+          };
+          if (await tryCandidate(`debian pool ${url}`, get)) return dest;
+        }
+      }
     }
   }
   throw new Error(
@@ -131,9 +156,35 @@ async function fetchLocked(
   );
 }
 
+/** A download that receives nothing for this long is given up (a kernel tarball takes longer in all). */
+const STALL_MS = 30_000;
+
 /** HTTP download with a progress line on a TTY. */
 async function download(url: string, dest: string, log: (l: string) => void): Promise<void> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(30_000) }).catch((e) => {
+  const abort = new AbortController();
+  let stall = setTimeout(
+    () => abort.abort(new Error(`nothing received for ${STALL_MS / 1000} s`)),
+    STALL_MS,
+  );
+  const alive = () => {
+    clearTimeout(stall);
+    stall = setTimeout(() => abort.abort(new Error(`stalled for ${STALL_MS / 1000} s`)), STALL_MS);
+  };
+  try {
+    await downloadBody(url, dest, log, abort.signal, alive);
+  } finally {
+    clearTimeout(stall);
+  }
+}
+
+async function downloadBody(
+  url: string,
+  dest: string,
+  log: (l: string) => void,
+  signal: AbortSignal,
+  alive: () => void,
+): Promise<void> {
+  const res = await fetch(url, { signal }).catch((e) => {
     throw new Error(`unreachable (${(e as Error).message})`);
   });
   if (!res.ok || !res.body) {
@@ -146,6 +197,7 @@ async function download(url: string, dest: string, log: (l: string) => void): Pr
   using f = await Deno.open(dest, { write: true, create: true, truncate: true });
   for await (const chunk of res.body) {
     await f.write(chunk);
+    alive();
     got += chunk.length;
     if (tty && total && got - shown > total / 50) {
       shown = got;

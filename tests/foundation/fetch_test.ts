@@ -186,3 +186,69 @@ Deno.test("withPrivateApt() reports a failed apt-get update as such and keeps no
   await assert.rejects(Deno.stat(join(base, "store", "apt", "state", "updated")));
   await Deno.remove(base, { recursive: true });
 });
+
+Deno.test("fetchSource() takes a pinned .deb the indexes do not list from the archive's pool", async () => {
+  const base = await Deno.makeTempDir({ prefix: "icenet-pool-" });
+  const repo = join(base, "archive"), etc = join(base, "etc");
+  await Deno.mkdir(etc);
+  // An archive whose index lists nothing (a superseded security upload has left it),
+  // while its pool still has the package, in the security archive's layout.
+  const dist = join(repo, "dists", "sid", "main", "binary-amd64");
+  await Deno.mkdir(dist, { recursive: true });
+  await Deno.writeTextFile(join(dist, "Packages"), "");
+  await Deno.writeTextFile(
+    join(repo, "dists", "sid", "Release"),
+    `Suite: sid\nCodename: sid\nDate: ${new Date().toUTCString()}\n` +
+      "Architectures: amd64\nComponents: main\n" +
+      `SHA256:\n ${sha256(new Uint8Array())} 0 main/binary-amd64/Packages\n`,
+  );
+  const pkg = join(base, "pkg");
+  await Deno.mkdir(join(pkg, "DEBIAN"), { recursive: true });
+  await Deno.mkdir(join(pkg, "usr/share/icenet-test"), { recursive: true });
+  await Deno.writeFile(join(pkg, "usr/share/icenet-test/payload"), payload);
+  await Deno.writeTextFile(
+    join(pkg, "DEBIAN/control"),
+    "Package: icenet-test\nVersion: 2\nArchitecture: all\nMaintainer: t <t@example.invalid>\n" +
+      "Description: test\n",
+  );
+  const pool = join(repo, "pool/updates/main/i/icenet-test");
+  await Deno.mkdir(pool, { recursive: true });
+  const built = await new Deno.Command("dpkg-deb", {
+    args: ["--build", pkg, join(pool, "icenet-test_2_all.deb")],
+    stdout: "null",
+  }).output();
+  assert.equal(built.code, 0);
+  const served: string[] = [];
+  await using server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, async (r) => {
+    const path = decodeURIComponent(new URL(r.url).pathname);
+    served.push(path);
+    try {
+      return new Response(await Deno.readFile(join(repo, path)));
+    } catch {
+      return new Response("not found", { status: 404 });
+    }
+  });
+  await Deno.writeTextFile(
+    join(etc, "sources.list"),
+    `deb [trusted=yes] http://127.0.0.1:${server.addr.port}/ sid main\n`,
+  );
+  const logged: string[] = [];
+  const path = await fetchSource({
+    url: "debian:pool/main/i/icenet-test/icenet-test_2_all.deb",
+    filename: "payload",
+    sha256: good,
+    debian: { package: "icenet-test", version: "2", member: "usr/share/icenet-test/payload" },
+  }, {
+    downloadDir: join(base, "dl"),
+    storeDir: join(base, "store"),
+    aptEtc: etc,
+    log: (l) => logged.push(l),
+  });
+  assert.deepEqual(await Deno.readFile(path), payload);
+  assert.ok(served.includes("/pool/main/i/icenet-test/icenet-test_2_all.deb"), served.join(" "));
+  assert.ok(
+    logged.some((l) => /^fetched payload from debian pool http:.*pool\/updates\/main\//.test(l)),
+    logged.join("\n"),
+  );
+  await Deno.remove(base, { recursive: true });
+});
