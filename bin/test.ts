@@ -9,7 +9,7 @@
  * that rebuild from scratch: two clean builds of the zima image, sandboxed and in the
  * build container, compared byte for byte; the Pi images' stages rebuilt under the
  * sandbox; musl and busybox in Podman; the README's main command in a fresh clone;
- * the zima kernel with both LSMs. Each pass is kept as a proof (tests/e2e/_proof.ts),
+ * the zima kernel with both LSMs; Wi-Fi on simulated radios. Each pass is kept as a proof (tests/e2e/_proof.ts),
  * so a warm run takes seconds until an input changes.
  */
 import { DEFERRED } from "../tests/_deferred.ts";
@@ -37,6 +37,7 @@ const isE2e = (f: string) => f.startsWith("tests/e2e/");
 // run, shortest first (cold, on 2 cores).
 const LONG = [
   "tests/e2e/kernel_lsm_test.ts",
+  "tests/e2e/wifi_hwsim_test.ts",
   "tests/e2e/fresh_clone_test.ts",
   "tests/e2e/sandbox_boards_test.ts",
   "tests/e2e/podman_test.ts",

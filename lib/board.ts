@@ -146,6 +146,11 @@ const BoardObject = z.strictObject({
     /** Kernel file name on the boot partition. */
     kernelName: z.string(),
   }),
+  /**
+   * What the board's hardware needs in every image it makes, added to the image
+   * definition's packages (Buildroot's board firmware options): radio firmware, say.
+   */
+  packages: z.array(z.string().regex(/^[a-z0-9][a-z0-9+._-]*$/, "a package name")).default([]),
   partitions: z.strictObject({
     table: z.enum(["mbr", "gpt"]),
     list: z.array(Partition).min(1),

@@ -31,17 +31,27 @@ export type Lsm = typeof LSMS[number];
 /** Patches applied in name order (`kernel/patches/0001-subject.patch`), if any. */
 const PATCH_DIR = "kernel/patches";
 
-/** The kernel stage of one board, with the given LSMs built in. */
-export function kernelStage(board: Board, lsm: Lsm[] = [], root = ROOT): Stage {
+/**
+ * The kernel stage of one board, with the given LSMs built in. `test` adds fragments
+ * that no image uses (kernel/test-*.config, e.g. simulated Wi-Fi radios) under another
+ * stage name, so a test kernel never stands in for the board's own.
+ */
+export function kernelStage(
+  board: Board,
+  lsm: Lsm[] = [],
+  root = ROOT,
+  test: { name: string; fragments: string[] } = { name: "kernel", fragments: [] },
+): Stage {
   const fragments = [
     "kernel/base.config",
     board.kernel.fragment,
     ...lsm.map((l) => `kernel/lsm-${l}.config`),
+    ...test.fragments,
   ];
   const patches = listPatches(root);
   const pin = kernelSource(board);
   return defineStage({
-    name: "kernel",
+    name: test.name,
     description: `Linux ${pin.version} ${board.kernel.target} + device trees`,
     inputs: [...fragments, ...patches],
     // gcc builds the host helpers (kconfig, dtc, objtool); xz packs bzImage/zImage.

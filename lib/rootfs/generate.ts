@@ -158,7 +158,8 @@ export async function writeWifi(gen: Generated, wifi: ImageDef["wifi"]): Promise
   if (!wifi) return;
   const text = [
     "# Written by the image build or first-boot setup; psk is the derived key, not the",
-    "# passphrase (wpa_passphrase).",
+    "# passphrase (wpa_passphrase). wpa_cli talks to the daemon through ctrl_interface.",
+    "ctrl_interface=/run/wpa_supplicant",
     `country=${wifi.country}`,
     "network={",
     `\tssid=${JSON.stringify(wifi.ssid)}`,

@@ -151,6 +151,15 @@ export function rootfsStage(
       await writeUsers(gen, def.users);
       await writeNetwork(gen, def.network);
       await writeWifi(gen, def.wifi);
+      // Wi-Fi settings enable the wifi service, which the board's packages bring.
+      if (def.wifi && !def.services.includes("wifi")) {
+        await enableServices(gen, ["wifi"]).catch(() => {
+          throw new Error(
+            `${where}: wifi: set, but no package of the image brings the wifi service ` +
+              `(wpa-supplicant; boards with a radio list it under packages in boards/*.yaml)`,
+          );
+        });
+      }
       await writeTimezone(gen, def.timezone);
       // From the params, not the closure: a sandboxed or container run rebuilds this
       // stage object where the development key under the store is out of sight.
@@ -268,10 +277,25 @@ export async function systemUpdate(board: Board): Promise<SystemUpdate | undefin
 
 /** The rootfs stage of the registry. */
 export async function rootfsStages(root: string, board: Board): Promise<Stage[]> {
-  const { def, where } = await effectiveImageDef(root);
+  const image = await effectiveImageDef(root);
+  const { def, where } = withBoardPackages(image.def, image.where, board);
   return [
     rootfsStage(def, where, await notBuiltFor(root, board), "rootfs", await systemUpdate(board)),
   ];
+}
+
+/** The image definition with the packages `board`'s hardware needs (boards/<name>.yaml). */
+export function withBoardPackages(
+  def: ImageDef,
+  where: string,
+  board: Board,
+): { def: ImageDef; where: string } {
+  const extra = board.packages.filter((p) => !def.packages.includes(p));
+  if (!extra.length) return { def, where };
+  return {
+    def: { ...def, packages: [...def.packages, ...extra] },
+    where: `${where} + boards/${board.name}.yaml packages`,
+  };
 }
 
 /** `sha256sum` lines of every regular file under `<tree>/etc`, sorted by path. */

@@ -27,7 +27,12 @@ import { build } from "../../lib/runner.ts";
 import { defaultStoreDir, Store } from "../../lib/store.ts";
 import { loadStages, ROOT } from "../../lib/registry.ts";
 import { SOURCE_DATE_EPOCH } from "../../lib/stage_env.ts";
-import { notBuiltFor, rootfsStage, squashfsArgs } from "../../lib/rootfs/stage.ts";
+import {
+  notBuiltFor,
+  rootfsStage,
+  squashfsArgs,
+  withBoardPackages,
+} from "../../lib/rootfs/stage.ts";
 
 /** squashfs options to compare, by variant name (the first is the rootfs stage's). */
 function variants(board: Board): [string, string[]][] {
@@ -106,7 +111,7 @@ export default async function bench(): Promise<void> {
     const stages = [
       ...(await loadStages(board, ROOT)),
       rootfsStage(
-        bare,
+        withBoardPackages(bare, "", board).def,
         "images/default.yaml without ice-pkg",
         await notBuiltFor(ROOT, board),
         "rootfs-no-icepkg",

@@ -84,9 +84,16 @@ wifi_ssid = My Net
 wifi_psk = a long passphrase
 `,
       );
+      // The root has the wifi service (wpa-supplicant), which settings enable.
+      Deno.mkdirSync(join(root, "usr/lib/icenet/services"), { recursive: true });
+      Deno.writeTextFileSync(join(root, "usr/lib/icenet/services/wifi"), "command = true\n");
       const r = await setup("apply", f, root);
       assert.equal(r.code, 0, r.out);
       const read = (p: string) => Deno.readTextFileSync(join(root, p));
+      assert.equal(
+        Deno.readLinkSync(join(root, "etc/icenet/services/wifi")),
+        "/usr/lib/icenet/services/wifi",
+      );
       assert.equal(read("etc/hostname"), "garden-pi\n");
       assert.equal(read("root/.ssh/authorized_keys"), `${KEY_A}\n`);
       assert.equal(read("home/admin/.ssh/authorized_keys"), `${KEY_B}\n`);
@@ -103,7 +110,7 @@ wifi_psk = a long passphrase
       assert.match(net, /^dns="192\.168\.1\.1 9\.9\.9\.9"$/m);
       assert.equal(
         read("etc/wpa_supplicant.conf"),
-        'country=DE\nnetwork={\n\tssid="My Net"\n\tpsk="a long passphrase"\n}\n',
+        'ctrl_interface=/run/wpa_supplicant\ncountry=DE\nnetwork={\n\tssid="My Net"\n\tpsk="a long passphrase"\n}\n',
       );
       assert.equal(Deno.statSync(join(root, "etc/wpa_supplicant.conf")).mode! & 0o777, 0o600);
       // The shell's TZif is the build's, byte for byte.
