@@ -8,26 +8,34 @@
  * await buildTree(recipe, ctx, join(ctx.tmp, "pkg"));
  * ```
  */
-import { dirname, join } from "node:path";
+import { basename, dirname, join, normalize } from "node:path";
 import type { Board } from "../board.ts";
 import type { StageContext } from "../stage.ts";
-import type { BuildRecipe, Recipe, StageRecipe } from "./schema.ts";
+import type { BuildRecipe, DebRecipe, Recipe, StageRecipe } from "./schema.ts";
 import { cmakeArgs, cmakeEnv } from "./cmake.ts";
-import { assembleSysroot, libStage, stageDevFiles, STAGING, sysrootEnv } from "./sysroot.ts";
+import {
+  assembleSysroot,
+  isCompiled,
+  libStage,
+  stageDevFiles,
+  STAGING,
+  sysrootEnv,
+} from "./sysroot.ts";
 
 /**
  * The stages a recipe's kind needs: the musl toolchain (its version is part of
- * every binary package) and, for the `stage` kind, the packaged stage. A `files`
- * package holds no binaries, so it needs nothing and musl changes leave it be.
+ * every binary package) and, for the `stage` kind, the packaged stage. A `files` or
+ * `deb` package holds no binaries, so it needs nothing and musl changes leave it be.
  */
 export function kindNeeds(r: Recipe): string[] {
-  if (r.kind === "files") return [];
+  if (r.kind === "files" || r.kind === "deb") return [];
   return r.kind === "stage" ? ["musl", r.stage] : ["musl", ...r.libs.map(libStage)];
 }
 
 /** Host programs a recipe's build runs (they enter its cache key). */
 export function kindTools(r: Recipe, board: Board): string[] {
   if (r.kind === "stage" || r.kind === "files") return [];
+  if (r.kind === "deb") return ["dpkg-deb"];
   const tools = ["make", "tar", "bzip2", "gzip", "xz", `${board.cross}strip`, `${board.cross}ar`];
   if (r.patches.length > 0) tools.push("patch");
   if (r.libs.length > 0) tools.push("pkg-config");
@@ -53,6 +61,9 @@ export async function buildTree(r: Recipe, ctx: StageContext, tree: string): Pro
       }
       break;
     }
+    case "deb":
+      await copyFromDeb(r, ctx, tree);
+      break;
     default:
       await compile(r, ctx, tree);
   }
@@ -72,6 +83,59 @@ async function copyFromStage(r: StageRecipe, ctx: StageContext, tree: string): P
     }
     await copyTree(abs, join(tree, dst), false);
   }
+}
+
+/**
+ * `deb` kind: paths of the .deb's data (`dpkg-deb -x`, no maintainer scripts run),
+ * modes normalised like `files`. A symlink taken must point at something taken too:
+ * else the package would ship a dangling link.
+ */
+async function copyFromDeb(r: DebRecipe, ctx: StageContext, tree: string): Promise<void> {
+  const deb = ctx.sources["main"];
+  if (!deb) throw new Error(`${r.file}: sources: a "deb" recipe needs a source "main" (the .deb)`);
+  const data = join(ctx.tmp, "deb");
+  await ctx.$`dpkg-deb -x ${deb} ${data}`;
+  for (const [dst, src] of Object.entries(r.files)) {
+    if (!(await Deno.lstat(join(data, src)).catch(() => undefined))) {
+      throw new Error(`${r.file}: files: ${dst}: ${src} is not in ${basename(deb)}`);
+    }
+    await copyTree(join(data, src), join(tree, dst), true);
+  }
+  for (const dst of Object.keys(r.files)) {
+    for (const link of await symlinksUnder(join(tree, dst))) {
+      if (!(await resolvesInside(tree, link))) {
+        const rel = link.slice(tree.length + 1);
+        const to = await Deno.readLink(link);
+        throw new Error(`${r.file}: files: ${dst}: ${rel} links to ${to}, which is not taken`);
+      }
+    }
+  }
+}
+
+/** The symlinks at or under `path`. */
+async function symlinksUnder(path: string): Promise<string[]> {
+  const st = await Deno.lstat(path);
+  if (st.isSymlink) return [path];
+  if (!st.isDirectory) return [];
+  const out: string[] = [];
+  for (const e of [...Deno.readDirSync(path)].map((e) => e.name).sort()) {
+    out.push(...await symlinksUnder(join(path, e)));
+  }
+  return out;
+}
+
+/** Does the symlink `link` lead, within `tree` (absolute targets from its root), to a file or directory? */
+async function resolvesInside(tree: string, link: string): Promise<boolean> {
+  let p = link;
+  for (let hops = 0; hops < 40; hops++) {
+    const st = await Deno.lstat(p).catch(() => undefined);
+    if (!st) return false;
+    if (!st.isSymlink) return true;
+    const to = await Deno.readLink(p);
+    p = normalize(to.startsWith("/") ? join(tree, to) : join(dirname(p), to));
+    if (!p.startsWith(tree + "/")) return false;
+  }
+  return false;
 }
 
 /**
@@ -231,7 +295,7 @@ async function finish(r: Recipe, ctx: StageContext, tree: string): Promise<void>
       );
     }
   }
-  if (r.kind !== "files" && r.kind !== "stage" && r.strip) await stripElves(ctx, tree);
+  if (isCompiled(r) && r.strip) await stripElves(ctx, tree);
   await pruneEmptyDirs(tree, new Set(Object.keys(r.dirs)));
 }
 

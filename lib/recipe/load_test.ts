@@ -130,6 +130,72 @@ Deno.test("parseRecipe() names file, line and field of a bad recipe", async (t) 
   }
 });
 
+const DEB = `version: "1.0"
+release: 1
+description: Data from Debian
+license: ISC
+kind: deb
+sources:
+  main:
+    url: "debian:pool/main/d/demo/demo_1.0-1_all.deb"
+    sha256: ${"cd".repeat(32)}
+    debian: { package: demo, version: 1.0-1, arch: all }
+files:
+  lib/firmware/demo.db: lib/firmware/demo.db-upstream
+  usr/share/doc/demo/copyright: usr/share/doc/demo/copyright
+`;
+
+Deno.test("parseRecipe() loads a deb recipe: package path -> path in the .deb", async (t) => {
+  const r = parse(DEB);
+  if (r.kind !== "deb") throw new Error("kind");
+  assert.deepEqual(r.files, {
+    "lib/firmware/demo.db": "lib/firmware/demo.db-upstream",
+    "usr/share/doc/demo/copyright": "usr/share/doc/demo/copyright",
+  });
+  assert.equal(r.sources.main.debian && "package" in r.sources.main.debian, true);
+  const cases: [string, string, RegExp][] = [
+    [
+      "no files",
+      DEB.replace(/files:\n( {2}.*\n)+/, "files: {}\n"),
+      /recipe\.yaml:11: files: takes no file/,
+    ],
+    [
+      "a .deb path leaving its data",
+      DEB.replace("lib/firmware/demo.db-upstream", "../etc/shadow"),
+      /recipe\.yaml:12: files\.lib\/firmware\/demo\.db: a relative path in the \.deb's data/,
+    ],
+    [
+      "an absolute package path",
+      DEB.replace("  lib/firmware/demo.db:", "  /lib/firmware/demo.db:"),
+      /recipe\.yaml:12: files\.\/lib\/firmware\/demo\.db: Invalid key in record/,
+    ],
+    [
+      "a field of the compiled kinds",
+      DEB + "strip: false\n",
+      /recipe\.yaml:14: strip: unknown field \(allowed: .*files/,
+    ],
+    [
+      "files as a list",
+      DEB.replace(/files:\n( {2}.*\n)+/, "files: [a]\n"),
+      /recipe\.yaml:11: files: /,
+    ],
+  ];
+  for (const [name, text, re] of cases) {
+    await t.step(name, () => assert.throws(() => parse(text), re));
+  }
+});
+
+Deno.test("the deb recipes of pkgs/: Pi firmware for the Pi arches, regdb everywhere", async () => {
+  const fw = await loadRecipe(root, "firmware-brcm80211");
+  const regdb = await loadRecipe(root, "wireless-regdb");
+  assert.equal(fw.kind, "deb");
+  assert.equal(regdb.kind, "deb");
+  assert.deepEqual(fw.arches, ["aarch64", "armv7"]);
+  assert.equal(regdb.arches, undefined);
+  if (regdb.kind !== "deb") throw new Error("kind");
+  assert.equal(regdb.files["lib/firmware/regulatory.db"], "lib/firmware/regulatory.db-upstream");
+});
+
 Deno.test("loadRecipe() names an unknown package", async () => {
   await assert.rejects(loadRecipe(root, "no-such-pkg"), /unknown package "no-such-pkg"/);
 });

@@ -23,7 +23,7 @@ import { isValidUpstream } from "../ice-pkg/version.ts";
 import { HOST_TOOLS } from "../tools.ts";
 
 /** Build kinds: how a recipe turns into a package tree. */
-export const KINDS = ["stage", "files", "make", "autotools", "configure", "cmake"] as const;
+export const KINDS = ["stage", "files", "deb", "make", "autotools", "configure", "cmake"] as const;
 export type Kind = typeof KINDS[number];
 
 const Version = z
@@ -39,9 +39,12 @@ const Dep = z.string().refine((s) => {
   }
 }, "bad dependency (expected name or name>=1.2)");
 
+/** A relative path: no leading slash, no `.` or `..` component. */
+const RELATIVE = /^(?!\/)(?!.*(^|\/)\.\.?(\/|$))[^\0]+$/;
+
 /** A path inside the package (no leading slash, no `..`). */
 const PkgPath = z.string().regex(
-  /^(?!\/)(?!.*(^|\/)\.\.?(\/|$))[^\0]+$/,
+  RELATIVE,
   "a relative path inside the package (no leading /, no . or ..)",
 );
 
@@ -140,6 +143,20 @@ const FilesKind = z.strictObject({
   tree: z.string().default("files"),
 });
 
+/**
+ * Files taken from a Debian binary package (firmware and data Debian ships prebuilt,
+ * arch `all`): source "main" is the .deb, `files` maps paths in the package to paths
+ * in the .deb's data (a directory is copied whole, a symlink stays one).
+ */
+const DebKind = z.strictObject({
+  ...Common,
+  kind: z.literal("deb"),
+  files: z.record(
+    PkgPath,
+    z.string().regex(RELATIVE, "a relative path in the .deb's data (no leading /, no . or ..)"),
+  ).refine((f) => Object.keys(f).length > 0, "takes no file"),
+});
+
 const MakeKind = z.strictObject({ ...Common, ...Build, kind: z.literal("make") });
 
 const AutotoolsKind = z.strictObject({
@@ -173,6 +190,7 @@ const CmakeKind = z.strictObject({
 export const KIND_SCHEMAS = {
   stage: StageKind,
   files: FilesKind,
+  deb: DebKind,
   make: MakeKind,
   autotools: AutotoolsKind,
   configure: ConfigureKind,
@@ -193,6 +211,7 @@ export interface RecipeOrigin {
 
 export type StageRecipe = z.output<typeof StageKind> & RecipeOrigin;
 export type FilesRecipe = z.output<typeof FilesKind> & RecipeOrigin;
+export type DebRecipe = z.output<typeof DebKind> & RecipeOrigin;
 export type MakeRecipe = z.output<typeof MakeKind> & RecipeOrigin;
 export type AutotoolsRecipe = z.output<typeof AutotoolsKind> & RecipeOrigin;
 export type ConfigureRecipe = z.output<typeof ConfigureKind> & RecipeOrigin;
@@ -201,4 +220,4 @@ export type CmakeRecipe = z.output<typeof CmakeKind> & RecipeOrigin;
 export type BuildRecipe = MakeRecipe | AutotoolsRecipe | ConfigureRecipe | CmakeRecipe;
 
 /** A validated recipe, with the name and directory it was loaded from. */
-export type Recipe = StageRecipe | FilesRecipe | BuildRecipe;
+export type Recipe = StageRecipe | FilesRecipe | DebRecipe | BuildRecipe;

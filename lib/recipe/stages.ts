@@ -26,9 +26,14 @@ const LIB = dirname(fileURLToPath(import.meta.url));
 /** The module that exports these stages (a sandbox imports it to find them). */
 const TASK = join(LIB, "..", "..", "tasks", "pkgs.ts");
 
+/** Kinds whose packages are the same on every architecture (no binaries of ours). */
+function isNoarch(r: Recipe): boolean {
+  return r.kind === "files" || r.kind === "deb";
+}
+
 /** The package architecture: arch-independent kinds make "noarch" packages. */
 export function packageArch(r: Recipe, board: Board): string {
-  return r.kind === "files" ? "noarch" : board.arch;
+  return isNoarch(r) ? "noarch" : board.arch;
 }
 
 /** File name of a recipe's package. */
@@ -48,7 +53,7 @@ export function recipeStage(raw: Recipe, board: Board): Stage {
     tools: kindTools(r, board),
     sources: r.sources,
     // A noarch package is the same for every board; others follow the toolchain.
-    boardFields: r.kind === "files" ? [] : ["arch", "triple", "cflags", "cross"],
+    boardFields: isNoarch(r) ? [] : ["arch", "triple", "cflags", "cross"],
     module: TASK,
     async run(ctx) {
       const tree = join(ctx.tmp, "pkg");

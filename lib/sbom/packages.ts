@@ -13,7 +13,7 @@ import type { Source } from "../fetch/source.ts";
 import { sourceFilename } from "../fetch/source.ts";
 import { parseDep } from "../ice-pkg/dep.ts";
 import { spdxLicense } from "./license.ts";
-import { sourcePackage } from "./source.ts";
+import { debianSourceOf, sourcePackage } from "./source.ts";
 import { relate, spdxId, type SpdxPackage, type SpdxRelationship } from "./spdx.ts";
 
 /** A built package, as the repository index or the package database lists it. */
@@ -60,7 +60,11 @@ export function sourceId(src: Source): string {
 /** One `.ice` package as an SPDX package. */
 export function icePackage(p: BuiltPackage, origin: PackageOrigin | undefined): SpdxPackage {
   const lic = origin ? spdxLicense(origin.license) : undefined;
-  const from = origin ? Object.values(origin.sources).map((s) => sourceFilename(s)) : [];
+  // A Debian binary package's file, and the Debian source package it was built from.
+  const from = Object.values(origin?.sources ?? {}).map((s) => {
+    const deb = debianSourceOf(s);
+    return sourceFilename(s) + (deb ? ` (Debian source package ${deb.name} ${deb.version})` : "");
+  });
   const info = [
     ...(from.length ? [`built from ${from.join(", ")}`] : []),
     ...(origin?.note ? [origin.note] : []),

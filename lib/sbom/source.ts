@@ -2,7 +2,8 @@
  * A pinned source (lib/fetch/source.ts) as an SPDX package: its file, the sha256 the
  * fetcher verified, where it is downloaded from (the pinned URL; NOASSERTION for a
  * `debian:` or `npm:` pseudo-URL, whose package and version then say it, as text and as
- * a purl). A package built from it is GENERATED_FROM it.
+ * a purl; a Debian binary package also names its source package). A package built from
+ * it is GENERATED_FROM it.
  *
  * ```ts
  * const pkg = sourcePackage("SPDXRef-Source-linux", KERNEL_SOURCE, "SOURCE");
@@ -16,6 +17,18 @@ export function downloadLocation(src: Source): string {
   return /^(https?|ftp):\/\//.test(src.url) ? src.url : "NOASSERTION";
 }
 
+/**
+ * The Debian source package a binary package pinned by its pool path was built from:
+ * the pool's layout is `pool/<component>/<prefix>/<source>/<file>`, and its version is
+ * the binary's less a binNMU suffix (`+b1`). Undefined for other sources.
+ */
+export function debianSourceOf(src: Source): { name: string; version: string } | undefined {
+  const d = src.debian;
+  const m = /^debian:pool\/(?:updates\/)?[^/]+\/[^/]+\/([^/]+)\/[^/]+$/.exec(src.url);
+  if (!d || "source" in d || !m) return undefined;
+  return { name: m[1], version: d.version.replace(/\+b\d+$/, "") };
+}
+
 /** The package manager's package a source names (`debian:` or `npm:`), as text. */
 export function registryOrigin(src: Source): string | undefined {
   const d = src.debian;
@@ -23,7 +36,9 @@ export function registryOrigin(src: Source): string | undefined {
   if (d) {
     const arch = d.arch ? ` (${d.arch})` : "";
     const member = d.member ? `, member ${d.member}` : "";
-    return `Debian binary package ${d.package} ${d.version}${arch}${member}`;
+    const from = debianSourceOf(src);
+    const of = from ? `, of source package ${from.name} ${from.version}` : "";
+    return `Debian binary package ${d.package} ${d.version}${arch}${member}${of}`;
   }
   if (src.npm) return `npm package ${src.npm.package} ${src.npm.version}`;
   return undefined;
@@ -49,6 +64,17 @@ export function registryPurl(src: Source): SpdxExternalRef | undefined {
   return undefined;
 }
 
+/** The purl of the Debian source package of a binary one (`arch=source`), where known. */
+export function debianSourcePurl(src: Source): SpdxExternalRef | undefined {
+  const from = debianSourceOf(src);
+  if (!from) return undefined;
+  return {
+    referenceCategory: "PACKAGE-MANAGER",
+    referenceType: "purl",
+    referenceLocator: `pkg:deb/debian/${from.name}@${encodeURIComponent(from.version)}?arch=source`,
+  };
+}
+
 /**
  * The version of the package a source is fetched as, when that is where its bytes come
  * from (a pinned URL's version is the recipe's business).
@@ -68,7 +94,8 @@ export function sourcePackage(
   purpose: "SOURCE" | "FIRMWARE" | "ARCHIVE",
   opts: { version?: string; license?: string; name?: string } = {},
 ): SpdxPackage {
-  const purl = registryPurl(src);
+  // The binary package's purl first, then its source package's.
+  const purls = [registryPurl(src), debianSourcePurl(src)].filter((p) => p !== undefined);
   const origin = registryOrigin(src);
   const version = opts.version ?? registryVersion(src);
   const license = opts.license ?? "NOASSERTION";
@@ -84,7 +111,7 @@ export function sourcePackage(
     licenseConcluded: license,
     licenseDeclared: license,
     copyrightText: "NOASSERTION",
-    ...(purl ? { externalRefs: [purl] } : {}),
+    ...(purls.length ? { externalRefs: purls } : {}),
     primaryPackagePurpose: purpose,
   };
 }

@@ -73,6 +73,13 @@ export interface SpdxDocument {
   creationInfo: { created: string; creators: string[] };
   packages: SpdxPackage[];
   relationships: SpdxRelationship[];
+  /** The `LicenseRef-` licenses the packages name (SPDX requires each to be defined). */
+  hasExtractedLicensingInfos?: { licenseId: string; extractedText: string; comment?: string }[];
+}
+
+/** The `LicenseRef-` ids a license expression names. */
+export function licenseRefs(expression: string): string[] {
+  return expression.match(/LicenseRef-[A-Za-z0-9.-]+/g) ?? [];
 }
 
 /** The tool named in every document's creators. */
@@ -113,6 +120,21 @@ export function spdxDocument(parts: DocumentParts): SpdxDocument {
     packages: parts.packages,
     relationships: parts.relationships,
   };
+  // A recipe's `LicenseRef-` (a license not on the SPDX list, e.g. firmware's) is defined
+  // here by reference: its text is the copyright file the package carries.
+  const refs = [
+    ...new Set(
+      parts.packages.flatMap((p) => [
+        ...licenseRefs(p.licenseDeclared),
+        ...licenseRefs(p.licenseConcluded),
+      ]),
+    ),
+  ].sort();
+  const extracted = refs.map((licenseId) => ({
+    licenseId,
+    extractedText:
+      "Not copied here: the license text is in the copyright file (usr/share/doc/<package>/copyright) of each package that declares it.",
+  }));
   return {
     spdxVersion: "SPDX-2.3",
     dataLicense: "CC0-1.0",
@@ -122,6 +144,7 @@ export function spdxDocument(parts: DocumentParts): SpdxDocument {
     creationInfo: { created, creators: [CREATOR] },
     packages: parts.packages,
     relationships: parts.relationships,
+    ...(extracted.length ? { hasExtractedLicensingInfos: extracted } : {}),
   };
 }
 

@@ -10,7 +10,8 @@
  * - License fields are parsed with npm `spdx-expression-parse` (the SPDX license list
  *   through `spdx-license-ids`): the schema only says "string".
  * - What the schema cannot say, as SPDX's own tools check it: SPDXIDs are unique and of
- *   the form `SPDXRef-[A-Za-z0-9.-]+`, and relationships name elements of the document.
+ *   the form `SPDXRef-[A-Za-z0-9.-]+`, relationships name elements of the document, and
+ *   each `LicenseRef-` a license field names is defined in hasExtractedLicensingInfos.
  *
  * No SPDX document validator is packaged for Debian 12 or published on npm (the SPDX
  * tools are Java and Python: pypi is out of reach here), hence the schema route.
@@ -22,6 +23,7 @@
 import { Ajv } from "ajv";
 import schema from "./spdx-2.3.schema.json" with { type: "json" };
 import { isSpdxExpression } from "./license.ts";
+import { licenseRefs } from "./spdx.ts";
 
 const ajv = new Ajv({ allErrors: true, strict: false });
 const schemaCheck = ajv.compile(schema);
@@ -32,6 +34,7 @@ const LICENSE_WORDS = new Set(["NOASSERTION", "NONE"]);
 
 interface Loose {
   SPDXID?: string;
+  hasExtractedLicensingInfos?: { licenseId?: string }[];
   packages?: Record<string, unknown>[];
   relationships?: { spdxElementId?: string; relatedSpdxElement?: string }[];
 }
@@ -51,6 +54,7 @@ export function validateSpdx(doc: unknown): string[] {
   if (d.SPDXID !== "SPDXRef-DOCUMENT") return ["/SPDXID: must be SPDXRef-DOCUMENT"];
   const problems: string[] = [];
   const ids = new Set<string>(["SPDXRef-DOCUMENT"]);
+  const defined = new Set((d.hasExtractedLicensingInfos ?? []).map((e) => e.licenseId));
   (d.packages ?? []).forEach((p, i) => {
     const id = String(p.SPDXID);
     if (!ID_RE.test(id)) problems.push(`/packages/${i}/SPDXID: bad identifier ${id}`);
@@ -60,6 +64,11 @@ export function validateSpdx(doc: unknown): string[] {
       const v = p[f];
       if (typeof v === "string" && !LICENSE_WORDS.has(v) && !isSpdxExpression(v)) {
         problems.push(`/packages/${i}/${f}: not an SPDX license expression: ${v}`);
+      }
+      for (const ref of typeof v === "string" ? licenseRefs(v) : []) {
+        if (!defined.has(ref)) {
+          problems.push(`/packages/${i}/${f}: ${ref} is not in hasExtractedLicensingInfos`);
+        }
       }
     }
   });
