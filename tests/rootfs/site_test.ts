@@ -204,6 +204,11 @@ Deno.test("rootfs stage writes the network, Wi-Fi and time zone settings", async
   await walk("");
   files["pkgs/base-files/recipe.yaml"] = files["pkgs/base-files/recipe.yaml"]
     .replace(/^depends: .*\n/m, "").replace(/^services: .*\n/m, "services: [getty, network]\n");
+  // The wifi service as the Pi boards' wpa-supplicant brings it (settings enable it).
+  files["pkgs/wpa-supplicant/recipe.yaml"] =
+    'version: "1"\nrelease: 1\ndescription: wifi service\nlicense: MIT\nkind: files\n' +
+    "services: [wifi]\n";
+  files["pkgs/wpa-supplicant/files/usr/lib/icenet/services/wifi"] = "command = /bin/true\n";
   const p = await project(files);
   const site = await siteFromFlags({
     hostname: "shed",
@@ -216,7 +221,10 @@ Deno.test("rootfs stage writes the network, Wi-Fi and time zone settings", async
     timezone: "CET-1CEST,M3.5.0,M10.5.0/3",
   });
   const def = applySite(
-    parseImageDef("images/t.yaml", "description: t\npackages: [base-files]\nservices: [network]\n"),
+    parseImageDef(
+      "images/t.yaml",
+      "description: t\npackages: [base-files, wpa-supplicant]\nservices: [network]\n",
+    ),
     site,
     "images/t.yaml + site settings",
   );
@@ -247,6 +255,11 @@ Deno.test("rootfs stage writes the network, Wi-Fi and time zone settings", async
     assert.match(wpa, /^\tpsk=f42c6fc52df0ebef9ebb4b90b38a5f902e83fe1b135a70e23aed762e9710a12e$/m);
     assert.doesNotMatch(wpa, /password/);
     assert.equal((await Deno.stat(join(r0, "etc/wpa_supplicant.conf"))).mode! & 0o777, 0o600);
+    assert.equal(
+      await Deno.readLink(join(r0, "etc/icenet/services/wifi")),
+      "/usr/lib/icenet/services/wifi",
+      "Wi-Fi settings enable the wifi service",
+    );
     assert.deepEqual(
       await Deno.readFile(join(r0, "etc/localtime")),
       tzifFromRule("CET-1CEST,M3.5.0,M10.5.0/3"),
