@@ -169,6 +169,24 @@ export async function writeWifi(gen: Generated, wifi: ImageDef["wifi"]): Promise
   await gen.write("etc/wpa_supplicant.conf", text, "Wi-Fi settings of the image", 0o600);
 }
 
+/**
+ * Wi-Fi settings enable the wifi service, which a package brings (wpa-supplicant: the Pi
+ * boards' packages). Settings with no such package are an error naming `where`.
+ */
+export async function enableWifi(
+  gen: Generated,
+  wifi: ImageDef["wifi"],
+  where: string,
+): Promise<void> {
+  if (!wifi) return;
+  await enableServices(gen, ["wifi"]).catch(() => {
+    throw new Error(
+      `${where}: wifi: set, but no package of the image brings the wifi service ` +
+        `(wpa-supplicant; boards with a radio list it under packages in boards/*.yaml)`,
+    );
+  });
+}
+
 /** The time zone: `etc/localtime` holding the POSIX rule (UTC needs no file). */
 export async function writeTimezone(gen: Generated, rule: string): Promise<void> {
   if (rule === "UTC") return;

@@ -25,6 +25,7 @@ import { install } from "../ice-pkg/ops.ts";
 import { loadRecipes, recipeForBoard } from "../recipe/load.ts";
 import {
   enableServices,
+  enableWifi,
   Generated,
   writeNetwork,
   writeTimezone,
@@ -151,15 +152,7 @@ export function rootfsStage(
       await writeUsers(gen, def.users);
       await writeNetwork(gen, def.network);
       await writeWifi(gen, def.wifi);
-      // Wi-Fi settings enable the wifi service, which the board's packages bring.
-      if (def.wifi && !def.services.includes("wifi")) {
-        await enableServices(gen, ["wifi"]).catch(() => {
-          throw new Error(
-            `${where}: wifi: set, but no package of the image brings the wifi service ` +
-              `(wpa-supplicant; boards with a radio list it under packages in boards/*.yaml)`,
-          );
-        });
-      }
+      if (!def.services.includes("wifi")) await enableWifi(gen, def.wifi, where);
       await writeTimezone(gen, def.timezone);
       // From the params, not the closure: a sandboxed or container run rebuilds this
       // stage object where the development key under the store is out of sight.
