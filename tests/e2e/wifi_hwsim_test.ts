@@ -25,7 +25,16 @@ import { kernelStage } from "../../tasks/kernel.ts";
 import { packageIn, unpackPackages } from "../rootfs/_real.ts";
 import { digestOf, provenBefore, recordProof, timeFor } from "./_proof.ts";
 
-const PACKAGES = ["musl", "busybox", "base-files", "libnl", "wpa-supplicant", "hostapd", "iw"];
+const PACKAGES = [
+  "musl",
+  "busybox",
+  "base-files",
+  "libnl",
+  "wpa-supplicant",
+  "hostapd",
+  "iw",
+  "wireless-regdb",
+];
 const SSID = "icenet-hwsim";
 const PASSPHRASE = "correct horse battery staple";
 
@@ -73,6 +82,7 @@ until ip -4 addr show dev wlan0 | grep -q "inet 192\\.168\\.77\\."; do
 done
 echo "ICENET-WIFI-ADDR $(ip -4 addr show dev wlan0 | grep -o 'inet [0-9./]*')"
 iw dev wlan0 link
+iw reg get
 wpa_cli -p /run/wpa_supplicant -i wlan0 status
 ping -c 1 -W 5 192.168.77.1 >/dev/null && echo ICENET-WIFI-PING-OK
 echo ICENET-WIFI-DONE
@@ -176,6 +186,9 @@ Deno.test("Wi-Fi: the wifi service joins a WPA2-PSK access point on simulated ra
       assert.match(out, /^key_mgmt=WPA2-PSK/m);
       assert.match(out, /^pairwise_cipher=CCMP/m);
       assert.match(out, /ICENET-WIFI-PING-OK/);
+      // The signed regulatory database loaded, and the settings' country is in force.
+      assert.match(out, /^country DE: DFS-ETSI/m);
+      assert.doesNotMatch(out, /the regulatory database did not load/);
       await vm.waitExit(60_000);
     } finally {
       await vm.stop();
