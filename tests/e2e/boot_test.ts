@@ -86,6 +86,22 @@ async function assertDataGrew(sh: GuestShell) {
   assert.ok(fsBytes > partBytes * 0.9, `ext4 on /overlay is ${fsBytes} B of ${partBytes} B`);
 }
 
+/**
+ * First-boot Wi-Fi settings enabled the wifi service and init started it (a reload): it
+ * loaded the signed regulatory database and waits for wlan0, which QEMU's Pi has not.
+ */
+async function assertWifiStarted(sh: GuestShell) {
+  assert.match(await sh.check("cat /etc/wpa_supplicant.conf"), /^\tssid="Garden"$/m);
+  let log = "";
+  for (let i = 0; i < 30 && !/waiting for wlan0/.test(log); i++) {
+    await sh.check("sleep 1");
+    log = (await sh.run("cat /var/log/wifi.log")).out;
+  }
+  assert.match(log, /^wifi: regulatory database loaded$/m);
+  assert.match(log, /^wifi: waiting for wlan0$/m);
+  assert.match(await sh.check("icenetctl status"), /^wifi ready\b/m);
+}
+
 async function assertServicesUp(sh: GuestShell, wanted: string[]) {
   // Services may still be starting right after login: give them 30 s.
   let services = parseStatus("");
@@ -285,7 +301,8 @@ for (const e of (await e2eBoardList()).filter((e) => bootKind(e.board).qemu !== 
       // First-boot settings: applied on rpi; a malformed file on rpi32, refused whole.
       const setup = name === "rpi"
         ? "hostname = prov-rpi\nipv4 = 192.168.7.2/24\ngateway = 192.168.7.1\n" +
-          "timezone = CET-1CEST,M3.5.0,M10.5.0/3\n"
+          "timezone = CET-1CEST,M3.5.0,M10.5.0/3\n" +
+          "wifi_country = DE\nwifi_ssid = Garden\nwifi_psk = a long passphrase\n"
         : "hostname = prov-rpi32\nipv4 = 192.168.7.300/24\n";
       const { vm, image } = await boot(board, work, { bootFiles: { "icenet-setup.txt": setup } });
       // QEMU's raspi machines have no real-time clock, like every Pi: the kernel starts in 1970.
@@ -312,6 +329,12 @@ for (const e of (await e2eBoardList()).filter((e) => bootKind(e.board).qemu !== 
                 /icenet-setup\.txt:2: ipv4: dhcp, or an address/,
                 "icenet-test",
               ),
+          );
+        }
+        if (name === "rpi") {
+          await t.step(
+            "Wi-Fi settings start the wifi service, which loads the regulatory database",
+            () => assertWifiStarted(sh),
           );
         }
         await t.step("root is the squashfs, read-only", () => assertReadOnlyRoot(sh));
