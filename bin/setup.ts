@@ -2,7 +2,8 @@
  * `deno task setup`: install the Debian packages the stages and tests need
  * (lib/tools.ts is the one list), skipping those already installed.
  */
-import { hostPackages, testPackages } from "../lib/tools.ts";
+import { testPackages } from "../lib/test_packages.ts";
+import { hostPackages } from "../lib/tools.ts";
 
 const pkgs = [...hostPackages(), ...testPackages()];
 const status = await new Deno.Command("dpkg-query", {

@@ -93,35 +93,6 @@ export function hostPackages(): string[] {
   return [...pkgs].sort();
 }
 
-/**
- * Packages the tests need beyond the build's (not in the build image): Debian's
- * musl-gcc for host-side init benchmarks, the container engines and debootstrap,
- * bmap-tools (whose bmaptool the flash and release tests check our block maps with),
- * netpbm and tesseract to keep and read the screenshot of a guest's screen, and nginx
- * (WebDAV PUT), the real HTTP build cache the remote cache tests run on loopback.
- */
-export function testPackages(): string[] {
-  return [
-    "bmap-tools",
-    "debootstrap",
-    "docker.io",
-    // tests/update: p1 mounted in user space where the kernel has no vfat; wget streams bundles.
-    "fusefat",
-    // xmllint: the boot chart and build timeline SVGs are well-formed XML.
-    "libxml2-utils",
-    "musl-tools",
-    "netpbm",
-    "nginx",
-    "podman",
-    "runc",
-    // rdsquashfs: where a file's bytes are in a root (the dm-verity test damages one).
-    "squashfs-tools-ng",
-    "tesseract-ocr",
-    "tesseract-ocr-eng",
-    "wget",
-  ];
-}
-
 /** Resolve a program on PATH, or undefined. */
 export function which(tool: string): string | undefined {
   if (tool.includes("/")) return exists(tool) ? tool : undefined;
