@@ -5,6 +5,7 @@
 // on raspi4b (QEMU 10 of the qemu stage) with the Pi 4's own device tree.
 // Slow (full builds on a cold store, TCG boots): e2e tier only.
 import assert from "node:assert/strict";
+import { pbkdf2Sync } from "node:crypto";
 import { join } from "node:path";
 import $ from "dax";
 import { type Board, loadBoard } from "../../lib/board.ts";
@@ -90,8 +91,17 @@ async function assertDataGrew(sh: GuestShell) {
  * First-boot Wi-Fi settings enabled the wifi service and init started it (a reload): it
  * loaded the signed regulatory database and waits for wlan0, which QEMU's Pi has not.
  */
+/** wpa_passphrase's key: PBKDF2-SHA1 of the passphrase salted with the SSID, 4096 rounds. */
+function wpaPsk(passphrase: string, ssid: string): string {
+  return pbkdf2Sync(passphrase, ssid, 4096, 32, "sha1").toString("hex");
+}
+
 async function assertWifiStarted(sh: GuestShell) {
-  assert.match(await sh.check("cat /etc/wpa_supplicant.conf"), /^\tssid="Garden"$/m);
+  const conf = await sh.check("cat /etc/wpa_supplicant.conf");
+  assert.match(conf, /^\tssid="Garden"$/m);
+  // The derived key (PBKDF2 of "a long passphrase" for "Garden"), never the passphrase.
+  assert.match(conf, new RegExp(`^\\tpsk=${wpaPsk("a long passphrase", "Garden")}$`, "m"));
+  assert.doesNotMatch(conf, /a long passphrase/);
   let log = "";
   for (let i = 0; i < 30 && !/waiting for wlan0/.test(log); i++) {
     await sh.check("sleep 1");
