@@ -29,18 +29,33 @@ for (const b of BOARDS) {
     const nl = nl80211(b);
     const supplicant = (...args: string[]) => root.argv(["/usr/sbin/wpa_supplicant", ...args]);
     try {
-      await t.step("the package: three programs, linked against libnl", async () => {
-        const meta = await readPackageMeta(files["wpa-supplicant"], { where: "wpa-supplicant" });
-        assert.deepEqual(meta.depends, ["musl", "libnl"]);
-        assert.deepEqual(
-          meta.files.filter((f) => f.type === "file").map((f) => f.path).sort(),
-          ["usr/sbin/wpa_cli", "usr/sbin/wpa_passphrase", "usr/sbin/wpa_supplicant"],
-        );
-        const v = await run(supplicant("-v"));
-        assert.match(v.out, /^wpa_supplicant v2\.10\n/, v.err);
-        const c = await run(root.argv(["/usr/sbin/wpa_cli", "-v"]));
-        assert.match(c.out, /^wpa_cli v2\.10\n/, c.err);
-      });
+      await t.step(
+        "the package: three programs, linked against libnl, and the wifi service",
+        async () => {
+          const meta = await readPackageMeta(files["wpa-supplicant"], { where: "wpa-supplicant" });
+          assert.deepEqual(meta.depends, ["musl", "libnl"]);
+          assert.deepEqual(
+            meta.files.filter((f) => f.type === "file").map((f) => f.path).sort(),
+            [
+              "usr/lib/icenet/services/wifi",
+              "usr/lib/icenet/wifi",
+              "usr/sbin/wpa_cli",
+              "usr/sbin/wpa_passphrase",
+              "usr/sbin/wpa_supplicant",
+            ],
+          );
+          const script = meta.files.find((f) => f.path === "usr/lib/icenet/wifi");
+          assert.equal(script?.mode, 0o755);
+          assert.match(
+            await Deno.readTextFile(join(root.tree, "usr/lib/icenet/services/wifi")),
+            /^command = \/usr\/lib\/icenet\/wifi wlan0$/m,
+          );
+          const v = await run(supplicant("-v"));
+          assert.match(v.out, /^wpa_supplicant v2\.10\n/, v.err);
+          const c = await run(root.argv(["/usr/sbin/wpa_cli", "-v"]));
+          assert.match(c.out, /^wpa_cli v2\.10\n/, c.err);
+        },
+      );
       await t.step("wpa_passphrase derives the IEEE 802.11i test vectors", async () => {
         const r = await run(root.argv(["/usr/sbin/wpa_passphrase", "IEEE", "password"]));
         assert.equal(r.code, 0, r.err);
