@@ -292,13 +292,9 @@ async function downloadBinary(
       await Deno.rename(join(work, deb.name), dest);
       return;
     }
-    const x = join(work, "x");
-    await $`dpkg-deb -x ${join(work, deb.name)} ${x}`.quiet();
-    try {
-      await Deno.rename(join(x, spec.member), dest);
-    } catch {
+    await extractDebMember(join(work, deb.name), spec.member, dest).catch(() => {
       throw new Error(`debian: ${spec.package}=${spec.version} has no file ${spec.member}`);
-    }
+    });
   } finally {
     await Deno.remove(work, { recursive: true });
   }

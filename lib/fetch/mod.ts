@@ -162,14 +162,15 @@ const STALL_MS = 30_000;
 /** HTTP download with a progress line on a TTY. */
 async function download(url: string, dest: string, log: (l: string) => void): Promise<void> {
   const abort = new AbortController();
-  let stall = setTimeout(
-    () => abort.abort(new Error(`nothing received for ${STALL_MS / 1000} s`)),
-    STALL_MS,
-  );
+  let stall: ReturnType<typeof setTimeout> | undefined;
   const alive = () => {
     clearTimeout(stall);
-    stall = setTimeout(() => abort.abort(new Error(`stalled for ${STALL_MS / 1000} s`)), STALL_MS);
+    stall = setTimeout(
+      () => abort.abort(new Error(`nothing received for ${STALL_MS / 1000} s`)),
+      STALL_MS,
+    );
   };
+  alive();
   try {
     await downloadBody(url, dest, log, abort.signal, alive);
   } finally {
