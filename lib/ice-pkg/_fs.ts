@@ -1,43 +1,71 @@
 /**
  * File-system steps shared by staging, commit and undo: each tolerates a file that is
- * already gone, so every step can be repeated after an interruption.
+ * already gone, so every step can be repeated after an interruption. ice-pkg uses
+ * node:fs throughout, which Deno and Node (32-bit ARM boards) both provide.
  */
+import * as fs from "node:fs";
+import process from "node:process";
 
-const isRoot = Deno.uid() === 0;
+const isRoot = process.getuid?.() === 0;
+
+/** The error of a missing file (ENOENT)? */
+export function isNotFound(e: unknown): boolean {
+  return (e as { code?: unknown })?.code === "ENOENT";
+}
+
+/** The error of a name that is taken (EEXIST)? */
+export function isAlreadyExists(e: unknown): boolean {
+  return (e as { code?: unknown })?.code === "EEXIST";
+}
+
+/** lstat, or null when nothing is there. */
+export function lstatOrNull(abs: string): fs.Stats | null {
+  try {
+    return fs.lstatSync(abs);
+  } catch (e) {
+    if (isNotFound(e)) return null;
+    throw e;
+  }
+}
 
 /** Does anything (even a dangling symlink) exist at `abs`? */
 export function exists(abs: string): boolean {
-  try {
-    Deno.lstatSync(abs);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
-  }
+  return lstatOrNull(abs) !== null;
 }
 
 /** Remove a file, symlink or empty directory; a missing one is fine. */
 export function removeIfExists(abs: string): void {
   try {
-    Deno.removeSync(abs);
+    removeSync(abs);
   } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
+    if (!isNotFound(e)) throw e;
+  }
+}
+
+/** Remove a file, symlink or empty directory (rmdir for a directory, as Deno.removeSync). */
+export function removeSync(abs: string): void {
+  try {
+    fs.unlinkSync(abs);
+  } catch (e) {
+    const code = (e as { code?: unknown }).code;
+    if (code !== "EISDIR" && code !== "EPERM") throw e;
+    fs.rmdirSync(abs);
   }
 }
 
 /** chown (as root) then chmod: chown clears setuid bits, which chmod then sets as declared. */
 export function setOwnerMode(abs: string, mode: number, uid: number, gid: number): void {
-  if (isRoot) Deno.chownSync(abs, uid, gid);
-  Deno.chmodSync(abs, mode);
+  if (isRoot) fs.chownSync(abs, uid, gid);
+  fs.chmodSync(abs, mode);
 }
 
 /** fsync a directory (its entries are durable afterwards). */
 export function fsyncDir(abs: string): void {
-  const f = Deno.openSync(abs, { read: true });
+  const fd = fs.openSync(abs, "r");
   try {
-    f.syncSync();
+    fs.fsyncSync(fd);
   } finally {
-    f.close();
+    fs.closeSync(fd);
   }
 }
 
@@ -47,16 +75,15 @@ export function fsyncDir(abs: string): void {
  */
 export function backupOf(abs: string, backup: string): void {
   try {
-    Deno.linkSync(abs, backup);
+    fs.linkSync(abs, backup);
     return;
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return;
-    if (e instanceof Deno.errors.AlreadyExists) return;
+    if (isNotFound(e) || isAlreadyExists(e)) return;
   }
-  const st = Deno.lstatSync(abs);
-  if (st.isSymlink) Deno.symlinkSync(Deno.readLinkSync(abs), backup);
+  const st = fs.lstatSync(abs);
+  if (st.isSymbolicLink()) fs.symlinkSync(fs.readlinkSync(abs), backup);
   else {
-    Deno.copyFileSync(abs, backup);
-    setOwnerMode(backup, (st.mode ?? 0o644) & 0o7777, st.uid ?? 0, st.gid ?? 0);
+    fs.copyFileSync(abs, backup);
+    setOwnerMode(backup, st.mode & 0o7777, st.uid, st.gid);
   }
 }

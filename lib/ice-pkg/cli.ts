@@ -7,6 +7,7 @@
  * const code = await runCli(["--root", "/mnt", "install", "foo"], { out: console.log, err: console.error });
  * ```
  */
+import process from "node:process";
 import { ExitCode, IcePkgError } from "./errors.ts";
 import { openEnv, type Options, type Output } from "./env.ts";
 import { ICE_PKG_VERSION } from "./version_info.ts";
@@ -134,8 +135,9 @@ export async function runCli(argv: string[], io: Output): Promise<number> {
 function describe(e: unknown): string {
   if (e instanceof IcePkgError) return e.message;
   const err = e as Error;
-  const system = Object.values(Deno.errors).some((k) => e instanceof k);
-  if (system || Deno.env.get("ICE_PKG_DEBUG") !== "1") {
+  // node:fs errors carry the failed system call (and name the file in their message).
+  const system = typeof (e as { syscall?: unknown })?.syscall === "string";
+  if (system || process.env.ICE_PKG_DEBUG !== "1") {
     return `${err.message ?? e}${system ? "" : " (internal error; ICE_PKG_DEBUG=1 shows where)"}`;
   }
   return err.stack ?? String(e);

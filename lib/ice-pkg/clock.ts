@@ -11,6 +11,7 @@
  * clockSynchronised(); // false right after a Pi boots, true once NTP answered
  * ```
  */
+import { spawnSync } from "node:child_process";
 
 const STA_UNSYNC = 0x0040;
 /** The kernel's NTP_PHASE_LIMIT: maxerror at boot and whenever nobody disciplines the clock. */
@@ -28,9 +29,8 @@ export function parseAdjtimex(text: string): boolean | undefined {
 export function clockSynchronised(): boolean | undefined {
   for (const [cmd, args] of [["adjtimex", []], ["busybox", ["adjtimex"]]] as const) {
     try {
-      const out = new Deno.Command(cmd, { args: [...args], stdout: "piped", stderr: "null" })
-        .outputSync();
-      if (out.success) return parseAdjtimex(new TextDecoder().decode(out.stdout));
+      const out = spawnSync(cmd, [...args], { stdio: ["ignore", "pipe", "ignore"] });
+      if (out.status === 0) return parseAdjtimex(out.stdout.toString());
     } catch { /* not installed: try the next */ }
   }
   return undefined;

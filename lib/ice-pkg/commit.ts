@@ -17,6 +17,8 @@
  * cleanup(ctx, plan);
  * ```
  */
+import { renameSync } from "node:fs";
+import { isNotFound, removeSync } from "./_fs.ts";
 import { dirname, join } from "./_path.ts";
 import type { ApplyContext, Plan } from "./plan.ts";
 import { exists, fsyncDir, removeIfExists } from "./_fs.ts";
@@ -35,10 +37,10 @@ export function forward(ctx: ApplyContext, plan: Plan): number {
   const { root } = ctx;
   for (const p of plan.puts) {
     try {
-      Deno.renameSync(join(root, p.tmp), join(root, p.path));
+      renameSync(join(root, p.tmp), join(root, p.path));
     } catch (e) {
       // A missing temporary name was renamed by the run that was interrupted.
-      if (!(e instanceof Deno.errors.NotFound) || !exists(join(root, p.path))) throw e;
+      if (!isNotFound(e) || !exists(join(root, p.path))) throw e;
     }
     step(`rename ${p.path}`);
   }
@@ -93,7 +95,7 @@ export function undo(ctx: ApplyContext, plan: Plan): void {
  * was not reached), rename(2) does nothing and leaves both names: drop the backup.
  */
 function restore(backup: string, path: string): void {
-  Deno.renameSync(backup, path);
+  renameSync(backup, path);
   removeIfExists(backup);
 }
 
@@ -101,7 +103,7 @@ function restore(backup: string, path: string): void {
 function removeNewDirs(ctx: ApplyContext, plan: Plan): void {
   for (const d of [...plan.mkdirs].reverse()) {
     try {
-      Deno.removeSync(join(ctx.root, d.path));
+      removeSync(join(ctx.root, d.path));
     } catch { /* not empty (someone else's files) or gone: keep */ }
   }
 }
@@ -137,7 +139,7 @@ export function cleanup(ctx: ApplyContext, plan: Plan): void {
   for (const d of plan.rmdirs) {
     if (db.ownersOf(d).length || db.isKeptDir(d)) continue;
     try {
-      Deno.removeSync(join(root, d));
+      removeSync(join(root, d));
     } catch { /* not empty (files no package owns) or gone: keep it */ }
   }
   db.clearJournal();

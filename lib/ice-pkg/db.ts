@@ -1,5 +1,5 @@
 /**
- * The installed-package database: SQLite (node:sqlite) at
+ * The installed-package database: SQLite (_sqlite.ts) at
  * `<root>/var/lib/ice-pkg/db.sqlite`. Tables: packages (explicit or dependency),
  * files (path, owner, sha256, mode, ...), transactions + changes (history),
  * repos (last accepted index of each repository), journal (the transaction in
@@ -11,7 +11,7 @@
  * db.ownersOf("usr/bin/foo"); // ["foo"]
  * ```
  */
-import { DatabaseSync } from "node:sqlite";
+import { openSqlite, type SqliteDb } from "./_sqlite.ts";
 import { join } from "./_path.ts";
 import { ensureDir } from "./_dirs.ts";
 import type { FileEntry } from "./metadata.ts";
@@ -139,10 +139,10 @@ export interface DbCommit {
 
 /** The package database of one root. */
 export class Db {
-  readonly sql: DatabaseSync;
+  readonly sql: SqliteDb;
 
   constructor(path: string) {
-    this.sql = new DatabaseSync(path);
+    this.sql = openSqlite(path);
     this.sql.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000;");
     this.sql.exec(SCHEMA);
   }

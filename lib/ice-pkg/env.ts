@@ -2,6 +2,8 @@
  * The per-run environment of a command: root, database, options and output.
  * Opening it takes the root's lock and recovers an interrupted transaction.
  */
+import { readFileSync } from "node:fs";
+import { isNotFound } from "./_fs.ts";
 import { join } from "./_path.ts";
 import { ensureDir } from "./_dirs.ts";
 import { type Db, openDb } from "./db.ts";
@@ -104,9 +106,9 @@ export function cacheDir(root: string): string {
 export function repoUrls(env: Env): string[] {
   let lines: string[] = [];
   try {
-    lines = Deno.readTextFileSync(paths.repositories(env.opts.root)).split("\n");
+    lines = readFileSync(paths.repositories(env.opts.root), "utf8").split("\n");
   } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
+    if (!isNotFound(e)) throw e;
   }
   const urls = lines.map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
   return [...new Set([...urls, ...env.opts.repos])];

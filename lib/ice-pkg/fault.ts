@@ -3,6 +3,8 @@
  * process kills itself with SIGKILL right after step k of a transaction (steps are
  * counted by {@linkcode step}). Unset, step() only counts.
  */
+import process from "node:process";
+
 let count = 0;
 let limit: number | undefined;
 let read = false;
@@ -11,11 +13,11 @@ let read = false;
 export function step(_what: string): void {
   if (!read) {
     read = true;
-    const v = Deno.env.get("ICE_PKG_FAULT_AFTER_STEP");
+    const v = process.env.ICE_PKG_FAULT_AFTER_STEP;
     limit = v ? Number(v) : undefined;
   }
   count++;
-  if (limit !== undefined && count === limit) Deno.kill(Deno.pid, "SIGKILL");
+  if (limit !== undefined && count === limit) process.kill(process.pid, "SIGKILL");
 }
 
 /** Steps counted so far in this process. */

@@ -9,6 +9,10 @@
  * await repoDownload(url, "foo-1.0-r0.ice", "/var/cache/ice-pkg/foo-1.0-r0.ice.part", { size, sha256 }, "foo-1.0-r0");
  * ```
  */
+import { writeSync } from "node:fs";
+import { type FileHandle, open as openFile, rm } from "node:fs/promises";
+import { isatty } from "node:tty";
+import { isNotFound } from "./_fs.ts";
 import { IcePkgError, integrityError } from "./errors.ts";
 import { Sha256 } from "./hash.ts";
 import { ChunkReader } from "./_stream.ts";
@@ -23,6 +27,20 @@ export class RepoFileMissing extends IcePkgError {
   }
 }
 
+/** A file's bytes as a web stream; the handle is closed at the end or on cancel. */
+function fileStream(f: FileHandle): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>({
+    async pull(c) {
+      const buf = new Uint8Array(256 * 1024);
+      const { bytesRead } = await f.read(buf, 0, buf.length, null);
+      if (bytesRead) return c.enqueue(buf.subarray(0, bytesRead));
+      await f.close();
+      c.close();
+    },
+    cancel: () => f.close(),
+  });
+}
+
 function isHttp(url: string): boolean {
   return /^https?:\/\//.test(url);
 }
@@ -35,10 +53,10 @@ async function open(
   if (!isHttp(url)) {
     const where = `${url.replace(/^file:\/\//, "")}/${name}`;
     try {
-      const f = await Deno.open(where);
-      return { stream: f.readable, where, length: (await f.stat()).size };
+      const f = await openFile(where);
+      return { stream: fileStream(f), where, length: (await f.stat()).size };
     } catch (e) {
-      if (e instanceof Deno.errors.NotFound) throw new RepoFileMissing(where);
+      if (isNotFound(e)) throw new RepoFileMissing(where);
       throw new IcePkgError(`${where}: ${(e as Error).message}`);
     }
   }
@@ -63,7 +81,7 @@ async function open(
 
 /** A progress line on stderr when it is a terminal. */
 function progressLine(name: string, total: number | undefined, enabled: boolean) {
-  const show = enabled && Deno.stderr.isTerminal();
+  const show = enabled && isatty(2);
   const enc = new TextEncoder();
   let shown = 0;
   return {
@@ -71,10 +89,10 @@ function progressLine(name: string, total: number | undefined, enabled: boolean)
       if (!show || performance.now() - shown < 100) return;
       shown = performance.now();
       const pct = total ? ` ${Math.floor((got / total) * 100)}%` : "";
-      Deno.stderr.writeSync(enc.encode(`\r${name}:${pct} ${(got / 1048576).toFixed(1)} MiB `));
+      writeSync(2, enc.encode(`\r${name}:${pct} ${(got / 1048576).toFixed(1)} MiB `));
     },
     done() {
-      if (show) Deno.stderr.writeSync(enc.encode("\r\x1b[K"));
+      if (show) writeSync(2, enc.encode("\r\x1b[K"));
     },
   };
 }
@@ -148,16 +166,20 @@ export async function repoDownload(
   let got = 0;
   const r = new ChunkReader(stream);
   try {
-    using f = await Deno.open(dest, { write: true, create: true, truncate: true });
-    for (let c = await r.read(); c; c = await r.read()) {
-      got += c.length;
-      if (got > expect.size) throw tooBig();
-      await h.update(c);
-      let off = 0;
-      while (off < c.length) off += await f.write(c.subarray(off));
-      line.update(got);
+    const f = await openFile(dest, "w");
+    try {
+      for (let c = await r.read(); c; c = await r.read()) {
+        got += c.length;
+        if (got > expect.size) throw tooBig();
+        await h.update(c);
+        let off = 0;
+        while (off < c.length) off += (await f.write(c, off, c.length - off)).bytesWritten;
+        line.update(got);
+      }
+      await f.sync();
+    } finally {
+      await f.close();
     }
-    await f.sync();
     const sha = await h.hex();
     if (got !== expect.size || sha !== expect.sha256) {
       throw integrityError(
@@ -166,7 +188,7 @@ export async function repoDownload(
     }
   } catch (e) {
     await r.cancel();
-    await Deno.remove(dest).catch(() => {});
+    await rm(dest, { force: true });
     throw e;
   } finally {
     line.done();

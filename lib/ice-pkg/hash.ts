@@ -11,6 +11,7 @@
  * const hex = await h.hex();
  * ```
  */
+import { open } from "node:fs/promises";
 
 /** Bytes buffered before a stream's hash moves to node:crypto. */
 export const SMALL = 4 << 20;
@@ -81,13 +82,17 @@ export class Sha256 {
 
 /** Hex sha256 of a file, read in chunks (bounded memory for any size). */
 export async function sha256File(path: string): Promise<string> {
-  using f = await Deno.open(path);
-  const h = new Sha256((await f.stat()).size);
-  const buf = new Uint8Array(256 * 1024);
-  while (true) {
-    const n = await f.read(buf);
-    if (n === null) break;
-    await h.update(buf.subarray(0, n));
+  const f = await open(path);
+  try {
+    const h = new Sha256((await f.stat()).size);
+    const buf = new Uint8Array(256 * 1024);
+    while (true) {
+      const { bytesRead: n } = await f.read(buf, 0, buf.length, null);
+      if (n === 0) break;
+      await h.update(buf.subarray(0, n));
+    }
+    return await h.hex();
+  } finally {
+    await f.close();
   }
-  return await h.hex();
 }

@@ -11,6 +11,8 @@
  * const sig = await signBytes(privateFile, bytes);
  * ```
  */
+import { readdirSync, readFileSync } from "node:fs";
+import { isNotFound } from "./_fs.ts";
 import { sha256Hex } from "./hash.ts";
 import { IcePkgError, integrityError } from "./errors.ts";
 
@@ -74,18 +76,18 @@ export type TrustedKeys = Map<string, Uint8Array>;
 /** Read every `*.pub` under `dir` (missing dir = no keys). */
 export async function loadTrustedKeys(dir: string): Promise<TrustedKeys> {
   const keys: TrustedKeys = new Map();
-  let entries: Deno.DirEntry[];
+  let entries: string[];
   try {
-    entries = [...Deno.readDirSync(dir)];
+    entries = readdirSync(dir);
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return keys;
+    if (isNotFound(e)) return keys;
     throw e;
   }
-  for (const e of entries) {
-    if (!e.name.endsWith(".pub")) continue;
-    const text = Deno.readTextFileSync(`${dir}/${e.name}`).trim();
+  for (const name of entries) {
+    if (!name.endsWith(".pub")) continue;
+    const text = readFileSync(`${dir}/${name}`, "utf8").trim();
     const m = text.match(/^ed25519 ([A-Za-z0-9+/=]+)$/);
-    if (!m) throw new IcePkgError(`${dir}/${e.name}: not an "ed25519 <base64>" public key`);
+    if (!m) throw new IcePkgError(`${dir}/${name}: not an "ed25519 <base64>" public key`);
     const raw = unb64(m[1]);
     keys.set(await keyIdOf(raw), raw);
   }

@@ -7,6 +7,9 @@
  * await install(env, ["foo>=1.2"]);
  * ```
  */
+import { readdirSync, renameSync, statSync } from "node:fs";
+import { rm } from "node:fs/promises";
+import { isNotFound, removeSync } from "./_fs.ts";
 import { join } from "./_path.ts";
 import type { Env } from "./env.ts";
 import { cacheDir, paths, repoUrls } from "./env.ts";
@@ -107,12 +110,12 @@ async function obtain(
   const expected = { sha256: entry.sha256, size: entry.size };
   let have = false;
   try {
-    have = Deno.statSync(cached).size === entry.size && (await sha256File(cached)) === entry.sha256;
-    if (!have) Deno.removeSync(cached);
+    have = statSync(cached).size === entry.size && (await sha256File(cached)) === entry.sha256;
+    if (!have) removeSync(cached);
   } catch { /* not cached */ }
   if (!have) {
     await repoDownload(a.url, entry.file, `${cached}.part`, expected, id, !env.opts.json);
-    Deno.renameSync(`${cached}.part`, cached);
+    renameSync(`${cached}.part`, cached);
   }
   return await fromFile(cached, `${id}.ice`, entry.name, entry.version, explicit, expected, budget);
 }
@@ -150,12 +153,12 @@ async function fromFile(
     return {
       pkg: { meta, file, where, expected, dropOnRefusal: true, tar },
       sha256: expected.sha256,
-      size: expected.size ?? Deno.statSync(file).size,
+      size: expected.size ?? statSync(file).size,
       explicit,
     };
   } catch (e) {
     if (e instanceof IcePkgError && e.code === ExitCode.Integrity) {
-      await Deno.remove(file).catch(() => {});
+      await rm(file, { force: true });
     }
     throw e;
   }
@@ -320,7 +323,7 @@ export async function rollback(env: Env, id: number): Promise<TxResult> {
     if (old?.version === ch.oldVersion) continue;
     const file = join(paths.cache(env.opts.root), `${ch.name}-${ch.oldVersion}.ice`);
     try {
-      Deno.statSync(file);
+      statSync(file);
     } catch {
       throw new IcePkgError(`rollback: ${ch.name}-${ch.oldVersion}: ${file} is not in the cache`);
     }
@@ -344,14 +347,14 @@ export function clean(env: Env): string[] {
   const dir = paths.cache(env.opts.root);
   const removed: string[] = [];
   try {
-    for (const e of Deno.readDirSync(dir)) {
-      if (!keep.has(e.name)) {
-        Deno.removeSync(join(dir, e.name));
-        removed.push(e.name);
+    for (const name of readdirSync(dir)) {
+      if (!keep.has(name)) {
+        removeSync(join(dir, name));
+        removed.push(name);
       }
     }
   } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
+    if (!isNotFound(e)) throw e;
   }
   return removed.sort();
 }

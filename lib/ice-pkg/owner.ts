@@ -7,7 +7,8 @@
  * ownersOf(db.sql, relativeOwnerPath("/", "/usr/bin/foo")); // ["foo-1.0-r0"]
  * ```
  */
-import type { DatabaseSync } from "node:sqlite";
+import { openSqlite, type SqliteDb } from "./_sqlite.ts";
+import { statSync } from "node:fs";
 import { join } from "./_path.ts";
 
 /** The path relative to the root (absolute on the device, or under --root). */
@@ -19,7 +20,7 @@ export function relativeOwnerPath(root: string, path: string): string {
 }
 
 /** `name-version` of every package owning `rel`. */
-export function ownersOf(sql: DatabaseSync, rel: string): string[] {
+export function ownersOf(sql: SqliteDb, rel: string): string[] {
   const rows = sql.prepare(
     "SELECT f.package AS name, p.version AS version FROM files f JOIN packages p ON p.name = f.package WHERE f.path = ? ORDER BY f.package",
   ).all(rel) as { name: string; version: string }[];
@@ -53,18 +54,17 @@ export function fastOwnerRequest(
  * to the full CLI (no database yet, an interrupted transaction to recover, a path
  * nobody owns — whose message and exit code the CLI gives).
  */
-export async function fastOwner(
+export function fastOwner(
   req: { root: string; json: boolean; path: string },
   out: (line: string) => void,
-): Promise<number | undefined> {
+): number | undefined {
   const file = join(req.root, "var/lib/ice-pkg/db.sqlite");
   try {
-    Deno.statSync(file);
+    statSync(file);
   } catch {
     return undefined;
   }
-  const { DatabaseSync } = await import("node:sqlite");
-  const sql = new DatabaseSync(file);
+  const sql = openSqlite(file);
   try {
     if (sql.prepare("SELECT 1 FROM journal").get() !== undefined) return undefined;
     const rel = relativeOwnerPath(req.root, req.path);

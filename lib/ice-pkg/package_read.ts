@@ -17,6 +17,7 @@
  * await readPackageFile("foo.ice", { where }, { file: (f) => sinkFor(f) });
  * ```
  */
+import { statSync } from "node:fs";
 import { type FileEntry, META_NAME, type PackageMeta, parseMeta } from "./metadata.ts";
 import { TarStreamReader } from "./format/tar_stream.ts";
 import type { TarHeader } from "./format/tar.ts";
@@ -229,7 +230,7 @@ export async function readPackageFile(
   handlers: ReadHandlers = {},
   metaOnly = false,
 ): Promise<PackageMeta> {
-  const h = new Sha256(opts.expected?.size ?? Deno.statSync(file).size);
+  const h = new Sha256(opts.expected?.size ?? statSync(file).size);
   let size = 0;
   const dec = xzDecode({
     file,
@@ -278,7 +279,7 @@ export async function readPackageHead(
   opts: ReadOptions & { expected?: Expected },
   keep: number,
 ): Promise<{ meta: PackageMeta; tar?: Uint8Array[] }> {
-  if (keep <= 0 || Deno.statSync(file).size > keep) {
+  if (keep <= 0 || statSync(file).size > keep) {
     return { meta: await readPackageMeta(file, opts) };
   }
   const h = new Sha256();

@@ -9,6 +9,9 @@
  * await writePackage("build/foo", { name: "foo", version: "1.0", release: 0, arch: "noarch" }, "foo.ice");
  * ```
  */
+import { lstatSync, readdirSync, readlinkSync } from "node:fs";
+import { open } from "node:fs/promises";
+import process from "node:process";
 import { join } from "./_path.ts";
 import { sha256File } from "./hash.ts";
 import {
@@ -26,25 +29,25 @@ import { checkFileList } from "./package_check.ts";
 async function scanTree(dir: string): Promise<FileEntry[]> {
   const files: FileEntry[] = [];
   const walk = async (rel: string) => {
-    const names = [...Deno.readDirSync(join(dir, rel))].map((e) => e.name);
+    const names = readdirSync(join(dir, rel));
     for (const name of names.sort()) {
       const path = rel ? `${rel}/${name}` : name;
       const abs = join(dir, path);
-      const st = Deno.lstatSync(abs);
-      const mode = (st.mode ?? 0o644) & 0o7777;
-      if (st.isSymlink) {
+      const st = lstatSync(abs);
+      const mode = st.mode & 0o7777;
+      if (st.isSymbolicLink()) {
         files.push({
           path,
           type: "symlink",
           mode: 0o777,
           uid: 0,
           gid: 0,
-          target: Deno.readLinkSync(abs),
+          target: readlinkSync(abs),
         });
-      } else if (st.isDirectory) {
+      } else if (st.isDirectory()) {
         files.push({ path, type: "dir", mode, uid: 0, gid: 0 });
         await walk(path);
-      } else if (st.isFile) {
+      } else if (st.isFile()) {
         files.push({
           path,
           type: "file",
@@ -72,15 +75,19 @@ async function copyFile(
   size: number,
   write: (c: Uint8Array) => Promise<void>,
 ): Promise<void> {
-  using f = await Deno.open(abs);
+  const f = await open(abs);
   let n = 0;
-  while (true) {
-    const buf = new Uint8Array(256 * 1024);
-    const got = await f.read(buf);
-    if (got === null) break;
-    n += got;
-    if (n > size) break;
-    await write(buf.subarray(0, got));
+  try {
+    while (true) {
+      const buf = new Uint8Array(256 * 1024);
+      const { bytesRead: got } = await f.read(buf, 0, buf.length, null);
+      if (got === 0) break;
+      n += got;
+      if (n > size) break;
+      await write(buf.subarray(0, got));
+    }
+  } finally {
+    await f.close();
   }
   if (n !== size) throw new Error(`${abs}: changed while it was being packaged`);
 }
@@ -117,7 +124,7 @@ export async function streamPackage(
   dir: string,
   input: PackageMetaInput,
   sink: (chunk: Uint8Array) => void | Promise<void>,
-  mtime = Number(Deno.env.get("SOURCE_DATE_EPOCH") ?? 0),
+  mtime = Number(process.env.SOURCE_DATE_EPOCH ?? 0),
   opts: WriteOptions = {},
 ): Promise<PackageMeta> {
   const where = opts.where ?? dir;
@@ -153,17 +160,21 @@ export async function writePackage(
   mtime?: number,
   opts: WriteOptions = {},
 ): Promise<PackageMeta> {
-  using f = await Deno.open(out, { write: true, create: true, truncate: true });
-  return await streamPackage(
-    dir,
-    input,
-    async (c) => {
-      let off = 0;
-      while (off < c.length) off += await f.write(c.subarray(off));
-    },
-    mtime,
-    opts,
-  );
+  const f = await open(out, "w");
+  try {
+    return await streamPackage(
+      dir,
+      input,
+      async (c) => {
+        let off = 0;
+        while (off < c.length) off += (await f.write(c, off, c.length - off)).bytesWritten;
+      },
+      mtime,
+      opts,
+    );
+  } finally {
+    await f.close();
+  }
 }
 
 /** Build a package from `dir` and return its bytes (small packages, tests). */

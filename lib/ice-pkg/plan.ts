@@ -13,6 +13,9 @@
  * const plan = await makePlan(ctx, changes); // throws before anything is written
  * ```
  */
+import type { Stats } from "node:fs";
+import process from "node:process";
+import { lstatOrNull } from "./_fs.ts";
 import { dirname, join } from "./_path.ts";
 import type { Db, DbCommit, InstalledPkg } from "./db.ts";
 import type { FileEntry, PackageMeta } from "./metadata.ts";
@@ -112,7 +115,7 @@ export interface Plan {
 
 /** Time recorded in the history: the caller's (image builds), SOURCE_DATE_EPOCH, or now. */
 function historyTime(time?: number): string {
-  const sde = Deno.env.get("SOURCE_DATE_EPOCH");
+  const sde = process.env.SOURCE_DATE_EPOCH;
   if (time === undefined && sde) time = Number(sde);
   return (time === undefined ? new Date() : new Date(time * 1000)).toISOString();
 }
@@ -136,19 +139,10 @@ function installedRow(n: NewPkg): InstalledPkg {
   };
 }
 
-function lstatOrNull(p: string): Deno.FileInfo | null {
-  try {
-    return Deno.lstatSync(p);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return null;
-    throw e;
-  }
-}
-
 /** sha256 of a file in the root, or undefined if it is not a regular file. */
 async function diskSha(root: string, path: string): Promise<string | undefined> {
   const st = lstatOrNull(join(root, path));
-  return st?.isFile ? await sha256File(join(root, path)) : undefined;
+  return st?.isFile() ? await sha256File(join(root, path)) : undefined;
 }
 
 type NewPaths = Map<string, { pkg: string; f: FileEntry }>;
@@ -231,7 +225,7 @@ class DiskPlanner {
   readonly puts: Put[] = [];
   readonly keepdirs: string[] = [];
   readonly #creating = new Set<string>();
-  readonly #stat = new Map<string, Deno.FileInfo | null>();
+  readonly #stat = new Map<string, Stats | null>();
   readonly #token = crypto.randomUUID().slice(0, 8);
   #n = 0;
 
@@ -247,7 +241,7 @@ class DiskPlanner {
   }
 
   /** What is at `p` in the root now (null: nothing, or made by this plan). */
-  lstat(p: string): Deno.FileInfo | null {
+  lstat(p: string): Stats | null {
     if (this.#creating.has(p)) return null;
     if (!this.#stat.has(p)) this.#stat.set(p, lstatOrNull(join(this.ctx.root, p)));
     return this.#stat.get(p)!;
@@ -268,11 +262,11 @@ class DiskPlanner {
       if (!st) {
         this.#creating.add(p);
         this.mkdirs.push({ path: p, mode: 0o755, uid: 0, gid: 0 });
-      } else if (st.isSymlink) {
+      } else if (st.isSymbolicLink()) {
         throw integrityError(
           `${pkg}: ${path}: refusing to write through the symlink ${p} in the root`,
         );
-      } else if (!st.isDirectory) {
+      } else if (!st.isDirectory()) {
         throw new IcePkgError(`${pkg}: ${path}: ${p} exists and is not a directory`);
       }
     }
@@ -281,12 +275,12 @@ class DiskPlanner {
   /** A directory entry: created if missing; shared (never re-moded) if it exists. */
   dir(path: string, pkg: string, f: FileEntry): void {
     const st = this.lstat(path);
-    if (st?.isSymlink) {
+    if (st?.isSymbolicLink()) {
       throw integrityError(
         `${pkg}: ${path}: refusing to write through the symlink ${path} in the root (package has a directory there)`,
       );
     }
-    if (st && !st.isDirectory) {
+    if (st && !st.isDirectory()) {
       throw new IcePkgError(
         this.deleting.has(path)
           ? `${pkg}: ${path}: a file in the installed version, a directory in the new one: remove ${pkg}, then install it again`
@@ -317,7 +311,7 @@ class DiskPlanner {
       uid: f.uid,
       gid: f.gid,
       target: f.target,
-      backup: old && !old.isDirectory ? `${tmp}.old` : undefined,
+      backup: old && !old.isDirectory() ? `${tmp}.old` : undefined,
     });
   }
 }
@@ -374,7 +368,7 @@ export async function makePlan(ctx: ApplyContext, changes: Change[]): Promise<Pl
       continue;
     }
     const st = disk.lstat(path);
-    if (st?.isDirectory) {
+    if (st?.isDirectory()) {
       throw new IcePkgError(`${pkg}: ${path}: is a directory in the root, package has a ${f.type}`);
     }
     disk.put(path, await conffileDest(ctx, changes, pkg, path, f, st), pkg, f);
@@ -396,13 +390,13 @@ async function conffileDest(
   pkg: string,
   path: string,
   f: FileEntry,
-  st: Deno.FileInfo | null,
+  st: Stats | null,
 ): Promise<string> {
   const change = changes.find((x) => x.name === pkg)!;
   const old = change.old;
   if (
     f.type !== "file" || !old || !change.new!.pkg.meta.conffiles.includes(path) ||
-    !ctx.db.isConffile(path, old.name) || !st?.isFile
+    !ctx.db.isConffile(path, old.name) || !st?.isFile()
   ) {
     return path;
   }

@@ -6,6 +6,8 @@
  * owner(env, "/usr/bin/foo"); // { path: "usr/bin/foo", owners: ["foo-1.0-r0"] }
  * ```
  */
+import { lstatSync, readlinkSync } from "node:fs";
+import type { Stats } from "node:fs";
 import { join } from "./_path.ts";
 import type { Env } from "./env.ts";
 import type { Index } from "./metadata.ts";
@@ -103,19 +105,19 @@ export async function verify(env: Env, names: string[] = []): Promise<VerifyProb
   for (const f of rows) {
     const abs = join(env.opts.root, f.path);
     const bad = (problem: string) => out.push({ path: f.path, package: f.package, problem });
-    let st: Deno.FileInfo;
+    let st: Stats;
     try {
-      st = Deno.lstatSync(abs);
+      st = lstatSync(abs);
     } catch {
       bad("missing");
       continue;
     }
     if (f.type === "dir") {
-      if (!st.isDirectory) bad("not a directory");
+      if (!st.isDirectory()) bad("not a directory");
     } else if (f.type === "symlink") {
-      if (!st.isSymlink) bad("not a symlink");
-      else if (Deno.readLinkSync(abs) !== f.target) bad("symlink target changed");
-    } else if (!st.isFile) {
+      if (!st.isSymbolicLink()) bad("not a symlink");
+      else if (readlinkSync(abs) !== f.target) bad("symlink target changed");
+    } else if (!st.isFile()) {
       bad("not a regular file");
     } else if ((await sha256File(abs)) !== f.sha256 && !env.db.isConffile(f.path, f.package)) {
       bad("content changed (sha256)");

@@ -9,6 +9,7 @@
  * const { index } = await fetchIndex("http://127.0.0.1:8080/repo", { keys, previous });
  * ```
  */
+import { copyFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { basename, join } from "./_path.ts";
 import { fullVersion, type Index, type IndexEntry, parseIndex } from "./metadata.ts";
 import { readPackageFile } from "./package_read.ts";
@@ -41,7 +42,7 @@ export interface BuildRepoOptions {
 
 /** Build (or rebuild) a signed repository from packages. Returns the index. */
 export async function buildRepo(opts: BuildRepoOptions): Promise<Index> {
-  Deno.mkdirSync(opts.outDir, { recursive: true });
+  mkdirSync(opts.outDir, { recursive: true });
   const entries: IndexEntry[] = [];
   const seen = new Set<string>();
   for (const path of opts.packages) {
@@ -52,7 +53,7 @@ export async function buildRepo(opts: BuildRepoOptions): Promise<Index> {
     seen.add(id);
     const file = `${id}.ice`;
     if (basename(path) !== file || join(opts.outDir, file) !== path) {
-      Deno.copyFileSync(path, join(opts.outDir, file));
+      copyFileSync(path, join(opts.outDir, file));
     }
     entries.push({
       name: meta.name,
@@ -64,7 +65,7 @@ export async function buildRepo(opts: BuildRepoOptions): Promise<Index> {
       conflicts: meta.conflicts,
       replaces: meta.replaces,
       sha256: await sha256File(path),
-      size: Deno.statSync(path).size,
+      size: statSync(path).size,
       installedSize: meta.installedSize,
       file,
     });
@@ -73,7 +74,7 @@ export async function buildRepo(opts: BuildRepoOptions): Promise<Index> {
   let serial = opts.serial;
   if (serial === undefined) {
     try {
-      serial = JSON.parse(Deno.readTextFileSync(join(opts.outDir, INDEX_FILE))).serial + 1;
+      serial = JSON.parse(readFileSync(join(opts.outDir, INDEX_FILE), "utf8")).serial + 1;
     } catch {
       serial = 1;
     }
@@ -89,8 +90,8 @@ export async function buildRepo(opts: BuildRepoOptions): Promise<Index> {
   }, "new index");
   const bytes = new TextEncoder().encode(JSON.stringify(index, null, 1) + "\n");
   const sig = await signBytes(opts.privateKey, bytes);
-  Deno.writeFileSync(join(opts.outDir, INDEX_FILE), bytes);
-  Deno.writeTextFileSync(join(opts.outDir, SIG_FILE), JSON.stringify(sig) + "\n");
+  writeFileSync(join(opts.outDir, INDEX_FILE), bytes);
+  writeFileSync(join(opts.outDir, SIG_FILE), JSON.stringify(sig) + "\n");
   return index;
 }
 

@@ -11,3 +11,10 @@
  * than the few milliseconds they save here (`deno task bench ice-pkg` shows both).
  */
 export const DENO_FLAGS = ["--no-config", "--v8-flags=--lite-mode"];
+
+/**
+ * How Node runs ice-pkg on armv7: no warnings on stderr (a few web-stream adapters are
+ * still marked experimental in Node 20). Not --lite-mode: in Node 20's V8 it implies
+ * --jitless, which turns WebAssembly off, and SQLite is WebAssembly there.
+ */
+export const NODE_FLAGS = ["--no-warnings"];

@@ -10,6 +10,8 @@
  * await stageFiles(ctx, plan, changes);
  * ```
  */
+import { closeSync, fsync, lstatSync, mkdirSync, openSync, symlinkSync, writeSync } from "node:fs";
+import { isAlreadyExists, removeSync } from "./_fs.ts";
 import { dirname, join } from "./_path.ts";
 import type { ApplyContext, Change, Plan, Put } from "./plan.ts";
 import { type ReadHandlers, readPackageFile, readPackageTar } from "./package_read.ts";
@@ -22,10 +24,10 @@ function makeDirs(ctx: ApplyContext, plan: Plan): void {
   for (const d of plan.mkdirs) {
     const abs = join(ctx.root, d.path);
     try {
-      Deno.mkdirSync(abs);
+      mkdirSync(abs);
     } catch (e) {
       // Made meanwhile by someone else: shared, so left as it is.
-      if (e instanceof Deno.errors.AlreadyExists && Deno.lstatSync(abs).isDirectory) continue;
+      if (isAlreadyExists(e) && lstatSync(abs).isDirectory()) continue;
       throw e;
     }
     setOwnerMode(abs, d.mode, d.uid, d.gid);
@@ -40,12 +42,16 @@ function makeBackups(ctx: ApplyContext, plan: Plan): void {
   step("backups");
 }
 
+function fsyncAsync(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => fsync(fd, (e) => e ? reject(e) : resolve()));
+}
+
 /** Open files waiting for one grouped fsync (the filesystem joins their journal commits). */
 class PendingSync {
-  #files: { f: Deno.FsFile; p: Put }[] = [];
+  #files: { f: number; p: Put }[] = [];
   constructor(private readonly root: string) {}
 
-  async add(f: Deno.FsFile, p: Put): Promise<void> {
+  async add(f: number, p: Put): Promise<void> {
     this.#files.push({ f, p });
     if (this.#files.length >= 64) await this.flush();
   }
@@ -53,9 +59,9 @@ class PendingSync {
   async flush(): Promise<void> {
     const batch = this.#files;
     this.#files = [];
-    await Promise.all(batch.map(({ f }) => f.sync()));
+    await Promise.all(batch.map(({ f }) => fsyncAsync(f)));
     for (const { f, p } of batch) {
-      f.close();
+      closeSync(f);
       setOwnerMode(join(this.root, p.tmp), p.mode, p.uid, p.gid);
     }
   }
@@ -64,7 +70,7 @@ class PendingSync {
   abandon(): void {
     for (const { f } of this.#files) {
       try {
-        f.close();
+        closeSync(f);
       } catch { /* closed */ }
     }
     this.#files = [];
@@ -79,23 +85,19 @@ async function extract(
   pending: PendingSync,
 ): Promise<void> {
   const pkg = change.new!.pkg;
-  let current: Deno.FsFile | undefined;
+  let current: number | undefined;
   try {
     const handlers: ReadHandlers = {
       file(f) {
         const p = puts.get(f.path);
         if (!p) return undefined;
         // Temporary names carry a random token: they cannot exist yet (createNew checks).
-        const file = Deno.openSync(join(ctx.root, p.tmp), {
-          write: true,
-          createNew: true,
-          mode: 0o600,
-        });
+        const file = openSync(join(ctx.root, p.tmp), "wx", 0o600);
         current = file;
         return {
           write(c) {
             let off = 0;
-            while (off < c.length) off += file.writeSync(c.subarray(off));
+            while (off < c.length) off += writeSync(file, c, off, c.length - off);
           },
           async end() {
             current = undefined;
@@ -108,10 +110,10 @@ async function extract(
     if (pkg.tar) await readPackageTar(bytesStream(...pkg.tar), { where: pkg.where }, handlers);
     else await readPackageFile(pkg.file, { where: pkg.where, expected: pkg.expected }, handlers);
   } catch (e) {
-    current?.close();
+    if (current !== undefined) closeSync(current);
     if (e instanceof IcePkgError && e.code === ExitCode.Integrity && pkg.dropOnRefusal) {
       try {
-        Deno.removeSync(pkg.file);
+        removeSync(pkg.file);
       } catch { /* gone already */ }
     }
     throw e;
@@ -125,7 +127,7 @@ export async function stageFiles(ctx: ApplyContext, plan: Plan, changes: Change[
   makeBackups(ctx, plan);
   for (const p of plan.puts) {
     if (p.type !== "symlink") continue;
-    Deno.symlinkSync(p.target!, join(root, p.tmp));
+    symlinkSync(p.target!, join(root, p.tmp));
     step(`stage ${p.path}`);
   }
   const pending = new PendingSync(root);

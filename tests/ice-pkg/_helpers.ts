@@ -62,6 +62,7 @@ import { DatabaseSync } from "node:sqlite";
 import { buildRepo } from "../../lib/ice-pkg/repo.ts";
 import { generateKeyFiles, signBytes } from "../../lib/ice-pkg/keys.ts";
 import { runCli } from "../../lib/ice-pkg/cli.ts";
+import { NODE_FLAGS } from "../../lib/ice-pkg/runtime.ts";
 import { writeTar } from "../../lib/ice-pkg/format/tar.ts";
 import { xzCompress } from "../../lib/ice-pkg/format/xz.ts";
 import { sha256Hex } from "../../lib/ice-pkg/hash.ts";
@@ -123,8 +124,24 @@ export interface CliResult {
   err: string;
 }
 
-/** Run `ice-pkg --root <root> args...` in this process. */
+/**
+ * The device program as 32-bit ARM boards run it: the bundle (ice-pkg.mjs of the armv7
+ * ice-pkg stage) under Node. When set, {@linkcode cli} runs it with the host's node
+ * instead of calling the CLI in this process (tests/ice-pkg/node_runtime_test.ts).
+ */
+const NODE_BUNDLE = Deno.env.get("ICE_PKG_NODE_BUNDLE");
+
+/** Run `ice-pkg --root <root> args...` in this process (or under Node, see above). */
 export async function cli(root: string, ...args: string[]): Promise<CliResult> {
+  if (NODE_BUNDLE) {
+    const o = await new Deno.Command("node", {
+      args: [...NODE_FLAGS, NODE_BUNDLE, "--root", root, ...args],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = (b: Uint8Array) => new TextDecoder().decode(b).replace(/\n$/, "");
+    return { code: o.code, out: text(o.stdout), err: text(o.stderr) };
+  }
   const out: string[] = [];
   const err: string[] = [];
   const code = await runCli(["--root", root, ...args], {

@@ -403,7 +403,7 @@ Deno.test("a write refused by the file system during staging is rolled back", as
       assert.equal(r.code, 1, r.err);
       assert.match(
         r.err,
-        /^ice-pkg: Operation not permitted \(os error 1\): .*usr\/share\/b\/\.ice-pkg\./,
+        /^ice-pkg: EPERM: operation not permitted, open '.*usr\/share\/b\/\.ice-pkg\./,
       );
       assert.deepEqual(tree(f.root), before);
       assert.equal(journalOf(f.root), undefined);

@@ -11,16 +11,17 @@
  * await dec.done(); // throws if the xz data was corrupt or truncated
  * ```
  */
+import { open } from "node:fs/promises";
 import { integrityError } from "../errors.ts";
+import { type PipedChild, spawnPiped } from "../_process.ts";
 
 const COMPRESS = ["-z", "-c", "-6", "-T1", "--check=crc64"];
 // No -T here: busybox's xz applet knows only -d -c -f -k -t; decoding is deterministic anyway.
 const DECOMPRESS = ["-d", "-c"];
 
-function spawnXz(args: string[]): Deno.ChildProcess {
+function spawnXz(args: string[]): PipedChild {
   try {
-    return new Deno.Command("xz", { args, stdin: "piped", stdout: "piped", stderr: "piped" })
-      .spawn();
+    return spawnPiped("xz", args);
   } catch (e) {
     throw new Error(`xz: cannot run the xz program (Debian package xz-utils): ${e}`);
   }
@@ -58,16 +59,20 @@ export interface XzFileInput {
 
 /** Feed a file to a writable through one reused buffer (no garbage per chunk). */
 async function pumpFile(input: XzFileInput, stdin: WritableStream<Uint8Array>): Promise<void> {
-  using f = await Deno.open(input.file);
-  const w = stdin.getWriter();
-  const buf = new Uint8Array(64 * 1024);
-  while (true) {
-    const n = await f.read(buf);
-    if (n === null) break;
-    await input.onChunk?.(buf.subarray(0, n));
-    await w.write(buf.subarray(0, n)); // resolved once written: buf may be refilled
+  const f = await open(input.file);
+  try {
+    const w = stdin.getWriter();
+    const buf = new Uint8Array(64 * 1024);
+    while (true) {
+      const { bytesRead: n } = await f.read(buf, 0, buf.length, null);
+      if (n === 0) break;
+      await input.onChunk?.(buf.subarray(0, n));
+      await w.write(buf.subarray(0, n)); // resolved once written: buf may be refilled
+    }
+    await w.close();
+  } finally {
+    await f.close();
   }
-  await w.close();
 }
 
 /** Decompress `input` (a stream, or a file) with `xz -d -c`; `what` names it in errors. */
