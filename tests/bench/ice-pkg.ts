@@ -16,6 +16,8 @@
  *   icepkg_bomb_*             an xz bomb (10 GiB of zeros after a valid package, 1.5 MB
  *                             compressed): time to the refusal and peak memory
  *   *_nolite                  the same without V8's lite mode, for comparison
+ *   icepkg_install_small_node the small install with the armv7 boards' program: the
+ *                             same bundle under the host's Node.js 20 (wasm SQLite)
  */
 import { join } from "node:path";
 import { buildRepo } from "../../lib/ice-pkg/repo.ts";
@@ -25,7 +27,8 @@ import { openDb } from "../../lib/ice-pkg/db.ts";
 import { writeTar } from "../../lib/ice-pkg/format/tar.ts";
 import { xzCompress } from "../../lib/ice-pkg/format/xz.ts";
 import { sha256File, sha256Hex } from "../../lib/ice-pkg/hash.ts";
-import { DENO_FLAGS } from "../../lib/ice-pkg/runtime.ts";
+import { DENO_FLAGS, NODE_FLAGS } from "../../lib/ice-pkg/runtime.ts";
+import { armv7IcePkgStage, nodeBundle } from "../ice-pkg/_node.ts";
 import { dpkgDatabase, dpkgInstallArgs, freshDpkgRoot, makeDeb } from "./_dpkg.ts";
 import { measured } from "./_peak.ts";
 
@@ -106,18 +109,23 @@ async function freshRoot(dir: string, name: string, key: string, repo?: string) 
 async function benchInstallSmall(dir: string, repo: string, key: string, deb: string) {
   const ice: number[] = [];
   const nolite: number[] = [];
+  const node: number[] = [];
   const dpkg: number[] = [];
+  const bundle = nodeBundle(await armv7IcePkgStage());
   for (let i = 0; i < 9; i++) {
     ice.push(await wall(icePkg(await freshRoot(dir, `s${i}`, key, repo), ["install", "small"])));
     nolite.push(
       await wall(icePkg(await freshRoot(dir, `n${i}`, key, repo), ["install", "small"], NOLITE)),
     );
+    const nodeRoot = await freshRoot(dir, `o${i}`, key, repo);
+    node.push(await wall(["node", ...NODE_FLAGS, bundle, "--root", nodeRoot, "install", "small"]));
     dpkg.push(await wall(["dpkg", ...dpkgInstallArgs(freshDpkgRoot(join(dir, `d${i}`)), deb)]));
   }
   line("icepkg_install_small", median(ice), "ms");
   line("dpkg_install_small", median(dpkg), "ms");
   line("icepkg_install_vs_dpkg", median(ice) / median(dpkg), "x", 2);
   line("icepkg_install_small_nolite", median(nolite), "ms");
+  line("icepkg_install_small_node", median(node), "ms");
 }
 
 async function benchInstall200(dir: string, repo: string, key: string) {

@@ -13,6 +13,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fixture, withTempDir } from "./_helpers.ts";
 import { INDEX_FILE } from "../../lib/ice-pkg/repo.ts";
+import { armv7IcePkgStage, nodeBundle } from "./_node.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 
@@ -28,29 +29,13 @@ async function run(cmd: string, args: string[], env: Record<string, string> = {}
   return { code: o.code, out: dec(o.stdout), err: dec(o.stderr) };
 }
 
-/** The armv7 ice-pkg stage's output directory (built or taken from the store). */
-async function armv7Stage(): Promise<string> {
-  const r = await run(Deno.execPath(), [
-    "run",
-    "-A",
-    "bin/cli.ts",
-    "stage",
-    "ice-pkg",
-    "--board",
-    "rpi32",
-  ]);
-  const out = (r.out + r.err).match(/ice-pkg@rpi32: (\/\S+\/objects\/[0-9a-f]{64}\/out)/)?.[1];
-  assert.ok(out, r.out + r.err);
-  return out;
-}
-
 Deno.test("ice-pkg on Node (armv7 bundle): the CLI suites pass with the shipped bundle", async () => {
-  const out = await armv7Stage();
+  const out = await armv7IcePkgStage();
   const suites = ["cli_test.ts", "hostile_test.ts", "freshness_test.ts", "repo_test.ts"];
   const r = await run(
     Deno.execPath(),
     ["test", "-A", ...suites.map((s) => `tests/ice-pkg/${s}`)],
-    { ICE_PKG_NODE_BUNDLE: join(out, "usr/lib/ice-pkg/ice-pkg.mjs") },
+    { ICE_PKG_NODE_BUNDLE: nodeBundle(out) },
   );
   const summary = (r.out + r.err).match(/(\d+) passed.*\| (\d+) failed/);
   assert.equal(r.code, 0, r.out + r.err);
@@ -58,7 +43,7 @@ Deno.test("ice-pkg on Node (armv7 bundle): the CLI suites pass with the shipped 
 });
 
 Deno.test("ice-pkg on Node (armv7): the shipped node installs and removes a signed package", async () => {
-  const out = await armv7Stage();
+  const out = await armv7IcePkgStage();
   await withTempDir(async (dir) => {
     const f = await fixture(dir, [
       {
@@ -74,7 +59,7 @@ Deno.test("ice-pkg on Node (armv7): the shipped node installs and removes a sign
         out,
         join(out, "usr/lib/ice-pkg/node"),
         "--no-warnings",
-        join(out, "usr/lib/ice-pkg/ice-pkg.mjs"),
+        nodeBundle(out),
         "--root",
         f.root,
         ...args,

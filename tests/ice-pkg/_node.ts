@@ -1,0 +1,28 @@
+/**
+ * The armv7 ice-pkg stage (the bundle on Node.js 20, see tasks/ice-pkg.ts), built
+ * through the runner or taken from the store, for the tests and the benchmark that
+ * run the shipped bundle under Node.
+ */
+import { join } from "node:path";
+
+const PROJECT = new URL("../..", import.meta.url).pathname;
+
+/** The armv7 ice-pkg stage's output directory. */
+export async function armv7IcePkgStage(): Promise<string> {
+  const o = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "bin/cli.ts", "stage", "ice-pkg", "--board", "rpi32"],
+    cwd: PROJECT,
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(o.stdout) + new TextDecoder().decode(o.stderr);
+  const out = text.match(/ice-pkg@rpi32: (\/\S+\/objects\/[0-9a-f]{64}\/out)/)?.[1];
+  if (!o.success || !out) throw new Error(`stage ice-pkg --board rpi32 failed:\n${text}`);
+  return out;
+}
+
+/** The bundle inside that output. */
+export function nodeBundle(stageOut: string): string {
+  return join(stageOut, "usr/lib/ice-pkg/ice-pkg.mjs");
+}
