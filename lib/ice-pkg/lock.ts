@@ -5,8 +5,8 @@
  * - Deno: an exclusive flock on `<root>/var/lib/ice-pkg/lock`, released when the
  *   process exits (even on SIGKILL).
  * - Node (32-bit ARM boards) has no flock: `<root>/var/lib/ice-pkg/lock.pid` is
- *   created exclusively and holds the owner's pid; a file whose process is gone
- *   (killed) is stale and taken over.
+ *   created exclusively and names its process (pid, boot id, start time); a file whose
+ *   process is gone (killed, or the device rebooted) is stale and taken over.
  *
  * ```ts
  * const lock = await acquireLock(root, 3000);
@@ -67,12 +67,41 @@ function alive(pid: number): boolean {
   }
 }
 
-async function pidLock(path: string, limit: number): Promise<Lock | undefined> {
+/** This boot's id: a lock file from an earlier boot is stale whatever its pid. */
+function bootId(): string {
+  try {
+    return readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
+  } catch {
+    return "";
+  }
+}
+
+/** The start time of process `pid` (clock ticks since boot), or undefined if it is gone. */
+function startTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Field 22; the command name (field 2) may hold spaces and parentheses.
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/** `pid boot-id start-time`: names one process of one boot (pids are reused). */
+function owner(pid: number): string {
+  return `${pid} ${bootId()} ${startTime(pid) ?? ""}`;
+}
+
+/**
+ * Take `path` as a pid lock, waiting at most `limit` ms. A lock whose process is gone
+ * (killed, or from before a reboot: the file is on the data partition) is taken over.
+ */
+export async function pidLock(path: string, limit: number): Promise<Lock | undefined> {
   const deadline = Date.now() + limit;
   while (true) {
     try {
       const fd = openSync(path, "wx", 0o644);
-      writeSync(fd, `${process.pid}\n`);
+      writeSync(fd, `${owner(process.pid)}\n`);
       closeSync(fd);
       return {
         close: () => {
@@ -84,19 +113,24 @@ async function pidLock(path: string, limit: number): Promise<Lock | undefined> {
     } catch (e) {
       if (!isAlreadyExists(e)) throw e;
     }
-    let owner = NaN;
+    let held: string;
     try {
-      owner = Number(readFileSync(path, "utf8").trim());
+      held = readFileSync(path, "utf8");
     } catch (e) {
       if (isNotFound(e)) continue; // released meanwhile
       throw e;
     }
-    // An empty file is one being written: only a number naming a dead process is stale.
-    if (Number.isInteger(owner) && owner > 0 && !alive(owner)) {
-      try {
-        unlinkSync(path);
-      } catch { /* taken over meanwhile */ }
-      continue;
+    // A file without its line yet is one being written: only a complete one can be stale.
+    if (held.endsWith("\n")) {
+      const pid = Number(held.split(" ")[0]);
+      const stale = !Number.isInteger(pid) || pid <= 0 || !alive(pid) ||
+        held.trim() !== owner(pid).trim();
+      if (stale) {
+        try {
+          unlinkSync(path);
+        } catch { /* taken over meanwhile */ }
+        continue;
+      }
     }
     if (Date.now() >= deadline) return undefined;
     await new Promise((r) => setTimeout(r, 50));

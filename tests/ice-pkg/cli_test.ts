@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { cli, fixture, type PkgDef, treeOf, withTempDir } from "./_helpers.ts";
-import { acquireLock } from "../../lib/ice-pkg/lock.ts";
+import { acquireLock, pidLock } from "../../lib/ice-pkg/lock.ts";
 
 const repoPkgs: PkgDef[] = [
   { meta: { name: "app", depends: ["libfoo>=2", "sh"] }, files: { "usr/bin/app": "app\n" } },
@@ -288,5 +288,44 @@ Deno.test("configuration files keep the user's changes on upgrade and remove", a
     assert.match(r.out, /keeping modified configuration file \/etc\/svc\.conf/);
     assert.equal(Deno.readTextFileSync(join(f.root, "etc/svc.conf")), "port=2222\n");
     assert.throws(() => Deno.statSync(join(f.root, "etc/other.conf")));
+  });
+});
+
+Deno.test("the pid lock (Node's): held by a live process, taken over from a dead or earlier boot", async () => {
+  await withTempDir(async (dir) => {
+    const path = join(dir, "lock.pid");
+    const sleeper = new Deno.Command("sleep", { args: ["30"] }).spawn();
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${sleeper.pid}/stat`);
+      const start = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+      const boot = Deno.readTextFileSync("/proc/sys/kernel/random/boot_id").trim();
+      // A live process of this boot holds it: no lock after the wait.
+      Deno.writeTextFileSync(path, `${sleeper.pid} ${boot} ${start}\n`);
+      assert.equal(await pidLock(path, 200), undefined);
+      // The same pid recorded in another boot (or with another start time) is stale.
+      for (
+        const held of [
+          `${sleeper.pid} 00000000-other-boot ${start}\n`,
+          `${sleeper.pid} ${boot} 1\n`,
+        ]
+      ) {
+        Deno.writeTextFileSync(path, held);
+        const lock = await pidLock(path, 200);
+        assert.ok(lock, held);
+        assert.match(Deno.readTextFileSync(path), new RegExp(`^${Deno.pid} ${boot} \\d+\\n$`));
+        lock.close();
+        assert.throws(() => Deno.statSync(path));
+      }
+    } finally {
+      sleeper.kill();
+      await sleeper.status;
+    }
+    // A dead process's lock is taken over.
+    const gone = new Deno.Command("true").spawn();
+    await gone.status;
+    Deno.writeTextFileSync(path, `${gone.pid} x y\n`);
+    const lock = await pidLock(path, 200);
+    assert.ok(lock);
+    lock.close();
   });
 });
