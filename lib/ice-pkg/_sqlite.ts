@@ -13,7 +13,6 @@
  * db.prepare("SELECT * FROM packages WHERE name = ?").get("busybox");
  * ```
  */
-import { createRequire } from "node:module";
 
 type Param = string | number | bigint | null | Uint8Array;
 
@@ -30,21 +29,19 @@ export interface SqliteDb {
   close(): void;
 }
 
-const load = createRequire(import.meta.url);
+type Native = new (path: string) => SqliteDb;
 
-/** node:sqlite's class, or undefined on a runtime without it (loaded once, synchronously). */
-let native: (new (path: string) => SqliteDb) | null | undefined;
-
-function nativeSqlite(): (new (path: string) => SqliteDb) | null {
-  if (native === undefined) {
-    try {
-      native = load("node:sqlite").DatabaseSync;
-    } catch {
-      native = null;
-    }
-  }
-  return native ?? null;
-}
+/**
+ * node:sqlite's class, or null on a runtime without it (Node 20). Loaded once, by a
+ * dynamic import: a static `node:module` or `node:process` import costs Deno 20 to 40 ms
+ * at start, which `ice-pkg owner` would pay on every call.
+ */
+const native: Native | null = await import("node:sqlite").then(
+  (m) => m.DatabaseSync as unknown as Native,
+  () => null,
+);
+/** CommonJS loading for the wasm build, on Node only. */
+const createRequire = native ? undefined : (await import("node:module")).createRequire;
 
 /** node-sqlite3-wasm's API, the part used here. */
 interface WasmStatement {
@@ -72,6 +69,7 @@ class WasmSqlite implements SqliteDb {
 
   constructor(path: string) {
     const dir = new URL("./sqlite3/node-sqlite3-wasm.js", import.meta.url);
+    const load = createRequire!(import.meta.url);
     const { Database } = load(dir.pathname) as { Database: new (p: string) => WasmDb };
     this.#db = new Database(path);
     this.#db.exec("PRAGMA locking_mode=EXCLUSIVE");
@@ -99,6 +97,5 @@ class WasmSqlite implements SqliteDb {
 
 /** Open (creating if needed) the database file at `path`. */
 export function openSqlite(path: string): SqliteDb {
-  const Native = nativeSqlite();
-  return Native ? new Native(path) : new WasmSqlite(path);
+  return native ? new native(path) : new WasmSqlite(path);
 }

@@ -8,7 +8,6 @@
  * ```
  */
 import { openSqlite, type SqliteDb } from "./_sqlite.ts";
-import { statSync } from "node:fs";
 import { join } from "./_path.ts";
 
 /** The path relative to the root (absolute on the device, or under --root). */
@@ -57,13 +56,10 @@ export function fastOwnerRequest(
 export function fastOwner(
   req: { root: string; json: boolean; path: string },
   out: (line: string) => void,
+  exists: (path: string) => boolean,
 ): number | undefined {
   const file = join(req.root, "var/lib/ice-pkg/db.sqlite");
-  try {
-    statSync(file);
-  } catch {
-    return undefined;
-  }
+  if (!exists(file)) return undefined;
   const sql = openSqlite(file);
   try {
     if (sql.prepare("SELECT 1 FROM journal").get() !== undefined) return undefined;
