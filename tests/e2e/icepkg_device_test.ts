@@ -12,6 +12,7 @@ import { defaultDownloadDir } from "../../lib/fetch/mod.ts";
 import { buildRepo } from "../../lib/ice-pkg/repo.ts";
 import { generateKeyFiles } from "../../lib/ice-pkg/keys.ts";
 import { makePackage, withTempDir } from "../ice-pkg/_helpers.ts";
+import { icePkgStage } from "../ice-pkg/_node.ts";
 
 const PROJECT = new URL("../..", import.meta.url).pathname;
 
@@ -59,22 +60,6 @@ const ROOT_DEBS: Record<string, Source[]> = {
     ),
   ],
 };
-
-/** Build (or reuse) the stage for a board; returns its output directory. */
-async function stageOutput(board: string): Promise<string> {
-  const p = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "bin/cli.ts", "stage", "ice-pkg", "--board", board],
-    cwd: PROJECT,
-    env: { RUST_BACKTRACE: "0" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder().decode(p.stdout) + new TextDecoder().decode(p.stderr);
-  assert.ok(p.success, text);
-  const m = text.match(new RegExp(`ice-pkg@${board}: (/\\S+)`));
-  assert.ok(m, `no output path in:\n${text}`);
-  return m[1];
-}
 
 async function sh(
   cmd: string[],
@@ -149,7 +134,7 @@ async function makeRoot(
 }
 
 Deno.test({ name: "device program works in a musl+busybox chroot (x86_64)" }, async () => {
-  const program = await stageOutput("zima");
+  const program = await icePkgStage("zima");
   await withTempDir(async (dir) => {
     const { root, publish } = await makeRoot(dir, "amd64", program);
     // The root as / (bwrap, no mounts left behind), with /proc and /dev.
@@ -196,7 +181,7 @@ Deno.test({ name: "device program works in a musl+busybox chroot (x86_64)" }, as
 });
 
 Deno.test({ name: "device program runs under qemu-aarch64-static (aarch64)" }, async () => {
-  const program = await stageOutput("rpi");
+  const program = await icePkgStage("rpi");
   await withTempDir(async (dir) => {
     const { root } = await makeRoot(dir, "arm64", program);
     // No binfmt_misc here: qemu runs deno itself (-L: the root holds its loader).
