@@ -10,9 +10,11 @@
  *   deno run -A tasks/busybox.ts --board rpi
  */
 import { dirname, join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { Board } from "../lib/board.ts";
 import { runStandalone } from "../lib/cli.ts";
 import type { Source } from "../lib/fetch/source.ts";
+import { applyPatches, listPatches } from "../lib/patches.ts";
 import { defineStage, type Stage, type StageContext } from "../lib/stage.ts";
 import { reproducibleCflags, toolchainEnv } from "../lib/toolchain.ts";
 
@@ -29,26 +31,35 @@ export const BUSYBOX_SOURCE: Source = {
 
 /** The checked-in configuration, relative to the project root. */
 export const BUSYBOX_CONFIG = "pkgs/busybox/busybox.config";
+/** Patches applied in name order (`pkgs/busybox/patches/0001-subject.patch`). */
+const PATCH_DIR = "pkgs/busybox/patches";
 
 /** The busybox stage for one board (host tools differ per architecture). */
 export function busyboxStage(board: Pick<Board, "cross">): Stage {
+  const patches = listPatches(ROOT, PATCH_DIR);
   return defineStage({
     name: "busybox",
     description: "static busybox and its applet link tree",
     needs: ["musl"],
-    inputs: [BUSYBOX_CONFIG],
+    inputs: [BUSYBOX_CONFIG, ...patches],
     // The musl wrapper runs Debian's gcc and binutils: their identity is part of the key.
-    tools: ["make", "tar", "bzip2", `${board.cross}gcc`, `${board.cross}strip`],
+    tools: [
+      ...["make", "tar", "bzip2", `${board.cross}gcc`, `${board.cross}strip`],
+      ...(patches.length ? ["patch"] : []),
+    ],
     sources: { busybox: BUSYBOX_SOURCE },
     boardFields: ["arch", "triple", "cross", "cflags"],
-    run: buildBusybox,
+    run: (ctx) => buildBusybox(ctx, patches),
   });
 }
 
-async function buildBusybox(ctx: StageContext): Promise<void> {
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+
+async function buildBusybox(ctx: StageContext, patches: string[]): Promise<void> {
   const { board, $, out } = ctx;
   const src = join(ctx.tmp, "busybox-1.35.0");
   await $`tar -xjf ${ctx.sources.busybox}`;
+  await applyPatches(ctx, src, patches);
   const config = await Deno.readTextFile(ctx.inputs[BUSYBOX_CONFIG]);
   await Deno.writeTextFile(join(src, ".config"), config);
 

@@ -22,6 +22,7 @@ import type { Board } from "../lib/board.ts";
 import { runStandalone } from "../lib/cli.ts";
 import { configureKernel } from "../lib/kernel_config.ts";
 import { type KernelSource, kernelSource } from "../lib/kernel_source.ts";
+import { applyPatches, listPatches } from "../lib/patches.ts";
 import { defineStage, type Stage, type StageContext } from "../lib/stage.ts";
 
 /** Linux security modules with an opt-in fragment `kernel/lsm-<name>.config`. */
@@ -48,7 +49,7 @@ export function kernelStage(
     ...lsm.map((l) => `kernel/lsm-${l}.config`),
     ...test.fragments,
   ];
-  const patches = listPatches(root);
+  const patches = listPatches(root, PATCH_DIR);
   const pin = kernelSource(board);
   return defineStage({
     name: test.name,
@@ -81,9 +82,7 @@ async function buildKernel(
   const k = board.kernel;
   await $`tar -xJf ${ctx.sources.linux}`;
   const tree = join(ctx.tmp, pin.tree);
-  for (const p of patches) {
-    await $`patch -p1 --forward --no-backup-if-mismatch -i ${ctx.inputs[p]}`.cwd(tree);
-  }
+  await applyPatches(ctx, tree, patches);
   // The build number (#1 in `uname -v`) would count up in a reused tree: pin it.
   const vars = [`ARCH=${k.arch}`, `KBUILD_BUILD_VERSION=1`];
   if (board.cross) vars.push(`CROSS_COMPILE=${board.cross}`);
@@ -135,18 +134,6 @@ async function buildKernel(
   ctx.record("kernel_bytes", image.length);
   ctx.record("kernel_compressed_bytes", compressed);
   ctx.record("release", release);
-}
-
-function listPatches(root: string): string[] {
-  try {
-    return [...Deno.readDirSync(join(root, PATCH_DIR))]
-      .filter((e) => e.isFile && e.name.endsWith(".patch"))
-      .map((e) => `${PATCH_DIR}/${e.name}`)
-      .sort();
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return [];
-    throw e;
-  }
 }
 
 /**
