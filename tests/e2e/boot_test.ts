@@ -189,6 +189,10 @@ Deno.test(
       );
       await t.step("root is the squashfs, read-only", () => assertReadOnlyRoot(sh));
       await t.step("the data partition grew to fill the disk", () => assertDataGrew(sh));
+      await t.step("the disk keeps mq-deadline (zima's SATA disks)", async () => {
+        const s = await sh.check("cat /sys/block/vda/queue/scheduler");
+        assert.match(s, /\[mq-deadline\]/);
+      });
       await t.step("kernel pointers and dmesg are restricted", async () => {
         const v = await sh.check(
           "cat /proc/sys/kernel/kptr_restrict /proc/sys/kernel/dmesg_restrict",
@@ -349,6 +353,11 @@ for (const e of (await e2eBoardList()).filter((e) => bootKind(e.board).qemu !== 
         }
         await t.step("root is the squashfs, read-only", () => assertReadOnlyRoot(sh));
         await t.step("the data partition grew to fill the SD card", () => assertDataGrew(sh));
+        // Flash needs no I/O scheduler, and mq-deadline's requests held 0.5 MB of slab.
+        await t.step("the SD card has no I/O scheduler", async () => {
+          const s = await sh.check("cat /sys/block/mmcblk0/queue/scheduler");
+          assert.equal(s.trim(), "[none]");
+        });
         await t.step("the service set is up", async () => {
           await assertServicesUp(sh, ["dropbear", "clock"]);
         });
