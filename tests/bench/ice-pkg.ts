@@ -28,7 +28,7 @@ import { writeTar } from "../../lib/ice-pkg/format/tar.ts";
 import { xzCompress } from "../../lib/ice-pkg/format/xz.ts";
 import { sha256File, sha256Hex } from "../../lib/ice-pkg/hash.ts";
 import { DENO_FLAGS, NODE_FLAGS } from "../../lib/ice-pkg/runtime.ts";
-import { armv7IcePkgStage, nodeBundle } from "../ice-pkg/_node.ts";
+import { icePkgStage, nodeBundle } from "../ice-pkg/_node.ts";
 import { dpkgDatabase, dpkgInstallArgs, freshDpkgRoot, makeDeb } from "./_dpkg.ts";
 import { measured } from "./_peak.ts";
 
@@ -111,7 +111,7 @@ async function benchInstallSmall(dir: string, repo: string, key: string, deb: st
   const nolite: number[] = [];
   const node: number[] = [];
   const dpkg: number[] = [];
-  const bundle = nodeBundle(await armv7IcePkgStage());
+  const bundle = nodeBundle(await icePkgStage("rpi32"));
   for (let i = 0; i < 9; i++) {
     ice.push(await wall(icePkg(await freshRoot(dir, `s${i}`, key, repo), ["install", "small"])));
     nolite.push(

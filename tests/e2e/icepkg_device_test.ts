@@ -14,8 +14,6 @@ import { generateKeyFiles } from "../../lib/ice-pkg/keys.ts";
 import { makePackage, withTempDir } from "../ice-pkg/_helpers.ts";
 import { icePkgStage } from "../ice-pkg/_node.ts";
 
-const PROJECT = new URL("../..", import.meta.url).pathname;
-
 const deb = (pkg: string, version: string, arch: string, sha256: string, dir: string): Source => {
   const file = `${pkg}_${version.replace(/^\d+:/, "")}_${arch}.deb`;
   return {

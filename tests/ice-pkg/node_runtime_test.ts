@@ -13,7 +13,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fixture, withTempDir } from "./_helpers.ts";
 import { INDEX_FILE } from "../../lib/ice-pkg/repo.ts";
-import { armv7IcePkgStage, nodeBundle } from "./_node.ts";
+import { icePkgStage, nodeBundle } from "./_node.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 
@@ -30,7 +30,7 @@ async function run(cmd: string, args: string[], env: Record<string, string> = {}
 }
 
 Deno.test("ice-pkg on Node (armv7 bundle): the CLI suites pass with the shipped bundle", async () => {
-  const out = await armv7IcePkgStage();
+  const out = await icePkgStage("rpi32");
   const suites = ["cli_test.ts", "hostile_test.ts", "freshness_test.ts", "repo_test.ts"];
   const r = await run(
     Deno.execPath(),
@@ -43,7 +43,7 @@ Deno.test("ice-pkg on Node (armv7 bundle): the CLI suites pass with the shipped 
 });
 
 Deno.test("ice-pkg on Node (armv7): the shipped node installs and removes a signed package", async () => {
-  const out = await armv7IcePkgStage();
+  const out = await icePkgStage("rpi32");
   await withTempDir(async (dir) => {
     const f = await fixture(dir, [
       {
