@@ -100,6 +100,18 @@ function partial<T extends Record<string, z.ZodType>>(fields: T) {
   };
 }
 
+/** The `boot:` fields of every boot kind (each kind adds its own). */
+const BootCommon = {
+  loader: z.string(),
+  /** Kernel file name on the boot partition. */
+  kernelName: z.string(),
+  /**
+   * Kernel arguments the board's hardware wants on every command line, before the image
+   * definition's own (`kernelArgs`): a driver quirk of its chipset, say.
+   */
+  args: z.array(z.string().regex(/^\S+$/, "one kernel argument, no spaces")).default([]),
+};
+
 /** A kernel tree pin: a source, its upstream version and the directory it unpacks to. */
 export const KernelSourceSchema = SourceSchema.extend({
   /** Upstream version of the tree (its `make kernelversion`), e.g. 6.1.192. */
@@ -141,11 +153,7 @@ const BoardObject = z.strictObject({
    * How the board boots: `loader` picks the boot kind (lib/boot/registry.ts), whose own
    * fields (firmware, config filters, ...) are checked against the kind's schema.
    */
-  boot: z.looseObject({
-    loader: z.string(),
-    /** Kernel file name on the boot partition. */
-    kernelName: z.string(),
-  }),
+  boot: z.looseObject(BootCommon),
   /**
    * What the board's hardware needs in every image it makes, added to the image
    * definition's packages (Buildroot's board firmware options): radio firmware, say.
@@ -198,7 +206,7 @@ function bootIssues(board: Board): BootIssue[] {
       })`,
     }];
   }
-  const schema = z.strictObject({ loader: z.string(), kernelName: z.string(), ...kind.fields });
+  const schema = z.strictObject({ ...BootCommon, ...kind.fields });
   const r = schema.safeParse(board.boot);
   if (r.success) return kind.check(board);
   return r.error.issues.map((i) => {

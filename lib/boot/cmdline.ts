@@ -72,8 +72,14 @@ export function imageCmdline(
     // A verified root: the kernel maps the slot's partition through dm-verity first.
     root: verity ? VERITY_ROOT : rootDev,
     data: data && partuuid(disk.table, disk.labelId, data.number, data.uuid),
-    // Which slot runs: icenet-update writes the other one.
-    extra: [...(verity ? verityArgs(verity, rootDev) : []), `icenet.slot=${slot}`, ...extra],
+    // Which slot runs: icenet-update writes the other one. The board's hardware arguments
+    // come before the image's, which may override them.
+    extra: [
+      ...(verity ? verityArgs(verity, rootDev) : []),
+      `icenet.slot=${slot}`,
+      ...board.boot.args,
+      ...extra,
+    ],
     rootwait: !verity,
   });
 }

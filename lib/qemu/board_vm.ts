@@ -71,6 +71,8 @@ export interface BoardVmOptions {
   monitor?: boolean;
   /** A screen and a USB keyboard, with QEMU's monitor at `<work>/monitor.sock` (PC boards). */
   screen?: boolean;
+  /** Raw disk images on the PC's SATA controller (QemuSpec.sataDisks). */
+  sataDisks?: string[];
   /** The board's QEMU machine to boot on, by name (default: its first). */
   machine?: string;
   /** The project root, where the qemu stage comes from (default: this checkout). */
@@ -135,6 +137,7 @@ export async function boardVm(
     accel: await chooseAccel({ system: program.system, machine: m.machine, cpu: m.cpu }),
     noReboot: opts.noReboot,
     devices: m.devices,
+    sataDisks: opts.sataDisks,
     ...(opts.monitor ? { monitor: join(work, "monitor.sock") } : {}),
   };
   return { ...base, ...await BOOTS[bootKind(board).qemu]({ board, m, image, work, disk, opts }) };

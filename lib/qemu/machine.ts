@@ -49,6 +49,8 @@ export interface QemuSpec {
   noReboot?: boolean;
   /** More devices (`-device`), e.g. the `i6300esb` watchdog. */
   devices?: string[];
+  /** Raw disk images on the PC's SATA controller (q35's AHCI), one per port from the first. */
+  sataDisks?: string[];
 }
 
 /** The argument vector (without the program name) for a spec. */
@@ -82,6 +84,10 @@ export function qemuArgv(spec: QemuSpec): string[] {
     a.push("-drive", `file=${spec.disk.file},format=raw,if=none,id=disk0`);
     a.push("-device", "virtio-blk-pci,drive=disk0");
   }
+  spec.sataDisks?.forEach((file, i) => {
+    a.push("-drive", `file=${file},format=raw,if=none,id=sata${i}`);
+    a.push("-device", `ide-hd,drive=sata${i},bus=ide.${i}`);
+  });
   if (spec.net) {
     const fwd = spec.net.forwards.map((f) => `,hostfwd=tcp:127.0.0.1:${f.host}-:${f.guest}`);
     a.push("-netdev", `user,id=net0${fwd.join("")}`, "-device", "virtio-net-pci,netdev=net0");

@@ -170,8 +170,12 @@ Deno.test(
     const sshPort = freePort();
     // As a person would after flashing: a first-boot file with a new key and host name.
     const [firstBootKey, firstBootPub] = await freshKey(work);
+    // A SATA disk on the AHCI controller, probed with the board's libata arguments.
+    const sata = join(work, "sata.img");
+    await Deno.truncate(sata, 64 << 20);
     const { vm } = await boot(board, work, {
       forwards: [{ host: sshPort, guest: 22 }],
+      sataDisks: [sata],
       screen: true,
       bootFiles: {
         "icenet-setup.txt": `# first boot\r\nhostname = prov-zima\r\nssh_key = ${firstBootPub}\r\n`,
@@ -192,6 +196,14 @@ Deno.test(
       await t.step("the disk keeps mq-deadline (zima's SATA disks)", async () => {
         const s = await sh.check("cat /sys/block/vda/queue/scheduler");
         assert.match(s, /\[mq-deadline\]/);
+      });
+      await t.step("SATA ports wake without libata's 200 ms pause, and find a disk", async () => {
+        assert.match(await sh.check("cat /proc/cmdline"), /\blibata\.force=nodbdelay\b/);
+        const log = await sh.check("dmesg | grep ' ata1: '");
+        assert.match(log, /ata1: FORCE: link flag 0x800 forced -> 0x800/);
+        assert.match(log, /ata1: SATA link up/);
+        // 64 MiB in 512-byte sectors: the disk attached, read through the AHCI port.
+        assert.equal((await sh.check("cat /sys/block/sda/size")).trim(), String(64 << 11));
       });
       await t.step("kernel pointers and dmesg are restricted", async () => {
         const v = await sh.check(

@@ -81,6 +81,14 @@ Deno.test("imageCmdline() with a verified root: /dev/dm-0 from the slot's partit
   }
 });
 
+Deno.test("imageCmdline(): the board's own arguments, then the image's", async () => {
+  const zima = await loadBoard(ROOT, "zima");
+  const line = imageCmdline(zima, planImage(zima).disk, "a", undefined, ["quiet"]);
+  assert.ok(line.endsWith(" icenet.slot=a libata.force=nodbdelay quiet"), line);
+  const rpi = await loadBoard(ROOT, "rpi");
+  assert.ok(!imageCmdline(rpi, planImage(rpi).disk).includes("libata"));
+});
+
 Deno.test("loaderConf() and loaderEntry() write systemd-boot's formats", () => {
   assert.equal(loaderConf(), "timeout 0\neditor no\n");
   assert.equal(

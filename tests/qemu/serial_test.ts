@@ -123,6 +123,7 @@ Deno.test("qemuArgv() builds the PC and Raspberry Pi command lines", async (t) =
       net: { forwards: [{ host: 2222, guest: 22 }] },
       noReboot: true,
       devices: ["i6300esb"],
+      sataDisks: ["s0.img", "s1.img"],
     }).join(" ");
     for (
       const part of [
@@ -132,6 +133,8 @@ Deno.test("qemuArgv() builds the PC and Raspberry Pi command lines", async (t) =
         "-drive file=z.img,format=raw,if=none,id=disk0 -device virtio-blk-pci,drive=disk0",
         "-netdev user,id=net0,hostfwd=tcp:127.0.0.1:2222-:22 -device virtio-net-pci,netdev=net0",
         "-device i6300esb",
+        "-drive file=s0.img,format=raw,if=none,id=sata0 -device ide-hd,drive=sata0,bus=ide.0",
+        "-drive file=s1.img,format=raw,if=none,id=sata1 -device ide-hd,drive=sata1,bus=ide.1",
         "-serial stdio -monitor none -no-reboot",
       ]
     ) assert.ok(a.includes(part), `${part}\nin: ${a}`);
