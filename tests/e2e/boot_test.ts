@@ -172,6 +172,7 @@ Deno.test(
     const [firstBootKey, firstBootPub] = await freshKey(work);
     // A SATA disk on the AHCI controller, probed with the board's libata arguments.
     const sata = join(work, "sata.img");
+    await Deno.writeFile(sata, new Uint8Array());
     await Deno.truncate(sata, 64 << 20);
     const { vm } = await boot(board, work, {
       forwards: [{ host: sshPort, guest: 22 }],
