@@ -165,7 +165,7 @@ for (const boardName of boardNames(ROOT)) {
         await $`objcopy -O binary --only-section=.cmdline ${
           join(a.out, "slots/slot-b/vmlinuz")
         } /dev/stdout`.text(),
-        / icenet\.slot=b$/,
+        / icenet\.slot=b libata\.force=nodbdelay$/,
       );
     } else if (boardName === "rpi") {
       for (const f of ["bootcode.bin", "start.elf", "fixup.dat", "start4.elf"]) {

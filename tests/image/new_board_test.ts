@@ -132,7 +132,7 @@ Deno.test("a board's boot and device-tree mistakes name file, line and field", a
       new RegExp(
         `rpi\\.yaml:${
           lineOf(rpi, "  firmwareFiles:")
-        }: boot\\.efi: unknown field for boot loader u-boot \\(allowed: loader, kernelName, firmware,`,
+        }: boot\\.efi: unknown field for boot loader u-boot \\(allowed: loader, kernelName, args, firmware,`,
       ),
     ],
     [
