@@ -1,5 +1,5 @@
 /**
- * `deno task boot <board> [--machine NAME] [--report | --chart [--out DIR]] [--image FILE] [--user U] [--password P]`
+ * `deno task boot <board> [--machine NAME] [--report | --chart [--out DIR]] [--again] [--image FILE] [--user U] [--password P]`
  *
  * Builds the board's image (reusing the store) and runs it in QEMU with the serial
  * console on this terminal (Ctrl-A X quits), on the board's first QEMU machine or the
@@ -11,6 +11,8 @@
  * and logs in the same way, and writes boot-chart-<board>.svg and .json (the kernel's
  * initcalls, the early-boot steps, each service's start and readiness) into --out
  * (default: the current directory), printing the ten longest stretches of the boot.
+ * --again (with --report or --chart) boots the image once first and reports the second
+ * boot of the same disk: a later boot, without the first boot's work.
  * The login defaults to root; ICENET_BOOT_USER / ICENET_BOOT_PASSWORD override it.
  */
 import { parseArgs } from "node:util";
@@ -23,7 +25,7 @@ import { chartBoot, topTen, writeChart } from "../lib/qemu/chart_run.ts";
 import { ROOT } from "../lib/registry.ts";
 
 const USAGE = "usage: deno task boot <board> [--machine NAME] [--report | --chart [--out DIR]] " +
-  "[--image FILE] [--user U] [--password P]";
+  "[--again] [--image FILE] [--user U] [--password P]";
 
 async function main(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -32,6 +34,7 @@ async function main(args: string[]): Promise<number> {
     options: {
       report: { type: "boolean" },
       chart: { type: "boolean" },
+      again: { type: "boolean" },
       out: { type: "string" },
       machine: { type: "string" },
       image: { type: "string" },
@@ -40,7 +43,10 @@ async function main(args: string[]): Promise<number> {
       verbose: { type: "boolean", short: "v" },
     },
   });
-  if (positionals.length !== 1 || (values.chart && (values.report || values.image))) {
+  if (
+    positionals.length !== 1 || (values.chart && (values.report || values.image)) ||
+    (values.again && !values.chart && !values.report)
+  ) {
     console.error(USAGE);
     return 2;
   }
@@ -56,7 +62,11 @@ async function main(args: string[]): Promise<number> {
   if (values.chart) {
     const work = await Deno.makeTempDir({ prefix: `icenet-chart-${board.name}-` });
     try {
-      const c = await chartBoot(ROOT, board, work, login, values.machine, tee);
+      const c = await chartBoot(ROOT, board, work, login, {
+        machine: values.machine,
+        tee,
+        again: values.again,
+      });
       const label = values.machine ?? board.name;
       const files = await writeChart(c, values.out ?? ".", label);
       console.log(`boot chart of ${label}: ${files.join(", ")}`);
@@ -71,7 +81,9 @@ async function main(args: string[]): Promise<number> {
   const work = await Deno.makeTempDir({ prefix: `icenet-boot-${board.name}-` });
   try {
     if (values.report) {
-      const report = await bootReport(board, image, work, login, tee, values.machine);
+      const opts = { tee, machine: values.machine };
+      if (values.again) await bootReport(board, image, work, login, opts);
+      const report = await bootReport(board, image, work, login, { ...opts, again: values.again });
       console.log(JSON.stringify(report, null, 2));
       return 0;
     }

@@ -28,7 +28,6 @@
 #include <sys/mount.h> /* BLKGETSIZE64, BLKSSZGET */
 #include <sys/sysmacros.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "growfs.h"
@@ -211,6 +210,22 @@ static int read_sysfs_u64(const char *dir, const char *file, uint64_t *v)
 	return 0;
 }
 
+/* Block size and block count of the ext4 on `part`, from its superblock (statvfs's
+ * f_blocks leaves out the file system's own metadata, so it never equals the count). */
+static int ext4_size(const char *part, uint64_t *bsize, uint64_t *blocks)
+{
+	unsigned char sb[1024];
+	int fd = open(part, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) return -1;
+	int ok = !pread_all(fd, sb, sizeof sb, 1024);
+	close(fd);
+	if (!ok || get16(sb + 0x38) != 0xef53) return -1;
+	*bsize = 1024ULL << get32(sb + 0x18);
+	*blocks = get32(sb + 0x04);
+	if (get32(sb + 0x60) & 0x80) *blocks |= (uint64_t)get32(sb + 0x150) << 32; /* 64bit */
+	return 0;
+}
+
 int growfs_device(const char *part, const char *mnt)
 {
 	struct stat st;
@@ -258,12 +273,15 @@ int growfs_device(const char *part, const char *mnt)
 		        g.length >> 20);
 	}
 	close(fd);
-	/* The file system: grow to the partition (a no-op when it already fills it). */
-	struct statvfs sv;
+	/* The file system: grow to the partition. Every later boot ends here, with nothing
+	 * to do and no resize asked of the kernel. */
+	uint64_t bsize, now;
+	if (ext4_size(part, &bsize, &now)) return fail(1, part, "no ext4 superblock");
+	uint64_t blocks = g.length / bsize;
+	if (blocks <= now) return 0;
 	int mfd = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (mfd < 0 || fstatvfs(mfd, &sv)) return fail(111, mnt, strerror(errno));
-	uint64_t blocks = g.length / sv.f_bsize;
-	if (blocks > sv.f_blocks && ioctl(mfd, EXT4_IOC_RESIZE_FS, &blocks)) {
+	if (mfd < 0) return fail(111, mnt, strerror(errno));
+	if (ioctl(mfd, EXT4_IOC_RESIZE_FS, &blocks)) {
 		close(mfd);
 		return fail(111, "EXT4_IOC_RESIZE_FS", strerror(errno));
 	}

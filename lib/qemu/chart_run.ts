@@ -24,7 +24,7 @@ import {
 } from "./boot_chart.ts";
 import { bootChartSvg } from "./boot_chart_svg.ts";
 import { buildImage, buildStage, withImageDef } from "./build_image.ts";
-import { type BootReport, bootReport, type ReportLogin } from "./report.ts";
+import { type BootReport, bootReport, type ReportLogin, type ReportOptions } from "./report.ts";
 
 /**
  * The arguments a charted boot adds: the initcall log, room for it in the kernel's buffer,
@@ -74,15 +74,19 @@ export interface ChartedBoot {
   json: string;
 }
 
-/** Build the charted image of `board`, boot it under `work`, and chart the boot. */
+/**
+ * Build the charted image of `board`, boot it under `work`, and chart the boot. `again`:
+ * boot it once first, and chart the second boot of the same disk (a later boot, without
+ * the first boot's work).
+ */
 export async function chartBoot(
   root: string,
   board: Board,
   work: string,
   login: ReportLogin,
-  machine?: string,
-  tee?: (s: string) => void,
+  opts: Pick<ReportOptions, "machine" | "tee" | "again"> = {},
 ): Promise<ChartedBoot> {
+  const { machine, tee } = opts;
   const base = Deno.env.get("ICENET_IMAGE")
     ? imageFile(root)
     : join(root, "tests/e2e/fixtures/test-image.yaml");
@@ -91,7 +95,13 @@ export async function chartBoot(
     await buildImage(root, board, true),
     await buildStage(root, board, "kernel", true),
   ]);
-  const report = await bootReport(board, image, work, login, tee, machine, true);
+  if (opts.again) await bootReport(board, image, work, login, { tee, machine });
+  const report = await bootReport(board, image, work, login, {
+    tee,
+    machine,
+    withKernelLog: true,
+    again: opts.again,
+  });
   const log = report.kernelLog ?? "";
   if (!/^\[\s*\d+\.\d+\] initcall /m.test(log)) {
     throw new Error(

@@ -165,17 +165,36 @@ export interface ReportLogin {
   password?: string;
 }
 
-/** Boot `image` (on the board's QEMU machine `machine`, default its first), log in, measure, power off. */
+/** How bootReport() boots and what it reads. */
+export interface ReportOptions {
+  /** Where the serial console's output goes as it comes. */
+  tee?: (s: string) => void;
+  /** The board's QEMU machine to boot on (default its first). */
+  machine?: string;
+  /** Read the whole kernel log too (BootReport.kernelLog). */
+  withKernelLog?: boolean;
+  /**
+   * Boot the disk an earlier report in `work` booted (and changed: the data partition
+   * grown, the first boot's settings applied) instead of a fresh copy of the image: a
+   * later boot, as a device makes every day.
+   */
+  again?: boolean;
+}
+
+/** Boot `image` (a fresh copy in `work`, unless `again`), log in, measure, power off. */
 export async function bootReport(
   board: Board,
   image: string,
   work: string,
   login: ReportLogin,
-  tee?: (s: string) => void,
-  machine?: string,
-  withKernelLog = false,
+  opts: ReportOptions = {},
 ): Promise<BootReport> {
-  const spec = await boardVm(board, image, work, { noReboot: true, machine });
+  const { tee, machine, withKernelLog = false } = opts;
+  const spec = await boardVm(board, image, work, {
+    noReboot: true,
+    machine,
+    reuseDisk: opts.again,
+  });
   const t0 = performance.now();
   const vm = await startGuest(spec, tee);
   try {
