@@ -83,7 +83,14 @@ async function assertDataGrew(sh: GuestShell, thisBoot = true) {
   else assert.doesNotMatch(log, /EXT4-fs \(\w+\): resiz/, "nothing to grow at a later boot");
   const dev = (await sh.check("findfs LABEL=data")).trim().replace("/dev/", "");
   const disk = (await sh.check(`basename $(readlink -f /sys/class/block/${dev}/..)`)).trim();
-  const num = async (cmd: string) => Number((await sh.check(cmd)).trim());
+  // The line of digits: a service may print on the console (setup refusing a bad file
+  // again at a later boot) while the command runs.
+  const num = async (cmd: string) => {
+    const out = await sh.check(cmd);
+    const m = /^(\d+)$/m.exec(out);
+    assert.ok(m, `${cmd} printed ${JSON.stringify(out)}`);
+    return Number(m[1]);
+  };
   const diskBytes = await num(`cat /sys/class/block/${disk}/size`) * 512;
   const partEnd = (await num(`cat /sys/class/block/${dev}/start`) +
     await num(`cat /sys/class/block/${dev}/size`)) * 512;
